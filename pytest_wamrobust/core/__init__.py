@@ -1,0 +1,1 @@
+"""The harness core: data types, axes, episode runner, statistics and gates. No pytest here."""

@@ -1,0 +1,37 @@
+"""Errors the harness reports to users as one line each.
+
+`UsageError` is bad input the user can fix before any episode runs (unknown policy,
+malformed thresholds file, missing asset). `EpisodeError` is a fault inside one
+episode (policy raised, NaN action, wrong shape); it is recorded against the case and
+its seed, and the run goes on.
+"""
+
+from __future__ import annotations
+
+
+class WamrobustError(Exception):
+    """Base class: the message is a complete, single-line explanation with a fix."""
+
+
+class UsageError(WamrobustError):
+    """Bad configuration or input, detected before or outside an episode."""
+
+
+class MissingAssetError(UsageError):
+    """A file the simulator needs is not on this machine; the message says how to get it."""
+
+
+class EpisodeError(WamrobustError):
+    """A fault during one episode; `kind` classifies it for reports."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception message, prefixed by its type when it is not ours."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, WamrobustError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

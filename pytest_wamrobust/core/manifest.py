@@ -1,0 +1,214 @@
+"""Suite manifests (suites/<name>.toml) and the case grid most suites share.
+
+A manifest is data: tasks with instructions, rewrite banks and step limits; the axis
+ranges that differ from the core defaults; default levels, seeds and thresholds.
+`GridSuite` turns it into the (task, setting, level, seed) matrix and draws each
+case's parameters; a simulator backend subclasses it and only builds scenes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from . import sampling, seeding
+from .axes import LEVELS, AxisRanges, get_axis
+from .errors import UsageError
+from .protocols import CaseSelection, Env
+from .types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+
+
+@dataclass(frozen=True)
+class SuiteManifest:
+    name: str
+    description: str
+    tasks: tuple[TaskSpec, ...]
+    axis_ranges: Mapping[str, AxisRanges]
+    default_levels: tuple[int, ...] = (1, 3, 5)
+    default_seeds: int = 1
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SuiteManifest":
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise UsageError(f"suite manifest not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"suite manifest {path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def packaged(cls, name: str) -> "SuiteManifest":
+        """The manifest shipped in the package (top-level `suites/` in the source tree)."""
+        resource = _packaged_suites_dir().joinpath(f"{name}.toml")
+        if not resource.is_file():
+            raise UsageError(f"no packaged manifest suites/{name}.toml")
+        with resources.as_file(resource) as path:
+            return cls.load(path)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> "SuiteManifest":
+        where = source
+        suite = _table(data, "suite", where)
+        name = _required(suite, "name", str, f"{where} [suite]")
+        tasks = tuple(_parse_task(t, f"{where} [[tasks]] #{i + 1}")
+                      for i, t in enumerate(_list(data, "tasks", where)))
+        if not tasks:
+            raise UsageError(f"{where}: a suite needs at least one [[tasks]] entry")
+        names = [t.name for t in tasks]
+        if len(set(names)) != len(names):
+            raise UsageError(f"{where}: duplicate task names in {names}")
+        axes_table = data.get("axes", {})
+        unknown_axes = set(axes_table) - set(AXES)
+        if unknown_axes:
+            raise UsageError(f"{where} [axes]: unknown axes {sorted(unknown_axes)}; known: {', '.join(AXES)}")
+        axis_ranges = {
+            axis: get_axis(axis).ranges(axes_table.get(axis), f"{where} [axes.{axis}]")
+            for axis in AXES
+        }
+        levels = tuple(int(x) for x in suite.get("default_levels", (1, 3, 5)))
+        if not set(levels) <= set(LEVELS):
+            raise UsageError(f"{where} [suite] default_levels must be within {LEVELS}")
+        manifest = cls(
+            name=name,
+            description=str(suite.get("description", "")),
+            tasks=tasks,
+            axis_ranges=axis_ranges,
+            default_levels=levels,
+            default_seeds=int(suite.get("default_seeds", 1)),
+            thresholds=dict(data.get("thresholds", {})),
+            settings=dict(suite.get("settings", {})),
+            source=source,
+        )
+        manifest._check_rewrites()
+        return manifest
+
+    def _check_rewrites(self) -> None:
+        """Every rewrite kind the language axis can draw must exist for every task."""
+        ranges = self.axis_ranges["language"]
+        kinds = {k for level_kinds in ranges.kinds_by_level for k in level_kinds}
+        for task in self.tasks:
+            missing = sorted(k for k in kinds if not task.rewrites.get(k))
+            if missing:
+                raise UsageError(
+                    f"{self.source}: task {task.name!r} has no language rewrites of kind "
+                    f"{missing}; add them under [tasks.rewrites]"
+                )
+
+    def task(self, name: str) -> TaskSpec:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise UsageError(
+            f"unknown task {name!r} in suite {self.name!r}; tasks: {', '.join(t.name for t in self.tasks)}"
+        )
+
+
+class GridSuite:
+    """Tasks x (clean + seven axes) x levels x seeds, parameters drawn per case.
+
+    Clean runs `seeds x len(levels)` scenes so its row has as many episodes as each
+    axis row; axis case `s<j>` starts from the same scene as clean `s<j>`.
+    Subclasses set `env_spec` and implement `make_env`.
+    """
+
+    env_spec: EnvSpec
+
+    def __init__(self, manifest: SuiteManifest) -> None:
+        self.manifest = manifest
+        self.name = manifest.name
+
+    def tasks(self) -> Sequence[TaskSpec]:
+        return self.manifest.tasks
+
+    def cases(self, selection: CaseSelection) -> Iterable[CaseKey]:
+        tasks = [self.manifest.task(t).name for t in selection.tasks] if selection.tasks else [
+            t.name for t in self.manifest.tasks]
+        settings = list(selection.axes) if selection.axes else [CLEAN, *AXES]
+        for setting in settings:
+            if setting != CLEAN:
+                get_axis(setting)
+        levels = list(selection.levels) if selection.levels else list(self.manifest.default_levels)
+        seeds = selection.seeds if selection.seeds is not None else self.manifest.default_seeds
+        for task in tasks:
+            for setting in [s for s in (CLEAN, *AXES) if s in settings]:
+                if setting == CLEAN:
+                    for j in range(seeds * len(levels)):
+                        yield CaseKey(self.name, task, CLEAN, 0, j)
+                    continue
+                for level in sorted(levels):
+                    for j in range(seeds):
+                        yield CaseKey(self.name, task, setting, level, j)
+
+    def episode_spec(self, key: CaseKey) -> EpisodeSpec:
+        task = self.manifest.task(key.task)
+        if key.axis == CLEAN:
+            params: Mapping[str, Any] = {}
+        else:
+            axis = get_axis(key.axis)
+            ranges = self.manifest.axis_ranges[key.axis]
+            if key.level == 0:
+                params = axis.identity(ranges)
+            else:
+                params = sampling.draw(axis.strategy(key.level, ranges),
+                                       seeding.derive_seed(key, "params"))
+        return EpisodeSpec(key=key, task=task, params=params,
+                           episode_seed=seeding.episode_seed(key))
+
+    def make_env(self, spec: EpisodeSpec) -> Env:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def _packaged_suites_dir() -> Any:
+    """`suites/` is installed as `pytest_wamrobust.suites`; a source checkout that sits
+    first on sys.path (python run from the repo root) shadows that mapping, so fall
+    back to the folder next to the package."""
+    try:
+        return resources.files("pytest_wamrobust.suites")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "suites"
+
+
+def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where}: missing [{key}] table")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str, where: str) -> list:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise UsageError(f"{where}: [[{key}]] must be an array of tables")
+    return value
+
+
+def _required(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind):
+        raise UsageError(f"{where}: '{key}' is required and must be a {kind.__name__}")
+    return value
+
+
+def _parse_task(data: Mapping[str, Any], where: str) -> TaskSpec:
+    name = _required(data, "name", str, where)
+    where = f"{where} ({name})"
+    instruction = _required(data, "instruction", str, where)
+    max_steps = _required(data, "max_steps", int, where)
+    rewrites_raw = data.get("rewrites", {})
+    if not isinstance(rewrites_raw, Mapping):
+        raise UsageError(f"{where}: rewrites must be a table of lists")
+    rewrites = {}
+    for kind, bank in rewrites_raw.items():
+        if not isinstance(bank, list) or not all(isinstance(s, str) and s for s in bank):
+            raise UsageError(f"{where}: rewrites.{kind} must be a list of non-empty strings")
+        rewrites[kind] = tuple(bank)
+    return TaskSpec(name=name, instruction=instruction, max_steps=max_steps,
+                    rewrites=rewrites, group=str(data.get("group", "")))

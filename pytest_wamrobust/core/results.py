@@ -1,0 +1,135 @@
+"""The outcome of one episode, and its one serialised form: JUnit test-case properties.
+
+The same `wam.*` property names are written by the pytest plugin (through
+`record_property`, which survives xdist), read back by the controller to build the
+robustness table, and read by `wamrobust report` / `compare` from any JUnit file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .types import CaseKey
+
+SUCCESS = "success"
+FAILURE = "failure"
+ERROR = "error"
+
+#: Prefix of every property we write, so foreign properties never collide with ours.
+PREFIX = "wam."
+
+
+@dataclass
+class EpisodeResult:
+    """Success, length, per-chunk latency and, if the episode crashed, a one-line error.
+
+    `status` is "success", "failure" (ran to the step limit without solving the task)
+    or "error" (the policy or simulator faulted; `error` says why, `error_kind` how).
+    """
+
+    key: CaseKey
+    status: str
+    steps: int
+    chunk_latencies_ms: list[float] = field(default_factory=list)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    episode_seed: int = 0
+    policy: str = ""
+    instruction: str = ""
+    error: str = ""
+    error_kind: str = ""
+    wall_time_s: float = 0.0
+    video: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == SUCCESS
+
+    @property
+    def errored(self) -> bool:
+        return self.status == ERROR
+
+    def latency_percentile(self, q: float) -> float:
+        """Latency percentile in ms over this episode's chunks (NaN if none ran)."""
+        if not self.chunk_latencies_ms:
+            return float("nan")
+        return float(np.percentile(self.chunk_latencies_ms, q))
+
+    def to_properties(self) -> list[tuple[str, str]]:
+        """Name/value pairs for JUnit `<property>` elements, in a stable order."""
+        props = [
+            ("suite", self.key.suite),
+            ("task", self.key.task),
+            ("axis", self.key.axis),
+            ("level", str(self.key.level)),
+            ("seed", str(self.key.seed_index)),
+            ("episode_seed", str(self.episode_seed)),
+            ("policy", self.policy),
+            ("status", self.status),
+            ("success", "true" if self.success else "false"),
+            ("steps", str(self.steps)),
+            ("chunks", str(len(self.chunk_latencies_ms))),
+            ("latency_p50_ms", _fmt(self.latency_percentile(50))),
+            ("latency_p95_ms", _fmt(self.latency_percentile(95))),
+            ("latency_ms", json.dumps([round(x, 3) for x in self.chunk_latencies_ms])),
+            ("params", json.dumps(self.params, sort_keys=True)),
+            ("instruction", self.instruction),
+            ("wall_time_s", _fmt(self.wall_time_s)),
+        ]
+        if self.error:
+            props += [("error", self.error), ("error_kind", self.error_kind)]
+        if self.video:
+            props.append(("video", self.video))
+        props += sorted(self.extra.items())
+        return [(PREFIX + name, value) for name, value in props]
+
+    @classmethod
+    def from_properties(cls, properties: Iterable[tuple[str, Any]]) -> "EpisodeResult":
+        """Inverse of `to_properties`; raises KeyError if a required property is absent."""
+        known = {
+            "suite", "task", "axis", "level", "seed", "episode_seed", "policy", "status",
+            "success", "steps", "chunks", "latency_p50_ms", "latency_p95_ms",
+            "latency_ms", "params", "instruction", "wall_time_s", "error",
+            "error_kind", "video",
+        }
+        values = {
+            name[len(PREFIX):]: str(value)
+            for name, value in properties
+            if name.startswith(PREFIX)
+        }
+        key = CaseKey(
+            suite=values["suite"],
+            task=values["task"],
+            axis=values["axis"],
+            level=int(values["level"]),
+            seed_index=int(values["seed"]),
+        )
+        return cls(
+            key=key,
+            status=values["status"],
+            steps=int(values.get("steps", "0")),
+            chunk_latencies_ms=[float(x) for x in json.loads(values.get("latency_ms", "[]"))],
+            params=json.loads(values.get("params", "{}")),
+            episode_seed=int(values.get("episode_seed", "0")),
+            policy=values.get("policy", ""),
+            instruction=values.get("instruction", ""),
+            error=values.get("error", ""),
+            error_kind=values.get("error_kind", ""),
+            wall_time_s=float(values.get("wall_time_s", "0") or 0),
+            video=values.get("video", ""),
+            extra={k: v for k, v in values.items() if k not in known},
+        )
+
+
+def has_result_properties(properties: Iterable[tuple[str, Any]]) -> bool:
+    """True if a test case carries the properties of a wamrobust episode."""
+    names = {name for name, _ in properties}
+    return {PREFIX + "suite", PREFIX + "status", PREFIX + "axis"} <= names
+
+
+def _fmt(value: float) -> str:
+    return "nan" if value != value else f"{value:.3f}"

@@ -1,0 +1,180 @@
+"""The data that flows through one episode: specs in, observations and chunks, results out.
+
+Everything here is plain data (numpy arrays, strings, numbers) so it can cross process
+boundaries (xdist workers, policy servers) and be written to JUnit properties.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+#: The perturbation axes of the study, in the order of its tables.
+AXES: tuple[str, ...] = (
+    "camera",
+    "robot_init",
+    "language",
+    "light",
+    "background",
+    "noise",
+    "layout",
+)
+#: The unperturbed control setting; always level 0.
+CLEAN = "clean"
+#: Every setting a case can have, clean first (the order of the robustness table).
+SETTINGS: tuple[str, ...] = (CLEAN, *AXES)
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """One RGB camera of a suite; `role` is "third_person" or "wrist"."""
+
+    name: str
+    height: int
+    width: int
+    role: str = "third_person"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What a policy can expect from a suite: its inputs and the action it must produce.
+
+    Actions are normalised to [-1, 1] per dimension; `action_semantics` says what each
+    dimension means (e.g. "delta_eef_pos_xyz(3) delta_eef_axis_angle(3) gripper(1)").
+    """
+
+    suite: str
+    cameras: tuple[CameraSpec, ...]
+    state_dim: int
+    action_dim: int
+    control_hz: float
+    action_semantics: str = ""
+    state_semantics: str = ""
+
+    @property
+    def camera_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.cameras)
+
+    @property
+    def third_person_camera(self) -> str:
+        """The camera image corruptions apply to (the study corrupts only this one)."""
+        for camera in self.cameras:
+            if camera.role == "third_person":
+                return camera.name
+        return self.cameras[0].name
+
+
+@dataclass
+class Observation:
+    """What a policy sees at one step.
+
+    `images` maps camera name -> uint8 array (H, W, 3). `privileged` holds simulator
+    state (object poses, joint positions) for oracle policies only; learned policies
+    must ignore it. It never contains perturbation parameters.
+    """
+
+    images: dict[str, np.ndarray]
+    state: np.ndarray
+    instruction: str
+    privileged: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyMetadata:
+    """How the episode runner drives a policy.
+
+    `chunk_length` actions come back from each `infer`; the runner executes the first
+    `replan_steps` of them before asking again (openpi's LIBERO client uses 5).
+    `family` is "vla", "wam", "oracle" or "baseline" - reports group by it.
+    """
+
+    name: str
+    chunk_length: int
+    replan_steps: int
+    family: str = "vla"
+    privileged: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.replan_steps <= self.chunk_length:
+            raise ValueError(
+                f"policy {self.name!r}: replan_steps={self.replan_steps} must be in "
+                f"1..chunk_length={self.chunk_length}"
+            )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of a suite: its instruction, step limit and instruction rewrites.
+
+    `rewrites` maps a rewrite kind (paraphrase, synonyms, distractor, constraint ...)
+    to alternative instructions that keep the goal; the language axis picks from it.
+    """
+
+    name: str
+    instruction: str
+    max_steps: int
+    rewrites: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    group: str = ""
+
+
+@dataclass(frozen=True, order=True)
+class CaseKey:
+    """The identity of one test case; everything random about it derives from this."""
+
+    suite: str
+    task: str
+    axis: str
+    level: int
+    seed_index: int
+
+    @property
+    def case_id(self) -> str:
+        """Reads like `tabletop/pick_cube/camera/L3/s07`; also the pytest parameter id."""
+        return f"{self.suite}/{self.task}/{self.axis}/L{self.level}/s{self.seed_index:02d}"
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """Everything needed to build and run one episode, fully determined by its CaseKey.
+
+    `params` are the concrete perturbation parameters drawn for this case (empty for
+    clean); `episode_seed` seeds the task's own randomness (object placement) and the
+    policy's sampling.
+    """
+
+    key: CaseKey
+    task: TaskSpec
+    params: Mapping[str, Any]
+    episode_seed: int
+
+    @property
+    def case_id(self) -> str:
+        return self.key.case_id
+
+    @property
+    def axis(self) -> str:
+        return self.key.axis
+
+    @property
+    def level(self) -> int:
+        return self.key.level
+
+    @property
+    def max_steps(self) -> int:
+        return self.task.max_steps
+
+    def params_json(self) -> str:
+        return json.dumps(self.params, sort_keys=True, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Built-in policies and adapters behind the Policy protocol."""

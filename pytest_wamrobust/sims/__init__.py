@@ -1,0 +1,1 @@
+"""Simulator backends behind the Env/Suite protocols."""

@@ -1,0 +1,1 @@
+"""Suite manifests shipped with pytest-wamrobust (data, installed as pytest_wamrobust.suites)."""
