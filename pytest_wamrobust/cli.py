@@ -1,0 +1,48 @@
+"""The `wamrobust` command: one subcommand per module, each with `add_parser` and `run`.
+
+A subcommand module is imported only when it is chosen, so `wamrobust --help` stays
+fast and works without torch or a renderer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from .core.errors import WamrobustError
+
+#: subcommand -> (module implementing it, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wamrobust",
+        description="Robustness reports, comparisons and tools for pytest-wamrobust.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(_module=module_name)
+        _module(module_name).add_parser(sub)
+    return parser
+
+
+def _module(name: str):
+    return importlib.import_module(name, package=__package__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(_module(args._module).run(args) or 0)
+    except WamrobustError as exc:
+        print(f"wamrobust {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Run one episode: reset, then [infer a chunk (timed) -> execute replan_steps actions]*.
+
+Every fault inside the episode - the policy raising, returning NaN or the wrong shape,
+the simulator failing - ends that episode as an `error` result with a one-line reason;
+it never propagates, so the rest of the run goes on and no result is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+from .errors import EpisodeError, one_line
+from .protocols import Env, Policy
+from .results import ERROR, FAILURE, SUCCESS, EpisodeResult
+from .types import EpisodeSpec, Observation
+
+#: Called after every executed action with the env, e.g. to record a video frame.
+StepHook = Callable[[Env], None]
+
+
+def validate_chunk(chunk: object, action_dim: int, policy: str) -> np.ndarray:
+    """The chunk as a float array (H, action_dim), or an EpisodeError saying what is wrong."""
+    try:
+        array = np.asarray(chunk, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise EpisodeError("invalid_action", f"policy {policy!r} returned a non-numeric action chunk ({one_line(exc)})") from None
+    if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != action_dim:
+        raise EpisodeError(
+            "invalid_action",
+            f"policy {policy!r} returned actions of shape {tuple(array.shape)}; "
+            f"this suite expects (chunk_length, {action_dim})",
+        )
+    if not np.all(np.isfinite(array)):
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise EpisodeError(
+            "invalid_action",
+            f"policy {policy!r} returned {bad} NaN/inf values in an action chunk",
+        )
+    return array
+
+
+def run_episode(
+    env: Env,
+    policy: Policy,
+    spec: EpisodeSpec,
+    *,
+    step_hook: StepHook | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> EpisodeResult:
+    """Roll out `policy` in `env` until success or the task's step limit."""
+    meta = policy.metadata
+    action_dim = env.spec.action_dim
+    latencies: list[float] = []
+    steps = 0
+    instruction = ""
+    started = clock()
+
+    def finish(status: str, error: str = "", kind: str = "") -> EpisodeResult:
+        return EpisodeResult(
+            key=spec.key,
+            status=status,
+            steps=steps,
+            chunk_latencies_ms=latencies,
+            params=dict(spec.params),
+            episode_seed=spec.episode_seed,
+            policy=meta.name,
+            instruction=instruction,
+            error=error,
+            error_kind=kind,
+            wall_time_s=clock() - started,
+        )
+
+    stage = "env_error"
+    try:
+        observation: Observation = env.reset()
+        instruction = observation.instruction
+        stage = "policy_error"
+        policy.reset(spec.task.name, spec.episode_seed)
+        while steps < spec.max_steps:
+            stage = "policy_error"
+            t0 = clock()
+            raw = policy.infer(observation)
+            latencies.append((clock() - t0) * 1000.0)
+            chunk = validate_chunk(raw, action_dim, meta.name)
+            stage = "env_error"
+            for action in chunk[: meta.replan_steps]:
+                env.step(np.clip(action, -1.0, 1.0))
+                steps += 1
+                if step_hook is not None:
+                    step_hook(env)
+                if env.success():
+                    return finish(SUCCESS)
+                if steps >= spec.max_steps:
+                    break
+            observation = env.observe()
+        return finish(FAILURE)
+    except EpisodeError as exc:
+        return finish(ERROR, one_line(exc), exc.kind)
+    except Exception as exc:  # noqa: BLE001 - any fault is this episode's error, never the run's
+        where = "policy" if stage == "policy_error" else "simulator"
+        return finish(ERROR, f"{where} raised {one_line(exc)} at step {steps}", stage)
