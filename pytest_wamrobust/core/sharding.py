@@ -1,0 +1,62 @@
+"""Split the case matrix across CI jobs: `--wam-shard=i/N` keeps the i-th of N parts.
+
+Every job computes the split on its own, so it must depend only on the set of cases,
+never on their order or on the machine. Cases are sorted by their key and dealt
+round-robin: shard sizes differ by at most one, and each (task, setting) block is
+spread over all shards, so a slow task or an expensive axis does not pile up in one
+job. Merging the shards' JUnit files gives exactly the cases of one unsharded run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .errors import UsageError
+from .types import SETTINGS, CaseKey
+
+_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+class ShardSpecError(UsageError, argparse.ArgumentTypeError):
+    """A malformed `i/N`; also an ArgumentTypeError so argparse (and pytest's option
+    parser) print its message as the one-line usage error."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """The `index`-th (1-based, like CI matrix values) of `count` shards."""
+
+    index: int
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def parse_shard(text: str) -> Shard:
+    """Parse `i/N` with 1 <= i <= N; usable as an argparse `type=`."""
+    match = _SHARD.match(str(text))
+    if not match:
+        raise ShardSpecError(
+            f"invalid shard {text!r}: expected i/N, e.g. --wam-shard=2/4 for the second of four")
+    index, count = int(match.group(1)), int(match.group(2))
+    if count < 1 or not 1 <= index <= count:
+        raise ShardSpecError(
+            f"invalid shard {text!r}: need 1 <= i <= N (shards are numbered from 1)")
+    return Shard(index, count)
+
+
+def _order(key: CaseKey) -> tuple:
+    """Task-major, then the study's setting order, so round-robin dealing interleaves
+    every (task, setting) block across shards."""
+    setting = SETTINGS.index(key.axis) if key.axis in SETTINGS else len(SETTINGS)
+    return (key.suite, key.task, setting, key.axis, key.level, key.seed_index)
+
+
+def shard_cases(cases: Iterable[CaseKey], shard: Shard) -> list[CaseKey]:
+    """The cases of `shard`, in canonical order; duplicates count once."""
+    ordered = sorted(set(cases), key=_order)
+    return ordered[shard.index - 1::shard.count]
