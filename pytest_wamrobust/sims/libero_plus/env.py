@@ -1,0 +1,185 @@
+"""One LIBERO-Plus variant behind the core `Env` protocol, run by the standard protocol.
+
+This is the only module that imports LIBERO (robosuite, mujoco, torch); it is imported
+by `suite.make_env`, i.e. inside the process that runs the episode, so each xdist
+worker creates its own rendering context.
+
+Differences from upstream's evaluation loop, each deliberate:
+- robot-init variants really start from their perturbed joints: upstream's
+  `set_init_state` overwrites them with the recorded LIBERO state (bug 1), so the
+  variant's joints are written back after it;
+- the prompt is the task's instruction (`Catalog.instruction`), never the variant
+  name (bug 2);
+- cameras render only when the policy looks (`observe`), not on every physics step;
+  the noise corruption upstream applies inside `step` is applied here to the same
+  third-person image with upstream's own functions, and their global numpy RNG is
+  seeded per episode so a noise variant is the same on every run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ...core.errors import EpisodeError, MissingAssetError, UsageError
+from ...core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
+from . import protocol
+from .variants import Catalog, Variant
+
+ASSET_HINT = (
+    "download assets.zip from https://huggingface.co/datasets/Sylvest/LIBERO-plus, "
+    "extract it and run `bash scripts/install_libero_plus.sh --assets DIR` "
+    "(DIR: the extracted folder holding scenes/)"
+)
+
+ENV_SPEC = EnvSpec(
+    suite="libero_plus",
+    cameras=(
+        CameraSpec(protocol.AGENTVIEW, protocol.RESOLUTION, protocol.RESOLUTION, "third_person"),
+        CameraSpec(protocol.WRIST, protocol.RESOLUTION, protocol.RESOLUTION, "wrist"),
+    ),
+    state_dim=8,
+    action_dim=protocol.ACTION_DIM,
+    control_hz=protocol.CONTROL_HZ,
+    action_semantics=(
+        "delta_eef_pos_xyz(3) delta_eef_axis_angle(3) gripper(1, -1 open +1 close); "
+        "LIBERO OSC_POSE"
+    ),
+    state_semantics="eef_pos(3) eef_axis_angle(3) gripper_qpos(2); openpi LIBERO client",
+)
+
+_IMAGE_KEYS = {name: f"{name}_image" for name in ENV_SPEC.camera_names}
+
+
+def _configure_libero() -> None:
+    """Point LIBERO at the config the install script wrote, before it is imported;
+    MuJoCo renders offscreen through EGL unless the user chose otherwise."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+    config = Path(os.sys.prefix) / "liberoplus-config"
+    if "LIBERO_CONFIG_PATH" not in os.environ and config.is_dir():
+        os.environ["LIBERO_CONFIG_PATH"] = str(config)
+
+
+def _corruption(name: str) -> Callable[..., Any]:
+    from liberoplus.liberoplus.envs import env_wrapper
+
+    return getattr(env_wrapper, name)
+
+
+class LiberoPlusEnv:
+    """A built LIBERO-Plus scene for one variant; `reset` runs the standard protocol."""
+
+    spec = ENV_SPEC
+
+    def __init__(self, catalog: Catalog, variant: Variant, episode: EpisodeSpec) -> None:
+        self.variant = variant
+        self.episode = episode
+        self.instruction = catalog.instruction(variant)
+        self._init_states_path = catalog.init_states_path(variant)
+        self._assets = catalog.assets_dir()
+        self._noise = variant.params if variant.axis == "noise" else None
+        self._obs: dict[str, Any] = {}
+        _configure_libero()
+        try:
+            from liberoplus.liberoplus.envs import OffScreenRenderEnv
+        except ImportError as exc:
+            raise UsageError(f"libero_plus: cannot import LIBERO ({exc}); "
+                             "re-run `bash scripts/install_libero_plus.sh`") from None
+        try:
+            self._env = OffScreenRenderEnv(
+                bddl_file_name=str(catalog.bddl_path(variant)),
+                camera_heights=protocol.RESOLUTION,
+                camera_widths=protocol.RESOLUTION,
+            )
+        except FileNotFoundError as exc:
+            raise self._missing(exc) from None
+        # Upstream corrupts inside step(); we corrupt in observe() instead (see module doc).
+        self._env.noise = 0
+
+    def _missing(self, exc: FileNotFoundError) -> Exception:
+        missing = Path(exc.filename or "")
+        try:
+            relative = missing.resolve().relative_to(self._assets.resolve())
+        except ValueError:
+            try:
+                relative = missing.relative_to(self._assets)
+            except ValueError:
+                return exc
+        return MissingAssetError(
+            f"libero_plus: {self.variant.axis} variant {self.variant.name} needs "
+            f"assets/{relative}, which the PyPI assets lack; {ASSET_HINT}"
+        )
+
+    # --- Env protocol -----------------------------------------------------------------
+
+    def reset(self) -> Observation:
+        import torch
+
+        np.random.seed(protocol.ENV_SEED)
+        env = self._env
+        env.seed(protocol.ENV_SEED)
+        env.reset()
+        init_states = torch.load(self._init_states_path, weights_only=False)
+        env.set_init_state(np.asarray(init_states)[protocol.INIT_STATE_INDEX])
+        if self.variant.axis == "robot_init":
+            self._restore_perturbed_joints()
+        self._set_cameras_enabled(False)
+        for _ in range(protocol.NUM_SETTLE_STEPS):
+            self.step(protocol.NOOP_ACTION)
+        return self.observe()
+
+    def _restore_perturbed_joints(self) -> None:
+        """Bug 1: write the variant's init joints back over the recorded LIBERO state."""
+        env = self._env
+        robot = env.robots[0]
+        sim = env.sim
+        sim.data.qpos[robot._ref_joint_pos_indexes] = np.asarray(robot.init_qpos)
+        sim.data.qvel[robot._ref_joint_vel_indexes] = 0.0
+        env.regenerate_obs_from_state(env.get_sim_state())
+        if hasattr(robot.controller, "reset_goal"):
+            robot.controller.update(force=True)
+            robot.controller.reset_goal()
+
+    def step(self, action: np.ndarray) -> None:
+        action = np.asarray(action, dtype=np.float64)
+        if action.shape != (protocol.ACTION_DIM,):
+            raise EpisodeError("invalid_action", f"libero_plus expects 7-dim actions, got shape {action.shape}")
+        self._obs, _, _, _ = self._env.step(action.tolist())
+
+    def observe(self) -> Observation:
+        self._set_cameras_enabled(True)
+        obs = self._env.env._get_observations(force_update=True)
+        self._set_cameras_enabled(False)
+        images = {name: np.ascontiguousarray(obs[key]) for name, key in _IMAGE_KEYS.items()}
+        if self._noise is not None:
+            images[protocol.AGENTVIEW] = self._corrupt(images[protocol.AGENTVIEW])
+        return Observation(
+            images=images,
+            state=protocol.state_from_obs(obs),
+            instruction=self.instruction,
+            privileged={"joint_pos": np.asarray(obs["robot0_joint_pos"], dtype=np.float64)},
+        )
+
+    def _corrupt(self, image: np.ndarray) -> np.ndarray:
+        from PIL import Image
+
+        corrupt = _corruption(self._noise["corruption"])
+        out = corrupt(Image.fromarray(image), severity=self._noise["severity"])
+        return np.asarray(out).astype(np.uint8)
+
+    def success(self) -> bool:
+        return bool(self._env.check_success())
+
+    def close(self) -> None:
+        env = getattr(self, "_env", None)
+        if env is not None:
+            env.close()
+            self._env = None
+
+    def _set_cameras_enabled(self, enabled: bool) -> None:
+        for key in _IMAGE_KEYS.values():
+            self._env.env.modify_observable(key, "enabled", enabled)
