@@ -19,6 +19,7 @@ Differences from upstream's evaluation loop, each deliberate:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -64,6 +65,18 @@ def _configure_libero() -> None:
         os.environ["LIBERO_CONFIG_PATH"] = str(config)
 
 
+_MUJOCO_MISSING = re.compile(r"Error opening file '([^']+)'")
+
+
+def _missing_file(exc: Exception) -> Path | None:
+    """The file a failed scene build could not open: robosuite raises FileNotFoundError
+    for scene XMLs, MuJoCo a ValueError naming textures and meshes."""
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return Path(exc.filename)
+    match = _MUJOCO_MISSING.search(str(exc))
+    return Path(match.group(1)) if match else None
+
+
 def _corruption(name: str) -> Callable[..., Any]:
     from liberoplus.liberoplus.envs import env_wrapper
 
@@ -95,20 +108,20 @@ class LiberoPlusEnv:
                 camera_heights=protocol.RESOLUTION,
                 camera_widths=protocol.RESOLUTION,
             )
-        except FileNotFoundError as exc:
-            raise self._missing(exc) from None
+        except (FileNotFoundError, ValueError) as exc:
+            missing = _missing_file(exc)
+            if missing is None:
+                raise
+            raise self._missing(missing) from None
         # Upstream corrupts inside step(); we corrupt in observe() instead (see module doc).
         self._env.noise = 0
 
-    def _missing(self, exc: FileNotFoundError) -> Exception:
-        missing = Path(exc.filename or "")
+    def _missing(self, missing: Path) -> Exception:
         try:
-            relative = missing.resolve().relative_to(self._assets.resolve())
+            relative = missing.relative_to(self._assets)
         except ValueError:
-            try:
-                relative = missing.relative_to(self._assets)
-            except ValueError:
-                return exc
+            return UsageError(f"libero_plus: {self.variant.name} needs {missing}, which is "
+                              "missing; re-run `bash scripts/install_libero_plus.sh`")
         return MissingAssetError(
             f"libero_plus: {self.variant.axis} variant {self.variant.name} needs "
             f"assets/{relative}, which the PyPI assets lack; {ASSET_HINT}"

