@@ -14,7 +14,10 @@ from typing import Sequence
 from .core.errors import WamrobustError
 
 #: subcommand -> (module implementing it, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "report": (".report.report_cmd", "Merge JUnit results into per-axis tables, HTML and a heatmap."),
+    "compare": (".report.compare_cmd", "Gate a candidate against a baseline (paired McNemar per axis)."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

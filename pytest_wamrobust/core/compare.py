@@ -1,0 +1,196 @@
+"""Is a candidate policy worse than the baseline? A paired test on the same cases.
+
+Outcomes are mostly deterministic per case, so comparing pooled success rates wastes
+most of the information: the exact McNemar test looks only at the cases where the two
+runs disagree. Cases pair by their CaseKey (suite, task, axis, level, seed); each
+setting (clean and the seven axes) and the total get a verdict. The rows are one family
+of tests, so p-values are Holm-adjusted: a gate that tests nine rows at 5% each would
+otherwise cry wolf on about a third of no-change candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .errors import UsageError
+from .results import EpisodeResult
+from .stats import mcnemar_exact
+from .types import SETTINGS, CaseKey
+
+REGRESSED = "regressed"
+IMPROVED = "improved"
+NO_CHANGE = "no significant change"
+#: The row over every paired case.
+TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class RowComparison:
+    """One setting (or the total): paired counts, the test and its verdict.
+
+    An errored episode counts as not solved, as in the robustness table.
+    """
+
+    setting: str
+    n: int
+    baseline_successes: int
+    candidate_successes: int
+    only_baseline: int
+    only_candidate: int
+    p_value: float
+    adjusted_p: float
+    verdict: str
+
+    @property
+    def baseline_rate(self) -> float:
+        return self.baseline_successes / self.n if self.n else float("nan")
+
+    @property
+    def candidate_rate(self) -> float:
+        return self.candidate_successes / self.n if self.n else float("nan")
+
+    @property
+    def delta(self) -> float:
+        """Candidate minus baseline success rate (a fraction; negative is worse)."""
+        return (self.candidate_successes - self.baseline_successes) / self.n if self.n else 0.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """All rows, settings in the study's order and the total last."""
+
+    rows: tuple[RowComparison, ...]
+    baseline_policy: str
+    candidate_policy: str
+    alpha: float
+    min_effect: float
+    unpaired_baseline: int
+    unpaired_candidate: int
+
+    @property
+    def regressed(self) -> bool:
+        return any(row.verdict == REGRESSED for row in self.rows)
+
+    @property
+    def total(self) -> RowComparison:
+        return self.rows[-1]
+
+    def row(self, setting: str) -> RowComparison:
+        for row in self.rows:
+            if row.setting == setting:
+                return row
+        raise KeyError(setting)
+
+
+def compare_results(
+    baseline: Sequence[EpisodeResult],
+    candidate: Sequence[EpisodeResult],
+    *,
+    alpha: float = 0.05,
+    min_effect: float = 0.05,
+) -> Comparison:
+    """Pair the two runs case by case and test each setting and the total.
+
+    A row is `regressed` (or `improved`) only if its Holm-adjusted p-value is below
+    `alpha` AND the success rate moved by at least `min_effect` (a fraction): a
+    significant but negligible change does not block a release.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise UsageError(f"alpha must be in (0, 1), got {alpha}")
+    if not 0.0 <= min_effect < 1.0:
+        raise UsageError(f"min effect must be a fraction in [0, 1), got {min_effect}")
+    base = _index(baseline, "baseline")
+    cand = _index(candidate, "candidate")
+    _check_suites(base, cand)
+    common = sorted(base.keys() & cand.keys())
+    if not common:
+        raise UsageError(
+            "baseline and candidate share no case (suite, task, axis, level, seed); "
+            "run both with the same --tasks/--axes/--levels/--seeds")
+    by_setting: dict[str, list[CaseKey]] = {}
+    for key in common:
+        by_setting.setdefault(key.axis, []).append(key)
+    order = [s for s in SETTINGS if s in by_setting] + sorted(set(by_setting) - set(SETTINGS))
+    groups = [(s, by_setting[s]) for s in order] + [(TOTAL, common)]
+    counts = [_paired_counts(keys, base, cand) for _, keys in groups]
+    p_values = [mcnemar_exact(c[2], c[3]) for c in counts]
+    adjusted = holm(p_values)
+    rows = tuple(
+        _row(setting, len(keys), c, p, q, alpha, min_effect)
+        for (setting, keys), c, p, q in zip(groups, counts, p_values, adjusted)
+    )
+    return Comparison(
+        rows=rows,
+        baseline_policy=_policy(baseline),
+        candidate_policy=_policy(candidate),
+        alpha=alpha,
+        min_effect=min_effect,
+        unpaired_baseline=len(base) - len(common),
+        unpaired_candidate=len(cand) - len(common),
+    )
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (family-wise error control, any dependence)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def _index(results: Iterable[EpisodeResult], side: str) -> dict[CaseKey, EpisodeResult]:
+    results = list(results)
+    if not results:
+        raise UsageError(f"the {side} has no wamrobust episode results")
+    policies = sorted({r.policy for r in results})
+    if len(policies) > 1:
+        raise UsageError(
+            f"the {side} holds results of {len(policies)} policies ({', '.join(policies)}); "
+            f"choose one with --{side}-policy")
+    index: dict[CaseKey, EpisodeResult] = {}
+    for result in results:
+        if result.key in index:
+            raise UsageError(
+                f"the {side} has case {result.key.case_id} twice; pass each shard's file once")
+        index[result.key] = result
+    return index
+
+
+def _check_suites(base: dict[CaseKey, EpisodeResult], cand: dict[CaseKey, EpisodeResult]) -> None:
+    base_suites = sorted({k.suite for k in base})
+    cand_suites = sorted({k.suite for k in cand})
+    if base_suites != cand_suites:
+        raise UsageError(
+            f"suites differ: baseline ran {', '.join(base_suites)}, candidate ran "
+            f"{', '.join(cand_suites)}; compare runs of the same suite")
+
+
+def _paired_counts(keys: Sequence[CaseKey], base: dict[CaseKey, EpisodeResult],
+                   cand: dict[CaseKey, EpisodeResult]) -> tuple[int, int, int, int]:
+    """(baseline successes, candidate successes, only baseline, only candidate)."""
+    b = [base[k].success for k in keys]
+    c = [cand[k].success for k in keys]
+    only_b = sum(x and not y for x, y in zip(b, c))
+    only_c = sum(y and not x for x, y in zip(b, c))
+    return sum(b), sum(c), only_b, only_c
+
+
+def _row(setting: str, n: int, counts: tuple[int, int, int, int], p: float, q: float,
+         alpha: float, min_effect: float) -> RowComparison:
+    base_s, cand_s, only_b, only_c = counts
+    delta = (cand_s - base_s) / n
+    # a tolerance so a delta of exactly min_effect (e.g. 1/20 = 0.05) counts as reaching it
+    big = abs(delta) + 1e-12 >= min_effect
+    verdict = NO_CHANGE
+    if q < alpha and big:
+        verdict = REGRESSED if delta < 0 else IMPROVED
+    return RowComparison(setting, n, base_s, cand_s, only_b, only_c, p, q, verdict)
+
+
+def _policy(results: Sequence[EpisodeResult]) -> str:
+    return results[0].policy if results else ""

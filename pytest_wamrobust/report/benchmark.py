@@ -1,0 +1,44 @@
+"""Latency rows from pytest-benchmark's `--benchmark-json` file.
+
+pytest-benchmark switches itself off under xdist, so its numbers come from a separate
+`-n 0` run of the latency cases; folding them into the same table as the per-chunk
+timings of the episodes shows both side by side. Its stats hold no p95: that column is
+filled only when the file carries the raw timings (`--benchmark-save-data`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import UsageError
+from .aggregate import LatencyRow
+
+
+def read_benchmark_json(path: str | Path) -> list[LatencyRow]:
+    """One row per benchmark; the policy is `extra_info["policy"]` when the test set it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file; write it with pytest --benchmark-json={path.name}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} is not JSON ({exc}); pass the file pytest --benchmark-json wrote") from None
+    benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
+    if not isinstance(benchmarks, list):
+        raise UsageError(f"{path} is not a pytest-benchmark file (no 'benchmarks' list)")
+    rows = []
+    for bench in benchmarks:
+        try:
+            stats = bench["stats"]
+            name = str(bench.get("extra_info", {}).get("policy") or bench["name"])
+            raw = stats.get("data")
+            p95 = float(np.percentile(raw, 95)) * 1000.0 if raw else float("nan")
+            rows.append(LatencyRow(name, f"pytest-benchmark ({bench['name']})",
+                                   int(stats["rounds"]), float(stats["median"]) * 1000.0,
+                                   p95, float(stats["mean"]) * 1000.0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"{path}: a benchmark entry lacks pytest-benchmark stats ({exc!r})") from None
+    return rows

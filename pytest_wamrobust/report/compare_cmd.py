@@ -1,0 +1,95 @@
+"""`wamrobust compare BASELINE CANDIDATE...`: gate a release candidate against the last
+release, case by case. Exit status 1 when any setting regressed, 0 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from ..core.compare import Comparison, compare_results
+from ..core.errors import UsageError
+from ..core.results import EpisodeResult
+
+#: Exit status when the candidate regressed (2 is kept for usage errors).
+EXIT_REGRESSED = 1
+
+
+def alpha_type(text: str) -> float:
+    """A significance level in (0, 1), for argparse and pytest options alike."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
+    return value
+
+
+def effect_type(text: str) -> float:
+    """A minimum effect in percentage points [0, 100), returned as a fraction."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"minimum effect must be percentage points, e.g. 5; got {text!r}") from None
+    if not 0.0 <= value < 100.0:
+        raise argparse.ArgumentTypeError(f"minimum effect must be in [0, 100) pp; got {text!r}")
+    return value / 100.0
+
+
+def add_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("baseline", metavar="BASELINE", help="JUnit XML of the baseline run")
+    sub.add_argument("candidate", nargs="+", metavar="CANDIDATE",
+                     help="JUnit XML of the candidate run (its shards may be given one by one)")
+    sub.add_argument("--alpha", type=alpha_type, default=0.05,
+                     help="family-wise significance level (Holm over the rows; default 0.05)")
+    sub.add_argument("--min-effect", type=effect_type, default=0.05, metavar="PP",
+                     help="smallest success-rate change in percentage points that counts as "
+                          "a regression or improvement (default 5)")
+    sub.add_argument("--baseline-policy", help="use this policy's results from the baseline")
+    sub.add_argument("--candidate-policy", help="use this policy's results from the candidate")
+    sub.add_argument("--markdown", metavar="FILE", help="also write the table here")
+
+
+def check_baseline(baseline: str | Path, results: Sequence[EpisodeResult], *,
+                   alpha: float = 0.05, min_effect: float = 0.05,
+                   baseline_policy: str | None = None) -> Comparison:
+    """Compare this run's results with a baseline JUnit file (the plugin's --wam-baseline)."""
+    from .junit_io import read_results
+
+    return compare_results(select_policy(read_results([baseline]), baseline_policy, "baseline"),
+                           results, alpha=alpha, min_effect=min_effect)
+
+
+def select_policy(results: Sequence[EpisodeResult], policy: str | None,
+                  side: str) -> list[EpisodeResult]:
+    if policy is None:
+        return list(results)
+    chosen = [r for r in results if r.policy == policy]
+    if not chosen:
+        have = ", ".join(sorted({r.policy for r in results}))
+        raise UsageError(f"the {side} has no results of policy {policy!r}; it has: {have}")
+    return chosen
+
+
+def run(args: argparse.Namespace) -> int:
+    from .junit_io import read_results
+    from .tables import comparison_table, to_markdown
+
+    candidate = select_policy(read_results(args.candidate), args.candidate_policy, "candidate")
+    comparison = check_baseline(args.baseline, candidate, alpha=args.alpha,
+                                min_effect=args.min_effect, baseline_policy=args.baseline_policy)
+    markdown = to_markdown(comparison_table(comparison))
+    verdict = "REGRESSED" if comparison.regressed else "no regression"
+    markdown += f"\nVerdict: {verdict} (overall: {comparison.total.verdict}).\n"
+    print(markdown, end="")
+    if args.markdown:
+        target = Path(args.markdown)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(markdown)
+    if comparison.regressed:
+        print("wamrobust compare: the candidate regressed; see the table above", file=sys.stderr)
+        return EXIT_REGRESSED
+    return 0

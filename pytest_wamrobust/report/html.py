@@ -1,0 +1,46 @@
+"""A self-contained HTML page: the heatmap embedded as a data URI, then the tables.
+
+One file a CI job can upload and anyone can open offline; no scripts, no external CSS.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import Sequence
+
+from .tables import Table
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+p.note { color: #666; font-size: 0.85em; margin-top: -1em; }
+"""
+
+
+def table_html(table: Table) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+                   for row in table.rows)
+    note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
+    return (f"<h3>{escape(table.title)}</h3>\n<table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>{note}\n")
+
+
+def page(title: str, tables: Sequence[Table], png: bytes | None = None,
+         sources: Sequence[str] = ()) -> str:
+    image = ""
+    if png:
+        data = base64.b64encode(png).decode("ascii")
+        image = f'<img alt="success heatmap" src="data:image/png;base64,{data}">\n'
+    listed = "".join(f"<li><code>{escape(s)}</code></li>" for s in sources)
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n{image}"
+        + "".join(table_html(t) for t in tables)
+        + (f"<h3>Sources</h3><ul>{listed}</ul>\n" if listed else "")
+        + "</body></html>\n"
+    )

@@ -1,0 +1,118 @@
+"""Read episode results out of JUnit XML files, and write them back as one merged file.
+
+The `wam.*` test-case properties (core/results.py) are the whole interface: any JUnit
+file pytest wrote for a wamrobust run - one per shard, per policy, per machine - can be
+read and merged here, and nothing else is trusted. Bad files end in one `UsageError`
+line naming the file and what to pass instead.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from junitparser import (Error, Failure, JUnitXml, JUnitXmlError, Properties, Property, TestCase,
+                         TestSuite)
+
+from ..core.errors import UsageError
+from ..core.results import ERROR, FAILURE, EpisodeResult, has_result_properties
+from ..core.types import CaseKey
+
+#: How Jenkins (JUnit attachments plugin) and GitLab link a file to a test case.
+ATTACHMENT = "[[ATTACHMENT|{}]]"
+
+
+def read_results(paths: Sequence[str | Path]) -> list[EpisodeResult]:
+    """Every wamrobust episode in `paths`, merged; a case may appear once per policy."""
+    if not paths:
+        raise UsageError("no JUnit files given; pass the files written by pytest --junitxml")
+    seen: dict[tuple[str, CaseKey], Path] = {}
+    results: list[EpisodeResult] = []
+    for path in map(Path, paths):
+        for result in _read_file(path):
+            where = seen.setdefault((result.policy, result.key), path)
+            if where is not path:
+                raise UsageError(
+                    f"case {result.key.case_id} of policy {result.policy!r} appears in both "
+                    f"{where} and {path}; pass each shard's file once")
+            results.append(result)
+    return results
+
+
+def _read_file(path: Path) -> list[EpisodeResult]:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file; pass the file written by pytest --junitxml")
+    try:
+        xml = JUnitXml.fromfile(str(path))
+    except SyntaxError as exc:  # ElementTree's ParseError and lxml's XMLSyntaxError
+        raise UsageError(f"{path} is not XML ({exc}); pass the file written by pytest --junitxml") from None
+    except JUnitXmlError:
+        root = ET.parse(path).getroot().tag
+        raise UsageError(
+            f"{path} is not a JUnit report (root element <{root}>, expected <testsuites> or "
+            f"<testsuite>); pass the file written by pytest --junitxml") from None
+    results = []
+    for case in _cases(xml):
+        properties = _properties(case)
+        if not has_result_properties(properties):
+            continue
+        try:
+            results.append(EpisodeResult.from_properties(properties))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UsageError(
+                f"{path}: test case {case.name!r} has malformed wam.* properties "
+                f"({type(exc).__name__}: {exc}); was the file edited by hand?") from None
+    if not results:
+        raise UsageError(
+            f"{path} has no wamrobust results (no test case carries wam.* properties); write it "
+            f"with pytest --suite=... --junitxml={path.name} and junit_family=xunit1")
+    return results
+
+
+def _cases(xml: JUnitXml) -> Iterable[TestCase]:
+    for suite in xml:
+        # a <testsuite> may nest further <testsuite>s (some merge tools do this)
+        yield from _suite_cases(suite)
+
+
+def _suite_cases(suite: TestSuite) -> Iterable[TestCase]:
+    for child in suite.iterchildren(TestSuite):
+        yield from _suite_cases(child)
+    yield from suite
+
+
+def _properties(case: TestCase) -> list[tuple[str, str]]:
+    props = case.child(Properties)
+    if props is None:
+        return []
+    return [(p.name, p.value) for p in props]
+
+
+def write_results(results: Iterable[EpisodeResult], path: str | Path,
+                  name: str = "wamrobust") -> Path:
+    """One JUnit file holding `results`, shaped like pytest's own (xunit1 properties,
+    <failure>/<error> elements, the video attachment line in system-out)."""
+    cases = []
+    for result in results:
+        case = TestCase(f"test_episode[{result.key.case_id}]",
+                        f"wamrobust.{result.policy or 'policy'}", result.wall_time_s)
+        props = Properties()
+        for key, value in result.to_properties():
+            props.add_property(Property(key, value))
+        case.append(props)
+        if result.status == FAILURE:
+            case.result = [Failure(f"task not solved in {result.steps} steps")]
+        elif result.status == ERROR:
+            case.result = [Error(result.error or "episode error", result.error_kind or None)]
+        if result.video:
+            case.system_out = ATTACHMENT.format(result.video)
+        cases.append(case)
+    suite = TestSuite(name)
+    suite.add_testcases(cases)  # one statistics pass; add_testcase would redo it per case
+    xml = JUnitXml()
+    xml.add_testsuite(suite)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xml.write(str(path))
+    return path

@@ -1,0 +1,73 @@
+"""`wamrobust report RESULTS...`: merge JUnit files (shards, runs, policies) into the
+study's tables, as Markdown on stdout or in a file, and as an HTML page with a heatmap."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from ..core.results import EpisodeResult
+from .aggregate import BREAKDOWNS, LatencyRow, latency_rows, success_table
+from .tables import Table, detail_table, latency_table, summary_table, to_markdown
+
+
+def add_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("results", nargs="+", metavar="RESULTS",
+                     help="JUnit XML files written by pytest --junitxml (any number of "
+                          "shards, runs or policies)")
+    sub.add_argument("--by", choices=BREAKDOWNS,
+                     help="also break each policy's table down by task or by level")
+    sub.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
+                     help="pytest-benchmark --benchmark-json output to fold into the "
+                          "latency table (repeatable)")
+    sub.add_argument("--markdown", metavar="FILE", help="write Markdown here (default: stdout)")
+    sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page here")
+    sub.add_argument("--png", metavar="FILE", help="write the heatmap PNG here")
+    sub.add_argument("--merged-xml", metavar="FILE",
+                     help="write all results as one JUnit file (e.g. the next baseline)")
+    sub.add_argument("--title", default="Robustness report", help="page and document title")
+
+
+def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
+                 benchmarks: Sequence[LatencyRow] = ()) -> list[Table]:
+    """Summary, one detail table per policy, then latency - the report's body."""
+    table = success_table(results, by)
+    return [summary_table(table),
+            *(detail_table(table, p) for p in table.policies),
+            latency_table([*latency_rows(results), *benchmarks])]
+
+
+def run(args: argparse.Namespace) -> int:
+    from .benchmark import read_benchmark_json
+    from .junit_io import read_results, write_results
+
+    results = read_results(args.results)
+    benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
+    tables = build_tables(results, args.by, benchmarks)
+    markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
+    if args.markdown:
+        _write(args.markdown, markdown)
+    else:
+        print(markdown, end="")
+    if args.html or args.png:
+        from .heatmap import heatmap_png
+        from .html import page
+
+        png = heatmap_png(success_table(results))
+        if args.png:
+            _write(args.png, png)
+        if args.html:
+            _write(args.html, page(args.title, tables, png, [*args.results, *args.benchmark_json]))
+    if args.merged_xml:
+        write_results(results, args.merged_xml)
+    return 0
+
+
+def _write(path: str, content: str | bytes) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)

@@ -1,0 +1,119 @@
+"""The report's tables as plain header + string rows, and their Markdown form.
+
+Each table is built once here; Markdown (this module) and HTML (html.py) only render
+it, so the two views never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..core.compare import Comparison
+from .aggregate import TOTAL, Cell, LatencyRow, SuccessTable
+
+#: Column titles of the settings, as the study prints them.
+TITLES = {
+    "clean": "Clean", "camera": "Camera", "robot_init": "Robot", "language": "Language",
+    "light": "Light", "background": "Background", "noise": "Noise", "layout": "Layout",
+    TOTAL: "Total",
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+def title(setting: str) -> str:
+    return TITLES.get(setting, setting)
+
+
+def pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f}"
+
+
+def ms(x: float) -> str:
+    return "-" if x != x else f"{x:.1f}"
+
+
+def _ci(cell: Cell) -> str:
+    lo, hi = cell.ci
+    return f"{pct(lo)}-{pct(hi)}"
+
+
+def summary_table(table: SuccessTable) -> Table:
+    """The study's table: one row per policy, success % per setting and in total."""
+    rows = []
+    for policy in table.policies:
+        cells = [table.cell(policy, s) for s in table.settings]
+        rows.append((policy, *(pct(c.rate) if c else "-" for c in cells),
+                     str(table.cell(policy, TOTAL).n)))
+    return Table("Success rate (%) per perturbation axis",
+                 ("Policy", *(title(s) for s in table.settings), "n"), tuple(rows),
+                 "Errored episodes count as failures. Total is over every case, clean included.")
+
+
+def detail_table(table: SuccessTable, policy: str) -> Table:
+    """One policy: n, successes, success % and its 95% Wilson interval per setting."""
+    groups = table.groups if table.by else ("",)
+    rows = []
+    for setting in table.settings:
+        for group in groups:
+            cell = table.cell(policy, setting, group)
+            if cell is None:
+                continue
+            lead = (title(setting), group) if table.by else (title(setting),)
+            rows.append((*lead, str(cell.n), str(cell.successes), pct(cell.rate), _ci(cell),
+                         str(cell.errors)))
+    lead_headers = ("Setting", table.by.capitalize()) if table.by else ("Setting",)
+    return Table(f"{policy}: success per setting" + (f" and {table.by}" if table.by else ""),
+                 (*lead_headers, "n", "Solved", "Success %", "95% CI (Wilson)", "Errors"),
+                 tuple(rows))
+
+
+def latency_table(rows: Sequence[LatencyRow]) -> Table:
+    return Table(
+        "Inference latency per action chunk (ms)",
+        ("Policy", "Source", "Chunks", "p50", "p95", "Mean"),
+        tuple((r.policy, r.source, str(r.chunks), ms(r.p50_ms), ms(r.p95_ms), ms(r.mean_ms))
+              for r in rows),
+        "'episodes' pools every chunk the runner timed; pytest-benchmark rows come from a "
+        "separate -n 0 run (p95 needs --benchmark-save-data).")
+
+
+def comparison_table(comparison: Comparison) -> Table:
+    c = comparison
+    rows = tuple(
+        (title(r.setting), str(r.n), pct(r.baseline_rate), pct(r.candidate_rate),
+         f"{100 * r.delta:+.1f}", f"{r.only_baseline}/{r.only_candidate}", f"{r.p_value:.3g}",
+         f"{r.adjusted_p:.3g}", r.verdict)
+        for r in c.rows)
+    note = (f"Paired on (suite, task, axis, level, seed); exact McNemar on discordant pairs, "
+            f"Holm-adjusted; alpha={c.alpha:g}, minimum effect {100 * c.min_effect:g} pp.")
+    if c.unpaired_baseline or c.unpaired_candidate:
+        note += (f" Unpaired cases ignored: {c.unpaired_baseline} baseline, "
+                 f"{c.unpaired_candidate} candidate.")
+    return Table(
+        f"Candidate {c.candidate_policy!r} vs baseline {c.baseline_policy!r}",
+        ("Setting", "Pairs", "Baseline %", "Candidate %", "Delta pp",
+         "Lost/Gained", "p", "p (Holm)", "Verdict"),
+        rows, note)
+
+
+def to_markdown(table: Table) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in table.rows)) if table.rows else len(h)
+              for i, h in enumerate(table.headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+
+    out = [f"### {table.title}", "", line(table.headers),
+           "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in table.rows]
+    if table.note:
+        out += ["", table.note]
+    return "\n".join(out) + "\n"
