@@ -18,9 +18,7 @@ from junitparser import (Error, Failure, JUnitXml, JUnitXmlError, Properties, Pr
 from ..core.errors import UsageError
 from ..core.results import ERROR, FAILURE, EpisodeResult, has_result_properties
 from ..core.types import CaseKey
-
-#: How Jenkins (JUnit attachments plugin) and GitLab link a file to a test case.
-ATTACHMENT = "[[ATTACHMENT|{}]]"
+from ..video import attachment_line
 
 
 def read_results(paths: Sequence[str | Path]) -> list[EpisodeResult]:
@@ -106,7 +104,7 @@ def write_results(results: Iterable[EpisodeResult], path: str | Path,
         elif result.status == ERROR:
             case.result = [Error(result.error or "episode error", result.error_kind or None)]
         if result.video:
-            case.system_out = ATTACHMENT.format(result.video)
+            case.system_out = attachment_line(result.video)
         cases.append(case)
     suite = TestSuite(name)
     suite.add_testcases(cases)  # one statistics pass; add_testcase would redo it per case
