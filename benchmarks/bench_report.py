@@ -1,0 +1,123 @@
+"""Report and compare at scale: 10,000 cases built from a real run's JUnit properties.
+
+    python benchmarks/bench_report.py [--source fixtures/junit/<run>.xml] [--cases 10000]
+
+The source file's episodes (real parameters, latencies, instructions, outcomes) are
+cloned onto new seed indices until there are `--cases` of them, written as 4 shard
+files, and `wamrobust report` is timed end to end (read + merge + tables + HTML + PNG).
+Then `compare` is run against two candidates built from that baseline:
+- no change: a rerun where each case keeps its outcome with probability 0.7 and is
+  otherwise redrawn at its setting's success rate (two full pi0 runs agreed on 90.8%
+  of variants; this gives about that), repeated `--reruns` times to count false alarms;
+- regression: the same rerun noise plus a `--drop` pp loss on one axis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import io
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pytest_wamrobust.cli import main as wamrobust
+from pytest_wamrobust.core.compare import REGRESSED, compare_results
+from pytest_wamrobust.core.results import FAILURE, SUCCESS, EpisodeResult
+from pytest_wamrobust.core.sharding import Shard, shard_cases
+from pytest_wamrobust.report.junit_io import read_results, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scale(source: list[EpisodeResult], cases: int) -> list[EpisodeResult]:
+    """Clone real episodes onto fresh seed indices, setting by setting, round-robin."""
+    stride = max(r.key.seed_index for r in source) + 1
+    out = []
+    for i in range(cases):
+        real = source[i % len(source)]
+        copy = i // len(source)
+        key = dataclasses.replace(real.key, seed_index=real.key.seed_index + copy * stride)
+        out.append(dataclasses.replace(real, key=key, policy="baseline"))
+    return out
+
+
+def rerun(base: list[EpisodeResult], rng: np.random.Generator, keep: float = 0.7,
+          axis: str = "", drop: float = 0.0) -> list[EpisodeResult]:
+    """A second run of the same cases: sticky outcomes, same rates, optional planted loss."""
+    rates = collections.defaultdict(list)
+    for r in base:
+        rates[r.key.axis].append(r.success)
+    rate = {a: float(np.mean(v)) for a, v in rates.items()}
+    out = []
+    for r in base:
+        solved = r.success if rng.random() < keep else rng.random() < rate[r.key.axis]
+        if solved and r.key.axis == axis and rng.random() < drop / rate[axis]:
+            solved = False
+        out.append(dataclasses.replace(r, policy="candidate",
+                                       status=SUCCESS if solved else FAILURE))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path,
+                        default=ROOT / "fixtures" / "junit" / "tabletop_scripted.xml")
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--axis", default="light", help="axis that gets the planted regression")
+    parser.add_argument("--drop", type=float, default=0.10, help="planted loss (fraction)")
+    parser.add_argument("--reruns", type=int, default=20, help="no-change candidates to try")
+    args = parser.parse_args()
+
+    source = read_results([args.source])
+    base = scale(source, args.cases)
+    print(f"source: {args.source.name} ({len(source)} real episodes), scaled to {len(base)} cases")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        by_key = {r.key: r for r in base}
+        shards = [write_results([by_key[k] for k in shard_cases(by_key, Shard(i, 4))],
+                                tmp / f"shard{i}.xml") for i in range(1, 5)]
+        t0 = time.perf_counter()
+        read_results(shards)
+        t_read = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        code = wamrobust(["report", *map(str, shards), "--markdown", str(tmp / "r.md"),
+                          "--html", str(tmp / "r.html"), "--merged-xml", str(tmp / "merged.xml")])
+        t_report = time.perf_counter() - t0
+        assert code == 0
+        print(f"report of {len(base)} cases from 4 shards: {t_report:.2f} s "
+              f"(of which reading JUnit {t_read:.2f} s); HTML {(tmp / 'r.html').stat().st_size // 1024} kB")
+
+        rng = np.random.default_rng(2603_22078)
+        alarms = 0
+        agreement = []
+        for _ in range(args.reruns):
+            cand = rerun(base, rng)
+            agreement.append(np.mean([a.success == b.success for a, b in zip(base, cand)]))
+            alarms += compare_results(base, cand).regressed
+        print(f"no-change candidates: {alarms}/{args.reruns} flagged as regressed "
+              f"(case agreement with baseline {100 * np.mean(agreement):.1f}%)")
+
+        cand = rerun(base, rng, axis=args.axis, drop=args.drop)
+        write_results(cand, tmp / "candidate.xml")
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # the table goes to c.md
+            code = wamrobust(["compare", str(tmp / "merged.xml"), str(tmp / "candidate.xml"),
+                              "--markdown", str(tmp / "c.md")])
+        t_compare = time.perf_counter() - t0
+        result = compare_results(base, cand)
+        flagged = [r.setting for r in result.rows if r.verdict == REGRESSED]
+        row = result.row(args.axis)
+        print(f"planted -{100 * args.drop:.0f} pp on {args.axis}: exit {code}, regressed rows "
+              f"{flagged}, {args.axis} delta {100 * row.delta:+.1f} pp, p(Holm) {row.adjusted_p:.2g}; "
+              f"compare took {t_compare:.2f} s")
+    return 0 if code == 1 and alarms == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
