@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..core.results import EpisodeResult
-from .aggregate import BREAKDOWNS, LatencyRow, latency_rows, success_table
+from .aggregate import BREAKDOWNS, LatencyRow, SuccessTable, latency_rows, success_table
 from .tables import Table, detail_table, latency_table, summary_table, to_markdown
 
 
@@ -30,9 +30,10 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
-                 benchmarks: Sequence[LatencyRow] = ()) -> list[Table]:
+                 benchmarks: Sequence[LatencyRow] = (),
+                 table: SuccessTable | None = None) -> list[Table]:
     """Summary, one detail table per policy, then latency - the report's body."""
-    table = success_table(results, by)
+    table = table or success_table(results, by)
     return [summary_table(table),
             *(detail_table(table, p) for p in table.policies),
             latency_table([*latency_rows(results), *benchmarks])]
@@ -44,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     results = read_results(args.results)
     benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
-    tables = build_tables(results, args.by, benchmarks)
+    table = success_table(results, args.by)
+    tables = build_tables(results, args.by, benchmarks, table)
     markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
     if args.markdown:
         _write(args.markdown, markdown)
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         from .heatmap import heatmap_png
         from .html import page
 
-        png = heatmap_png(success_table(results))
+        png = heatmap_png(table)  # its cells without a breakdown group
         if args.png:
             _write(args.png, png)
         if args.html:
