@@ -50,18 +50,15 @@ def _first(suite, axis, **kw):
 
 def test_robot_init_variants_start_from_their_perturbed_joints(suite):
     """Bug 1: set_init_state(init_states[0]) overwrites the variant's joints upstream."""
-    import torch
-
     key = _first(suite, "robot_init", tasks=["libero_spatial"], levels=[5])
     env = suite.make_env(suite.episode_spec(key))
     try:
         target = np.asarray(env._env.robots[0].init_qpos)
         observation = env.reset()
         joints = observation.privileged["joint_pos"]
-        recorded = torch.load(suite.catalog.init_states_path(suite.variant(key)),
-                              weights_only=False)[0]
+        recorded = suite.catalog.init_state(suite.variant(key))  # [time, qpos, qvel]
         robot = env._env.robots[0]
-        recorded_joints = np.asarray(recorded)[1:][robot._ref_joint_pos_indexes]
+        recorded_joints = recorded[1:][robot._ref_joint_pos_indexes]
         assert np.linalg.norm(target - recorded_joints) > 0.4  # a level-5 offset
         assert np.allclose(joints, target, atol=0.02)
         assert observation.state.shape == (8,)
@@ -99,3 +96,23 @@ def test_same_variant_same_frames(suite):
         assert np.array_equal(first.images[name], second.images[name]), name
     np.testing.assert_allclose(first.state, second.state)
     assert first.instruction == second.instruction
+
+
+def test_every_runnable_variant_has_a_protocol_init_state(catalog):
+    """Init state 0 of every variant that runs offline loads as one flat MuJoCo state
+    (layout variants store theirs unbatched, which crashed a naive `states[0]`)."""
+    sizes: dict[tuple[str, bool], set[int]] = {}
+    seen: set[str] = set()
+    for v in catalog.variants:
+        path = catalog.init_states_path(v)
+        if not catalog.extra_assets_present(v) or str(path) in seen:
+            continue
+        seen.add(str(path))
+        state = catalog.init_state(v)
+        assert state.ndim == 1 and np.all(np.isfinite(state)), v.name
+        sizes.setdefault((v.task, v.axis == "layout"), set()).add(state.size)
+    assert len(seen) > 700
+    # a jittered layout has the objects of its task's original scene
+    for (task, is_layout), layout_sizes in sizes.items():
+        if is_layout:
+            assert layout_sizes == sizes[(task, False)], task

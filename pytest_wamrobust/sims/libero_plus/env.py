@@ -92,7 +92,7 @@ class LiberoPlusEnv:
         self.variant = variant
         self.episode = episode
         self.instruction = catalog.instruction(variant)
-        self._init_states_path = catalog.init_states_path(variant)
+        self._init_state = catalog.init_state(variant)
         self._assets = catalog.assets_dir()
         self._noise = variant.params if variant.axis == "noise" else None
         self._obs: dict[str, Any] = {}
@@ -130,14 +130,11 @@ class LiberoPlusEnv:
     # --- Env protocol -----------------------------------------------------------------
 
     def reset(self) -> Observation:
-        import torch
-
         np.random.seed(protocol.ENV_SEED)
         env = self._env
         env.seed(protocol.ENV_SEED)
         env.reset()
-        init_states = torch.load(self._init_states_path, weights_only=False)
-        env.set_init_state(np.asarray(init_states)[protocol.INIT_STATE_INDEX])
+        env.set_init_state(self._init_state)
         if self.variant.axis == "robot_init":
             self._restore_perturbed_joints()
         self._set_cameras_enabled(False)

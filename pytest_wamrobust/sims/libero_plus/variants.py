@@ -264,6 +264,15 @@ class Catalog:
             folder = folder / "libero_newobj"
         return folder / variant.sub_suite / f"{variant.init_states_file}.pruned_init"
 
+    def init_state(self, variant: Variant) -> np.ndarray:
+        """The protocol's initial MuJoCo state (index 0). Layout variants store one flat
+        state, which upstream reshapes to (1, -1)."""
+        import torch  # the init files are torch pickles; only the env process loads them
+
+        states = np.atleast_2d(np.asarray(torch.load(self.init_states_path(variant),
+                                                     weights_only=False)))
+        return states[protocol.INIT_STATE_INDEX]
+
     def instruction(self, variant: Variant) -> str:
         """The prompt (upstream bug 2 fixed): a language variant's rewritten BDDL
         instruction, otherwise its LIBERO task's instruction - never the variant name."""
