@@ -65,8 +65,8 @@ class DeltaEefController:
         jjt = jac @ jac.T + DAMPING**2 * np.eye(6)
         dq = jac.T @ np.linalg.solve(jjt, error)
         q = data.qpos[self.qpos_idx]
-        pinv = jac.T @ np.linalg.solve(jjt, np.eye(6))
-        dq += (np.eye(7) - pinv @ jac) @ (NULLSPACE_GAIN * (robot.HOME_QPOS - q))
+        nullspace = np.eye(7) - np.linalg.pinv(jac) @ jac
+        dq += nullspace @ (NULLSPACE_GAIN * (robot.HOME_QPOS - q))
         target = np.clip(q + dq, robot.JOINT_LIMITS[:, 0], robot.JOINT_LIMITS[:, 1])
         data.ctrl[self.arm_act] = target
         self.set_gripper(float(action[6]))

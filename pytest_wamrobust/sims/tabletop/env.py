@@ -100,6 +100,7 @@ class TabletopEnv:
             "eef_xmat": site.xmat.reshape(3, 3).copy(),
             "gripper_opening": float(sum(self.data.joint(f).qpos[0] for f in robot.FINGERS)),
             "object_half": self.task.object_half,
+            "object_width": self.task.object_width,
             "goal_top": self.task.goal_top,
         }
         for role, body in self.task.roles.items():

@@ -35,25 +35,26 @@ _LINKS = (
     ("0 0 0", "1 1 0 0", "0 0 -0.04 0 0 0.03", 0.05),
     ("0.088 0 0", "1 1 0 0", "0 0 -0.03 0 0 0.06", 0.045),
 )
-_GAINS = (600, 600, 500, 500, 300, 200, 120)
+#: Joint servo stiffness (N m/rad) and damping, near critical for each link's inertia.
+_GAINS = ((4000, 200), (4000, 200), (3000, 120), (3000, 120), (1500, 40), (1000, 25), (600, 12))
 
 
 def panda_mjcf(base_pos: tuple[float, float, float]) -> tuple[str, str]:
     """The arm's (worldbody, actuator) MJCF fragments, mounted at `base_pos`."""
     body = (f'<body name="link0" pos="{base_pos[0]} {base_pos[1]} {base_pos[2]}">'
-            '<geom type="cylinder" size="0.07 0.06" pos="0 0 0.06" material="robot"/>')
+            '<geom type="cylinder" size="0.07 0.06" pos="0 0 0.06" material="robot" class="link"/>')
     close = "</body>"
     for i, (pos, quat, fromto, radius) in enumerate(_LINKS, start=1):
         lo, hi = JOINT_LIMITS[i - 1]
         body += (f'<body name="link{i}" pos="{pos}" quat="{quat}" gravcomp="1">'
                  f'<joint name="joint{i}" range="{lo} {hi}" class="arm"/>'
-                 f'<geom type="capsule" fromto="{fromto}" size="{radius}" '
+                 f'<geom type="capsule" fromto="{fromto}" size="{radius}" class="link" '
                  f'material="{"robot" if i % 2 else "robot_dark"}" mass="{max(0.6, 3.0 - 0.35 * i)}"/>')
         close += "</body>"
     body += (
         '<body name="hand" pos="0 0 0.107" quat="0.9238795 0 0 -0.3826834" gravcomp="1">'
-        '<geom type="box" size="0.025 0.09 0.025" pos="0 0 0.03" material="robot" mass="0.6"/>'
-        '<geom type="cylinder" size="0.035 0.01" pos="0 0 0" material="robot_dark" mass="0.1"/>'
+        '<geom type="box" size="0.025 0.09 0.025" pos="0 0 0.03" material="robot" mass="0.6" class="link"/>'
+        '<geom type="cylinder" size="0.035 0.01" pos="0 0 0" material="robot_dark" mass="0.1" class="link"/>'
         f'<site name="{EEF_SITE}" pos="0 0 0.1034" size="0.004" rgba="1 0 0 0" group="4"/>'
         f'<camera name="{WRIST_CAMERA}" pos="0.06 0 0.02" quat="0 0.7071068 0.7071068 0" fovy="75"/>'
         '<body name="left_finger" pos="0 0 0.0584" gravcomp="1">'
@@ -67,9 +68,9 @@ def panda_mjcf(base_pos: tuple[float, float, float]) -> tuple[str, str]:
         '</body>'
     )
     actuators = "".join(
-        f'<position name="act{i}" joint="joint{i}" kp="{kp}" kv="{kp / 10}" '
+        f'<position name="act{i}" joint="joint{i}" kp="{kp}" kv="{kv}" '
         f'ctrlrange="{JOINT_LIMITS[i - 1][0]} {JOINT_LIMITS[i - 1][1]}"/>'
-        for i, kp in enumerate(_GAINS, start=1)
+        for i, (kp, kv) in enumerate(_GAINS, start=1)
     )
     actuators += "".join(
         f'<position name="act_{f}" joint="{f}" kp="300" kv="10" ctrlrange="0 0.04" '
@@ -83,5 +84,7 @@ DEFAULTS = (
     '<default class="arm"><joint axis="0 0 1" damping="5" armature="0.1"/></default>'
     '<default class="finger"><joint damping="2" armature="0.01"/></default>'
     '<default class="pad"><geom friction="2 0.05 0.001" condim="4" material="robot_dark" '
-    'mass="0.05" solref="0.005 1"/></default>'
+    'mass="0.05" solref="0.005 1" contype="2" conaffinity="1"/></default>'
+    # The arm never collides with itself (contype 2 vs conaffinity 1), only with the world.
+    '<default class="link"><geom contype="2" conaffinity="1"/></default>'
 )

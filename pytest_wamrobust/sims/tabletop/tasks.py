@@ -52,8 +52,9 @@ class Task:
     plan: str
     roles: Mapping[str, str] = field(default_factory=dict)
     initial_joints: Mapping[str, float] = field(default_factory=dict)
-    #: Half height of the manipulated object and the goal's top above its origin (m).
+    #: Half height and grasp width of the manipulated object, the goal's top above its origin (m).
     object_half: float = 0.0
+    object_width: float = 0.0
     goal_top: float = 0.0
 
 
@@ -112,24 +113,24 @@ def _inside_box(v: SimView, obj: str, box: str, half: float, height: float) -> b
 
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("lift_cube", _lift_layout, lambda v: v.height("red_cube") > P.CUBE_HALF + 0.08,
-         target="red_cube", plan="lift", roles={"object": "red_cube"}, object_half=P.CUBE_HALF),
+         target="red_cube", plan="lift", roles={"object": "red_cube"}, object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF),
     Task("cube_on_plate", _plate_layout,
          lambda v: _resting_on(v, "red_cube", P.CUBE_HALF, "plate", 2 * P.PLATE_HALF_THICK, 0.06),
          target="plate", plan="place", roles={"object": "red_cube", "goal": "plate"},
-         object_half=P.CUBE_HALF, goal_top=2 * P.PLATE_HALF_THICK),
+         object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF, goal_top=2 * P.PLATE_HALF_THICK),
     Task("stack_cubes", _stack_layout,
          lambda v: _resting_on(v, "red_cube", P.CUBE_HALF, "green_cube", 0.025, 0.02),
          target="green_cube", plan="place", roles={"object": "red_cube", "goal": "green_cube"},
-         object_half=P.CUBE_HALF, goal_top=0.025),
+         object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF, goal_top=0.025),
     Task("cube_in_bowl", _bowl_layout,
          lambda v: _xy_dist(v.pos("yellow_cube"), v.pos("bowl")) < P.BOWL_RADIUS - 0.015
          and v.height("yellow_cube") < P.BOWL_HEIGHT,
          target="bowl", plan="place", roles={"object": "yellow_cube", "goal": "bowl"},
-         object_half=P.CUBE_HALF, goal_top=P.BOWL_HEIGHT),
+         object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF, goal_top=P.BOWL_HEIGHT),
     Task("can_in_basket", _basket_layout,
          lambda v: _inside_box(v, "blue_can", "basket", P.BASKET_HALF - 0.01, P.CAN_HALF_HEIGHT + 0.02),
          target="basket", plan="place", roles={"object": "blue_can", "goal": "basket"},
-         object_half=P.CAN_HALF_HEIGHT, goal_top=P.BASKET_HEIGHT),
+         object_half=P.CAN_HALF_HEIGHT, object_width=2 * P.CAN_RADIUS, goal_top=P.BASKET_HEIGHT),
     Task("open_drawer", _cabinet_layout, lambda v: v.joint(P.DRAWER_JOINT) > 0.1,
          target="cabinet", plan="open_drawer", roles={"goal": "cabinet"}),
     Task("close_drawer", _cabinet_layout, lambda v: v.joint(P.DRAWER_JOINT) < 0.015,
@@ -138,7 +139,7 @@ TASKS: dict[str, Task] = {t.name: t for t in (
     Task("push_to_region", _push_layout,
          lambda v: _inside_box(v, "red_cube", "goal_region", P.REGION_HALF, P.CUBE_HALF + 0.01),
          target="goal_region", plan="push", roles={"object": "red_cube", "goal": "goal_region"},
-         object_half=P.CUBE_HALF),
+         object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF),
 )}
 
 
