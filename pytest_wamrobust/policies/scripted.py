@@ -1,0 +1,35 @@
+"""`--policy=scripted`: the privileged oracle of whichever suite is running.
+
+Planning is simulator-specific, so each suite registers its oracle under the entry
+point group `pytest_wamrobust.oracles` (suite name -> factory(ctx) -> Policy); this
+module only dispatches, and a third-party suite adds an oracle without touching it.
+An oracle reads `Observation.privileged` (simulator state) and nothing else; it is the
+ceiling the learned policies are compared against.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from ..core.errors import UsageError, one_line
+from ..core.protocols import Policy, PolicyContext
+
+ORACLE_GROUP = "pytest_wamrobust.oracles"
+
+
+def make_policy(ctx: PolicyContext) -> Policy:
+    """The registered oracle of the suite `ctx.env_spec.suite`."""
+    suite = ctx.env_spec.suite
+    matches = [ep for ep in entry_points(group=ORACLE_GROUP) if ep.name == suite]
+    if not matches:
+        known = ", ".join(sorted({ep.name for ep in entry_points(group=ORACLE_GROUP)})) or "none"
+        raise UsageError(
+            f"--policy=scripted has no oracle for suite {suite!r} (oracles exist for: {known}); "
+            f"register one under the entry point group {ORACLE_GROUP!r} or pick another --policy"
+        )
+    try:
+        factory = matches[0].load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is one line for the user
+        raise UsageError(f"the {suite!r} oracle ({matches[0].value}) cannot be imported: "
+                         f"{one_line(exc)}") from None
+    return factory(ctx)
