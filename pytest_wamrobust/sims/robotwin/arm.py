@@ -23,6 +23,7 @@ FINGER_LEN = 0.07
 HAND = WRIST_LINK + PALM + FINGER_LEN / 2
 FINGER_OPEN = 0.045
 ARM_JOINTS = 5
+ROLL_LIMIT = math.pi
 #: Names of the joints of one arm, in qpos order (fingers last).
 JOINT_NAMES = ("yaw", "shoulder", "elbow", "wrist_pitch", "wrist_roll", "finger_a", "finger_b")
 
@@ -56,8 +57,11 @@ class ArmKinematics:
     def _to_world(self, local: np.ndarray) -> np.ndarray:
         return self.base + np.array([-local[1], local[0], local[2]])
 
-    def inverse(self, target: EefTarget) -> np.ndarray:
+    def inverse(self, target: EefTarget, roll_near: float = 0.0) -> np.ndarray:
         """Joint angles (5) that put the grasp centre at `target` with the hand down.
+
+        The gripper looks the same after a half turn, so the wrist roll is the one
+        nearest `roll_near` (the current roll): it never flips 180 deg in one step.
 
         Unreachable targets are pulled onto the reachable sphere, as a real
         controller saturates, instead of failing the episode.
@@ -77,7 +81,9 @@ class ArmKinematics:
         e1 = phi + beta
         ex, ez = UPPER * math.cos(e1), UPPER * math.sin(e1)
         e2 = math.atan2(zw - ez, r - ex)
-        q4 = _wrap_half_turn(q0 + math.pi / 2 - target.yaw)
+        q4 = _wrap_half_turn(q0 + math.pi / 2 - target.yaw - roll_near) + roll_near
+        if abs(q4) > ROLL_LIMIT:
+            q4 -= math.copysign(math.pi, q4)
         return np.array([q0, -e1, e1 - e2, e2 + math.pi / 2, q4])
 
     def forward(self, q: np.ndarray) -> EefTarget:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from .arm import (
-    ARM_JOINTS, FINGER_LEN, FINGER_OPEN, FORE, PALM, PEDESTAL, UPPER, WRIST_LINK, ArmKinematics,
-    EefTarget, quat_axis_angle,
+    ARM_JOINTS, FINGER_LEN, FINGER_OPEN, FORE, PALM, PEDESTAL, ROLL_LIMIT, UPPER, WRIST_LINK,
+    ArmKinematics, EefTarget, quat_axis_angle,
 )
 
 #: World x of the two bases; both stand at the near table edge and face +y.
@@ -65,7 +65,7 @@ class Arm:
     def command(self, target: EefTarget, gripper_open: float) -> None:
         self.target = target
         self.gripper_open = float(np.clip(gripper_open, 0.0, 1.0))
-        self._drive(self.kin.inverse(target))
+        self._drive(self.kin.inverse(target, roll_near=float(self.qpos[ARM_JOINTS - 1])))
 
     def _drive(self, arm_q: np.ndarray) -> None:
         for joint, q in zip(self.joints[:ARM_JOINTS], arm_q):
@@ -100,7 +100,9 @@ def _build(scene: Any, side: str, visuals: bool, material: Any) -> Any:
         # Links of one arm never collide with each other (PhysX group-2 mask).
         lb.collision_groups = [1, 1, _SELF_GROUP[side], 0]
         for center, half in boxes:
-            lb.add_box_collision(sapien.Pose(center), half, material=material, density=500)
+            # A patch radius gives the pads torsional friction: held objects do not spin.
+            lb.add_box_collision(sapien.Pose(center), half, material=material, density=500,
+                                 patch_radius=0.01, min_patch_radius=0.005)
             if visuals:
                 lb.add_box_visual(sapien.Pose(center), half,
                                   material=sapien.render.RenderMaterial(base_color=color))
@@ -121,7 +123,7 @@ def _build(scene: Any, side: str, visuals: bool, material: Any) -> Any:
                                sapien.Pose([0, 0, 0], _X_TO_Y))
     hand = link(wrist, "hand", [([PALM - 0.01, 0, 0], [0.01, 0.06, 0.02])],
                 color=[0.15, 0.15, 0.15, 1.0])
-    hand.set_joint_properties("revolute", [[-math.pi, math.pi]], sapien.Pose([WRIST_LINK, 0, 0]),
+    hand.set_joint_properties("revolute", [[-ROLL_LIMIT, ROLL_LIMIT]], sapien.Pose([WRIST_LINK, 0, 0]),
                               sapien.Pose([0, 0, 0]))
     for name, frame, sign in (("finger_a", _X_TO_Y, 1.0), ("finger_b", _X_TO_NEG_Y, -1.0)):
         # The child frame stays aligned with the hand; the pad's inner face is at the
