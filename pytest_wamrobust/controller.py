@@ -1,0 +1,94 @@
+"""The controller's side of a run: gather every episode's result from the test reports,
+judge the gates, print the table and set the exit status.
+
+It reads only `report.user_properties`, which xdist ships from the workers, so `-n N`
+and `-n 0` give the same numbers by construction. A case whose report carries no
+result (a worker crash, a fixture that failed before the episode) is still recorded,
+as an error with its seed: no case is ever lost from the table.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import junit, terminal
+from .core import gates
+from .core.results import ERROR, EpisodeResult, has_result_properties
+from .core.seeding import episode_seed
+from .run import WamRun, episode_case_key
+
+
+class Controller:
+    """Registered as a plugin on the controller (or the single process), never on workers."""
+
+    def __init__(self, run: WamRun) -> None:
+        self.run = run
+        self.results: dict[str, EpisodeResult] = {}
+        self.unrecorded: dict[str, tuple[str, str]] = {}
+        self.other_failures: set[str] = set()
+        self.rows: list[gates.Row] = []
+        self.verdicts: list[gates.Verdict] = []
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if has_result_properties(report.user_properties):
+            self.results[report.nodeid] = EpisodeResult.from_properties(report.user_properties)
+            self.unrecorded.pop(report.nodeid, None)
+            return
+        if not report.failed or report.nodeid in self.results:
+            return
+        if episode_case_key(report.nodeid) is None:
+            self.other_failures.add(report.nodeid)
+        elif report.nodeid not in self.unrecorded:
+            crashed = report.when not in ("setup", "call", "teardown")
+            self.unrecorded[report.nodeid] = (
+                "worker_crash" if crashed else "harness_error", _reason(report))
+
+    def results_in_order(self) -> list[EpisodeResult]:
+        return sorted(self.results.values(), key=lambda r: r.key)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After junitxml wrote its file: complete the results, judge, amend the XML."""
+        for nodeid, (kind, reason) in self.unrecorded.items():
+            self.results[nodeid] = self._error_result(nodeid, kind, reason)
+        results = self.results_in_order()
+        self.rows = gates.table_rows(results)
+        self.verdicts = gates.evaluate(self.run.thresholds, self.rows,
+                                       gates.chunk_latency_p95(results))
+        if self.run.thresholds.configured and session.exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            gate_failed = any(v.passed is False for v in self.verdicts)
+            session.exitstatus = (pytest.ExitCode.TESTS_FAILED
+                                  if gate_failed or self.other_failures else pytest.ExitCode.OK)
+        xmlpath = session.config.option.xmlpath
+        if xmlpath and results:
+            junit.add_gates(xmlpath, self.rows, self.verdicts,
+                            {nodeid: self.results[nodeid] for nodeid in self.unrecorded})
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int) -> None:
+        if not self.results:
+            return
+        lines = terminal.summary_lines(self.run, self.results_in_order(), self.rows,
+                                       self.verdicts)
+        terminalreporter.write_sep("=", "wamrobust robustness")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+    def _error_result(self, nodeid: str, kind: str, reason: str) -> EpisodeResult:
+        key = episode_case_key(nodeid)
+        assert key is not None
+        try:
+            params = dict(self.run.suite.episode_spec(key).params)
+        except Exception:  # noqa: BLE001 - the seed is what matters; params are a bonus
+            params = {}
+        return EpisodeResult(key=key, status=ERROR, steps=0, params=params,
+                             episode_seed=episode_seed(key), policy=self.run.policy_label,
+                             error=reason, error_kind=kind)
+
+
+def _reason(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else f"failed in {report.when}"

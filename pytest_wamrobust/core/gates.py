@@ -1,0 +1,244 @@
+"""Release gates: minimum success rate per setting, and a per-chunk latency ceiling.
+
+Thresholds come, key by key, from the suite manifest's `[thresholds]` (defaults), then
+`[tool.wamrobust.thresholds]` in the project's pyproject.toml, then `--wam-thresholds
+FILE`. They are parsed before any episode runs, so a typo costs one line, not a run.
+
+    [tool.wamrobust.thresholds]
+    clean = 0.9            # minimum success rate of the clean row
+    camera = 0.5           # ... of one axis row (any of the seven)
+    overall = 0.6          # ... over all perturbed-axis episodes (the study's "Total")
+    max_chunk_latency_ms = 120   # p95 over every inferred chunk
+    judge = "wilson_lower"       # or "point": compare the 95% lower bound, not the rate
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .errors import UsageError
+from .results import EpisodeResult
+from .stats import wilson_interval
+from .types import CLEAN, SETTINGS
+
+#: The row over every perturbed-axis episode (clean excluded), and its threshold key.
+OVERALL = "overall"
+LATENCY = "max_chunk_latency_ms"
+JUDGES = ("point", "wilson_lower")
+RATE_KEYS = (*SETTINGS, OVERALL)
+
+
+class ThresholdsError(UsageError, argparse.ArgumentTypeError):
+    """Malformed thresholds; one line that names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Minimum rates per setting key (`clean`, an axis, `overall`) and a latency ceiling."""
+
+    rates: Mapping[str, float] = field(default_factory=dict)
+    max_chunk_latency_ms: float | None = None
+    judge: str | None = None
+    sources: tuple[str, ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.rates) or self.max_chunk_latency_ms is not None
+
+    def merged(self, other: "Thresholds") -> "Thresholds":
+        """`other` overrides this key by key (rates, latency, judge when it set one)."""
+        return Thresholds(
+            rates={**self.rates, **other.rates},
+            max_chunk_latency_ms=(other.max_chunk_latency_ms
+                                  if other.max_chunk_latency_ms is not None
+                                  else self.max_chunk_latency_ms),
+            judge=other.judge or self.judge,
+            sources=self.sources + other.sources,
+        )
+
+    @property
+    def judged_by(self) -> str:
+        """The judge in force: "point" unless a source chose another."""
+        return self.judge or "point"
+
+
+def parse_rate(value: Any, key: str, where: str) -> float:
+    """A success rate in [0, 1]; `85%` style strings are accepted for readability."""
+    text = str(value).strip()
+    try:
+        rate = float(text[:-1]) / 100.0 if text.endswith("%") else float(value)
+    except (TypeError, ValueError):
+        raise ThresholdsError(f"{where}: {key} = {value!r} is not a number; "
+                              f"write a rate like 0.8 or \"80%\"") from None
+    if isinstance(value, bool) or not 0.0 <= rate <= 1.0 or math.isnan(rate):
+        raise ThresholdsError(f"{where}: {key} = {value!r} must be a success rate in [0, 1]")
+    return rate
+
+
+def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
+    """The typed form of one thresholds table; unknown keys are an error, not ignored."""
+    if not isinstance(data, Mapping):
+        raise ThresholdsError(f"{where}: thresholds must be a table of key = value")
+    rates: dict[str, float] = {}
+    latency = None
+    judge = None
+    for key, value in data.items():
+        if key in RATE_KEYS:
+            rates[key] = parse_rate(value, key, where)
+        elif key == LATENCY:
+            latency = _parse_latency(value, where)
+        elif key == "judge":
+            if value not in JUDGES:
+                raise ThresholdsError(f"{where}: judge = {value!r}; use one of {', '.join(JUDGES)}")
+            judge = value
+        else:
+            raise ThresholdsError(
+                f"{where}: unknown threshold {key!r}; keys are {', '.join(RATE_KEYS)}, "
+                f"{LATENCY} and judge")
+    return Thresholds(rates, latency, judge, (where,))
+
+
+def _parse_latency(value: Any, where: str) -> float:
+    try:
+        ms = float(value)
+    except (TypeError, ValueError):
+        raise ThresholdsError(f"{where}: {LATENCY} = {value!r} is not a number of milliseconds") from None
+    if isinstance(value, bool) or not ms > 0 or math.isinf(ms):
+        raise ThresholdsError(f"{where}: {LATENCY} = {value!r} must be a positive number of ms")
+    return ms
+
+
+def load_thresholds_file(path: str | Path) -> Thresholds:
+    """A TOML file holding the keys at top level, under [thresholds] or under
+    [tool.wamrobust.thresholds] (so a pyproject.toml can be passed as is)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ThresholdsError(f"cannot read thresholds file {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ThresholdsError(f"thresholds file {path} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("wamrobust", {}).get("thresholds")
+    if table is None:
+        table = data.get("thresholds", data)
+    return parse_thresholds(table, str(path))
+
+
+def thresholds_from_pyproject(rootdir: Path) -> Thresholds:
+    """`[tool.wamrobust.thresholds]` of the project, empty if it has none."""
+    path = rootdir / "pyproject.toml"
+    if not path.is_file():
+        return Thresholds()
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ThresholdsError(f"{path} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("wamrobust", {}).get("thresholds")
+    if table is None:
+        return Thresholds()
+    return parse_thresholds(table, f"{path} [tool.wamrobust.thresholds]")
+
+
+def resolve_thresholds(manifest_defaults: Mapping[str, Any], manifest_source: str,
+                       rootdir: Path | None, file: str | Path | None) -> Thresholds:
+    """Manifest defaults, overridden by pyproject.toml, overridden by the file."""
+    thresholds = Thresholds()
+    if manifest_defaults:
+        thresholds = parse_thresholds(manifest_defaults, f"{manifest_source} [thresholds]")
+    if rootdir is not None:
+        thresholds = thresholds.merged(thresholds_from_pyproject(rootdir))
+    if file is not None:
+        thresholds = thresholds.merged(load_thresholds_file(file))
+    return thresholds
+
+
+@dataclass(frozen=True)
+class Row:
+    """One setting of the robustness table; errored episodes count as not solved."""
+
+    setting: str
+    n: int
+    successes: int
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return self.successes / self.n if self.n else float("nan")
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return wilson_interval(self.successes, self.n)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One gate: what was measured (`observed`), against what, and whether it held.
+
+    `passed` is None when the gate could not be judged (its setting did not run)."""
+
+    name: str
+    observed: float
+    threshold: float
+    passed: bool | None
+    detail: str
+
+
+def table_rows(results: Iterable[EpisodeResult]) -> list[Row]:
+    """Clean, then the seven axes (those that ran), then `overall` over the axes."""
+    counts: dict[str, list[int]] = {s: [0, 0, 0] for s in SETTINGS}
+    for result in results:
+        cell = counts.setdefault(result.key.axis, [0, 0, 0])
+        cell[0] += 1
+        cell[1] += result.success
+        cell[2] += result.errored
+    rows = [Row(s, *counts[s]) for s in SETTINGS if counts[s][0]]
+    rows += [Row(s, *c) for s, c in counts.items() if s not in SETTINGS]
+    perturbed = [r for r in rows if r.setting != CLEAN]
+    if perturbed:
+        rows.append(Row(OVERALL, sum(r.n for r in perturbed), sum(r.successes for r in perturbed),
+                        sum(r.errors for r in perturbed)))
+    return rows
+
+
+def chunk_latency_p95(results: Iterable[EpisodeResult]) -> float:
+    """p95 over every chunk of every episode (NaN if none ran)."""
+    latencies = [ms for r in results for ms in r.chunk_latencies_ms]
+    return float(np.percentile(latencies, 95)) if latencies else float("nan")
+
+
+def evaluate(thresholds: Thresholds, rows: Sequence[Row],
+             latency_p95_ms: float) -> list[Verdict]:
+    """One verdict per configured gate, in table order, latency last."""
+    by_setting = {row.setting: row for row in rows}
+    verdicts = []
+    for key in RATE_KEYS:
+        if key not in thresholds.rates:
+            continue
+        minimum = thresholds.rates[key]
+        row = by_setting.get(key)
+        if row is None or row.n == 0:
+            verdicts.append(Verdict(key, float("nan"), minimum, None, "not run"))
+            continue
+        observed = row.rate if thresholds.judged_by == "point" else row.ci[0]
+        what = "success" if thresholds.judged_by == "point" else "95% lower bound"
+        passed = observed >= minimum
+        verdicts.append(Verdict(key, observed, minimum, passed,
+                                f"{what} {observed:.1%} {'>=' if passed else '<'} {minimum:.1%} "
+                                f"({row.successes}/{row.n})"))
+    if thresholds.max_chunk_latency_ms is not None:
+        limit = thresholds.max_chunk_latency_ms
+        if math.isnan(latency_p95_ms):
+            verdicts.append(Verdict(LATENCY, latency_p95_ms, limit, None, "no chunk ran"))
+        else:
+            passed = latency_p95_ms <= limit
+            verdicts.append(Verdict(LATENCY, latency_p95_ms, limit, passed,
+                                    f"p95 {latency_p95_ms:.1f} ms {'<=' if passed else '>'} "
+                                    f"{limit:g} ms"))
+    return verdicts

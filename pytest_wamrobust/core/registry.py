@@ -1,0 +1,143 @@
+"""Resolve the `--policy` and `--suite` strings users type into objects.
+
+Policies and suites register factories under the entry point groups
+`pytest_wamrobust.policies` / `pytest_wamrobust.suites` (the built-ins too), so a third
+party adds one without touching this package. `--policy` also takes a
+`module:callable` factory, an openpi server `ws://host:port` and `lerobot:/path`;
+their adapters are imported only when chosen. Every failure is one UsageError line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from .errors import UsageError, one_line
+from .protocols import Policy, PolicyContext, Suite
+from .types import PolicyMetadata
+
+POLICY_GROUP = "pytest_wamrobust.policies"
+SUITE_GROUP = "pytest_wamrobust.suites"
+
+#: URL-like policy specs -> (adapter module, function(spec_rest, ctx) -> Policy).
+_ADAPTERS: dict[str, tuple[str, str]] = {
+    "ws": ("pytest_wamrobust.policies.openpi.client", "connect_policy"),
+    "lerobot": ("pytest_wamrobust.policies.lerobot", "load_lerobot_policy"),
+}
+
+
+def available(group: str) -> list[str]:
+    """Registered names of one entry point group, sorted."""
+    return sorted({ep.name for ep in entry_points(group=group)})
+
+
+def policy_factory(spec: str) -> Callable[[PolicyContext], Policy]:
+    """The factory a `--policy` value names; imports it but builds nothing yet.
+
+    Resolving first lets a typo fail at start-up, on the controller, before any episode.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise UsageError("--policy is empty; give a registered name, module:callable, "
+                         "ws://host:port or lerobot:/path")
+    if spec.startswith(("ws://", "wss://")):
+        connect = _adapter("ws", spec)
+        return lambda ctx: connect(spec, ctx)
+    if spec.startswith("lerobot:"):
+        load = _adapter("lerobot", spec)
+        path = spec[len("lerobot:"):]
+        return lambda ctx: load(path, ctx)
+    return _named_or_dotted(spec, POLICY_GROUP, "policy", "--policy")
+
+
+def make_policy(spec: str, ctx: PolicyContext) -> Policy:
+    """Build the policy and check it honours the Policy protocol."""
+    factory = policy_factory(spec)
+    try:
+        policy = factory(ctx)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any factory fault becomes one line
+        raise UsageError(f"policy {spec!r} could not be created: {one_line(exc)}") from None
+    check_policy(policy, spec)
+    return policy
+
+
+def check_policy(policy: Any, spec: str) -> None:
+    """One line saying what a returned object lacks to be a Policy."""
+    missing = [name for name in ("metadata", "reset", "infer") if not hasattr(policy, name)]
+    if missing:
+        raise UsageError(
+            f"policy {spec!r}: the factory returned {type(policy).__name__}, which lacks "
+            f"{', '.join(missing)}; a Policy needs metadata, reset(task, seed) and infer(obs)")
+    if not callable(policy.reset) or not callable(policy.infer):
+        raise UsageError(f"policy {spec!r}: reset and infer must be methods")
+    if not isinstance(policy.metadata, PolicyMetadata):
+        raise UsageError(
+            f"policy {spec!r}: metadata must be a PolicyMetadata, got "
+            f"{type(policy.metadata).__name__}")
+
+
+def make_suite(spec: str) -> Suite:
+    """Build the suite a `--suite` value names (a registered name or module:callable)."""
+    factory = _named_or_dotted(spec.strip(), SUITE_GROUP, "suite", "--suite")
+    try:
+        suite = factory()
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"suite {spec!r} could not be created: {one_line(exc)}") from None
+    missing = [n for n in ("name", "env_spec", "tasks", "cases", "episode_spec", "make_env")
+               if not hasattr(suite, n)]
+    if missing:
+        raise UsageError(f"suite {spec!r}: the factory returned {type(suite).__name__}, "
+                         f"which lacks {', '.join(missing)} of the Suite protocol")
+    return suite
+
+
+def _named_or_dotted(spec: str, group: str, what: str, option: str) -> Callable[..., Any]:
+    if ":" in spec:
+        return _load_dotted(spec, what)
+    matches = [ep for ep in entry_points(group=group) if ep.name == spec]
+    if not matches:
+        names = ", ".join(available(group)) or "none installed"
+        raise UsageError(f"unknown {what} {spec!r} for {option}; available: {names} "
+                         f"(or module:callable)")
+    try:
+        return matches[0].load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin package is the user's to fix
+        raise UsageError(f"{what} {spec!r} is registered as {matches[0].value} but could "
+                         f"not be imported: {one_line(exc)}") from None
+
+
+def _load_dotted(spec: str, what: str) -> Callable[..., Any]:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"{what} {spec!r}: expected module:callable, e.g. mypkg.policies:make")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"{what} {spec!r}: cannot import {module_name!r} ({one_line(exc)}); "
+                         f"is it installed or on PYTHONPATH?") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"{what} {spec!r}: module {module_name!r} has no {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise UsageError(f"{what} {spec!r}: {attr!r} is not callable")
+    return obj
+
+
+def _adapter(kind: str, spec: str) -> Callable[..., Any]:
+    module_name, attr = _ADAPTERS[kind]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--policy {spec!r} needs {module_name}, which cannot be imported "
+                         f"({one_line(exc)})") from None
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise UsageError(f"--policy {spec!r}: {module_name} has no {attr}()")
+    return factory

@@ -1,0 +1,73 @@
+"""Write the gate verdicts into pytest's JUnit file, after the session, on the controller.
+
+Only per-test properties survive xdist, so session-level facts (the per-setting table,
+the gates) cannot travel through `record_testsuite_property`; they are appended here
+as their own `<testsuite name="wamrobust.gates">`, one test case per gate, with a
+`<failure>` where a gate failed, so Jenkins and GitLab show a broken gate like a
+broken test. Cases whose worker crashed get their `wam.*` properties here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
+
+from .core import gates
+from .core.results import EpisodeResult
+
+GATES_SUITE = "wamrobust.gates"
+
+
+def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
+              unrecorded: Mapping[str, EpisodeResult]) -> None:
+    xml = JUnitXml.fromfile(str(path))
+    if isinstance(xml, TestSuite):  # a bare <testsuite> root: wrap it
+        wrapped = JUnitXml()
+        wrapped.add_testsuite(xml)
+        xml = wrapped
+    _complete_properties(xml, unrecorded)
+    suite = TestSuite(GATES_SUITE)
+    table = Properties()
+    for row in rows:
+        low, high = row.ci
+        table.add_property(Property(
+            f"wam.table.{row.setting}",
+            f"n={row.n} successes={row.successes} errors={row.errors} "
+            f"rate={row.rate:.4f} ci95=[{low:.4f},{high:.4f}]"))
+    suite.append(table)
+    suite.add_testcases([_gate_case(v) for v in verdicts])
+    xml.add_testsuite(suite)
+    xml.write(str(path))
+
+
+def _gate_case(verdict: gates.Verdict) -> TestCase:
+    case = TestCase(verdict.name, GATES_SUITE, 0.0)
+    props = Properties()
+    for name, value in (("observed", f"{verdict.observed:.4f}"),
+                        ("threshold", f"{verdict.threshold:g}"),
+                        ("passed", str(verdict.passed).lower())):
+        props.add_property(Property(f"wam.gate.{name}", value))
+    case.append(props)
+    if verdict.passed is False:
+        case.result = [Failure(f"gate {verdict.name}: {verdict.detail}")]
+    elif verdict.passed is None:
+        case.result = [Skipped(f"gate {verdict.name}: {verdict.detail}")]
+    return case
+
+
+def _complete_properties(xml: JUnitXml, unrecorded: Mapping[str, EpisodeResult]) -> None:
+    """pytest writes properties only from a teardown report, which a crashed test never has."""
+    if not unrecorded:
+        return
+    by_name = {nodeid.split("::")[-1]: result for nodeid, result in unrecorded.items()}
+    for suite in xml:
+        for case in suite:
+            result = by_name.get(case.name)
+            if result is None or case.child(Properties) is not None:
+                continue
+            props = Properties()
+            for name, value in result.to_properties():
+                props.add_property(Property(name, value))
+            case.append(props)

@@ -1,0 +1,157 @@
+"""The plugin's command-line and ini options, and the typed functions that parse them.
+
+Each parser raises `argparse.ArgumentTypeError`, so bad input dies at the command line
+with one line; the same functions parse the ini equivalents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+
+from .core.axes import LEVELS
+from .core.types import SETTINGS
+
+GROUP = "wamrobust"
+
+
+def csv_list(text: str) -> tuple[str, ...]:
+    items = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def axes_list(text: str) -> tuple[str, ...]:
+    """`clean,camera,light`; names are checked so a typo does not silently run nothing."""
+    axes = csv_list(text)
+    unknown = [a for a in axes if a not in SETTINGS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown axis {', '.join(map(repr, unknown))}; choose from {','.join(SETTINGS)}")
+    return tuple(dict.fromkeys(axes))
+
+
+def levels_list(text: str) -> tuple[int, ...]:
+    """`1,3,5`, `1-5` or a mix (`1,3-5`)."""
+    levels: list[int] = []
+    for part in csv_list(text):
+        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
+        if not match:
+            raise argparse.ArgumentTypeError(f"invalid level {part!r}: use e.g. 1,3,5 or 1-5")
+        lo, hi = (int(match[1]), int(match[2])) if match[1] else (int(match[3]),) * 2
+        if lo > hi or lo < LEVELS[0] or hi > LEVELS[-1]:
+            raise argparse.ArgumentTypeError(
+                f"invalid level {part!r}: levels run {LEVELS[0]}-{LEVELS[-1]}")
+        levels += range(lo, hi + 1)
+    return tuple(sorted(set(levels)))
+
+
+def seed_count(text: str) -> int:
+    try:
+        seeds = int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a whole number of seeds, got {text!r}") from None
+    if seeds < 1:
+        raise argparse.ArgumentTypeError(f"--seeds must be at least 1, got {seeds}")
+    return seeds
+
+
+def key_value(text: str) -> tuple[str, str]:
+    key, sep, value = str(text).partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--policy-arg takes KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    ini: str
+    parse: Callable[[str], Any] | None
+    help: str
+    metavar: str
+
+
+_OPTIONS = (
+    _Option("--policy", "wamrobust_policy", None,
+            "policy to evaluate: a registered name (scripted, random, noop ...), "
+            "module:callable, ws://host:port (openpi server) or lerobot:/path", "POLICY"),
+    _Option("--suite", "wamrobust_suite", None,
+            "suite whose cases to generate, e.g. tabletop (or module:callable)", "SUITE"),
+    _Option("--tasks", "wamrobust_tasks", csv_list, "comma list of tasks (default: all)", "T1,T2"),
+    _Option("--axes", "wamrobust_axes", axes_list,
+            f"comma list of settings (default: all): {','.join(SETTINGS)}", "A1,A2"),
+    _Option("--seeds", "wamrobust_seeds", seed_count,
+            "seeds per (task, axis, level) (default: the suite's)", "N"),
+    _Option("--levels", "wamrobust_levels", levels_list,
+            "difficulty levels, e.g. 1,3,5 or 1-5 (default: the suite's)", "LEVELS"),
+    _Option("--wam-thresholds", "wamrobust_thresholds", None,
+            "TOML file of gates (overrides [tool.wamrobust.thresholds] and the suite's)", "FILE"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "robustness evaluation of robot policies (pytest-wamrobust)")
+    for opt in _OPTIONS:
+        group.addoption(opt.flag, dest=_dest(opt), type=opt.parse, default=None,
+                        metavar=opt.metavar, help=opt.help)
+        parser.addini(opt.ini, f"default for {opt.flag}", default=None)
+    group.addoption("--policy-arg", dest="wam_policy_args", type=key_value, action="append",
+                    default=[], metavar="KEY=VALUE",
+                    help="option passed to the policy factory (repeatable)")
+    parser.addini("wamrobust_policy_args", "KEY=VALUE lines passed to the policy factory",
+                  type="linelist", default=[])
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options in force after the command line overrides the ini file."""
+
+    policy: str | None = None
+    suite: str | None = None
+    tasks: tuple[str, ...] | None = None
+    axes: tuple[str, ...] | None = None
+    seeds: int | None = None
+    levels: tuple[int, ...] | None = None
+    thresholds: str | None = None
+    policy_args: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> "RunOptions":
+        values = {}
+        for opt in _OPTIONS:
+            value = config.getoption(_dest(opt))
+            if value is None:
+                value = _from_ini(config, opt)
+            values[_dest(opt)[len("wam_"):]] = value
+        args = dict(_from_ini_line(line) for line in config.getini("wamrobust_policy_args"))
+        args.update(config.getoption("wam_policy_args"))
+        return cls(**values, policy_args=args)
+
+
+def _dest(opt: _Option) -> str:
+    return "wam_" + opt.flag.lstrip("-").removeprefix("wam-").replace("-", "_")
+
+
+def _from_ini(config: pytest.Config, opt: _Option) -> Any:
+    raw = config.getini(opt.ini)
+    if raw in (None, ""):
+        return None
+    if opt.parse is None:
+        return str(raw).strip()
+    try:
+        return opt.parse(str(raw))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option {opt.ini}: {exc}") from None
+
+
+def _from_ini_line(line: str) -> tuple[str, str]:
+    try:
+        return key_value(line)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option wamrobust_policy_args: {exc}") from None

@@ -1,0 +1,104 @@
+"""pytest-wamrobust: the pytest11 entry point. Options, wiring and hooks only.
+
+The work lives in small modules: `options` (parsing), `run` (what this session
+evaluates), `collection` (generated cases), `fixtures`, `controller` (results, gates,
+exit status), `terminal` and `junit` (output). Heavy libraries (torch, mujoco, sapien)
+are imported by suites and policies inside the process that runs episodes, never here.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import pytest
+
+from . import collection, options
+from .controller import Controller
+from .core import registry
+from .core.errors import UsageError
+from .fixtures import (RUN_KEY, episode_result, episode_spec, policy, run_episode,  # noqa: F401
+                       suite, wam_run)
+from .run import WamRun
+
+CONTROLLER = "wamrobust-controller"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _register_hypothesis_profiles()
+    run_options = options.RunOptions.from_config(config)
+    if not run_options.suite:
+        if run_options.policy and not hasattr(config, "workerinput"):
+            _check_policy_name(run_options.policy)
+        return
+    try:
+        run = WamRun.build(run_options, config.rootpath)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[RUN_KEY] = run
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Controller(run), CONTROLLER)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        return []
+    o = run.options
+    return [
+        f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(run.cases)} cases "
+        f"(tasks {_or_default(o.tasks)}, settings {_or_default(o.axes)}, "
+        f"levels {_or_default(o.levels)}, seeds {o.seeds or 'default'})",
+        f"wamrobust: gates {'from ' + '; '.join(run.thresholds.sources) if run.thresholds.configured else 'none'}",
+        "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
+                                  ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
+    ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    run = collector.config.stash.get(RUN_KEY, None)
+    if run is not None and isinstance(collector, pytest.Session) and report.passed:
+        if collection.only_generated(collector.config):
+            report.result.clear()
+        report.result.append(collection.cases_module(collector))
+    return report
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    run = metafunc.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        collection.parametrize(metafunc, run)
+
+
+def _check_policy_name(spec: str) -> None:
+    """Fail fast on a typo even when the user's own tests build the suite."""
+    try:
+        registry.policy_factory(spec)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _register_hypothesis_profiles() -> None:
+    """Hypothesis' default 200 ms deadline is shorter than one rollout."""
+    from hypothesis import settings
+
+    settings.register_profile("quick", max_examples=10, deadline=None)
+    settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True,
+                              print_blob=True)
+    settings.register_profile("full", max_examples=500, deadline=None)
+
+
+def _or_default(values) -> str:
+    return ",".join(map(str, values)) if values else "default"
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"

@@ -1,0 +1,67 @@
+"""Floor baselines: what a policy that ignores its observation scores.
+
+`random` acts uniformly in [-1, 1] and `noop` holds still with the gripper open; a
+suite whose clean row they pass is too easy. `random` is seeded by `reset`, so the
+same case gives the same actions on any worker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.errors import UsageError
+from ..core.protocols import PolicyContext
+from ..core.seeding import rng_for
+from ..core.types import EnvSpec, Observation, PolicyMetadata
+
+#: Gripper convention of the suites: the last action dimension, -1 = open.
+GRIPPER_OPEN = -1.0
+
+
+def _chunk_options(ctx: PolicyContext) -> tuple[int, int]:
+    """Chunking is a property of the model being imitated; default 8 executed in full."""
+    try:
+        chunk = int(ctx.options.get("chunk_length", 8))
+        replan = int(ctx.options.get("replan_steps", chunk))
+    except ValueError:
+        raise UsageError("--policy-arg chunk_length / replan_steps must be integers") from None
+    return chunk, replan
+
+
+class RandomPolicy:
+    """Uniform random actions, reproducible from the episode seed."""
+
+    def __init__(self, env_spec: EnvSpec, chunk_length: int = 8, replan_steps: int = 8) -> None:
+        self.metadata = PolicyMetadata("random", chunk_length, replan_steps, family="baseline")
+        self._action_dim = env_spec.action_dim
+        self._rng = rng_for(0)
+
+    def reset(self, task: str, seed: int) -> None:
+        self._rng = rng_for(seed)
+
+    def infer(self, observation: Observation) -> np.ndarray:
+        shape = (self.metadata.chunk_length, self._action_dim)
+        return self._rng.uniform(-1.0, 1.0, size=shape)
+
+
+class NoopPolicy:
+    """Zero motion, gripper open."""
+
+    def __init__(self, env_spec: EnvSpec, chunk_length: int = 8, replan_steps: int = 8) -> None:
+        self.metadata = PolicyMetadata("noop", chunk_length, replan_steps, family="baseline")
+        self._chunk = np.zeros((chunk_length, env_spec.action_dim))
+        self._chunk[:, -1] = GRIPPER_OPEN
+
+    def reset(self, task: str, seed: int) -> None:
+        """Stateless: every episode is the same."""
+
+    def infer(self, observation: Observation) -> np.ndarray:
+        return self._chunk.copy()
+
+
+def make_random_policy(ctx: PolicyContext) -> RandomPolicy:
+    return RandomPolicy(ctx.env_spec, *_chunk_options(ctx))
+
+
+def make_noop_policy(ctx: PolicyContext) -> NoopPolicy:
+    return NoopPolicy(ctx.env_spec, *_chunk_options(ctx))

@@ -1,0 +1,73 @@
+"""The robustness table and gate verdicts as terminal lines (plain text, no colour codes,
+so CI logs and copy-paste keep them readable)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from .core import gates
+from .core.results import EpisodeResult
+from .run import WamRun
+
+#: Errored cases listed by name before the rest are only counted.
+MAX_LISTED_ERRORS = 10
+
+
+def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[gates.Row],
+                  verdicts: Sequence[gates.Verdict]) -> list[str]:
+    by_gate = {v.name: v for v in verdicts}
+    lines = [f"suite {run.suite.name}, policy {run.policy_spec}: {len(results)} episodes",
+             f"{'setting':<12}{'n':>5}{'succ':>6}{'err':>5}{'success':>9}  {'95% CI':<15} gate"]
+    for row in rows:
+        low, high = row.ci
+        lines.append(f"{row.setting:<12}{row.n:>5}{row.successes:>6}{row.errors:>5}"
+                     f"{_pct(row.rate):>9}  [{_pct(low)}, {_pct(high)}]".ljust(54)
+                     + _gate(by_gate.get(row.setting)))
+    lines.append(_latency_line(results, by_gate.get(gates.LATENCY)))
+    for verdict in verdicts:
+        if verdict.passed is None:
+            lines.append(f"gate {verdict.name}: not judged ({verdict.detail})")
+    lines += _error_lines(results)
+    if run.thresholds.configured:
+        failed = [v.name for v in verdicts if v.passed is False]
+        judged = [v for v in verdicts if v.passed is not None]
+        verdict = f"FAILED ({', '.join(failed)})" if failed else "all held"
+        lines.append(f"gates ({run.thresholds.judged_by}): {len(judged) - len(failed)}/"
+                     f"{len(judged)} held, {verdict}; the exit status follows the gates, "
+                     f"so single failed episodes do not fail the session")
+    return lines
+
+
+def _pct(x: float) -> str:
+    return "-" if math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _gate(verdict: gates.Verdict | None) -> str:
+    if verdict is None:
+        return ""
+    if verdict.passed is None:
+        return f">= {_pct(verdict.threshold)} not run"
+    return f">= {_pct(verdict.threshold)} {'ok' if verdict.passed else 'FAIL'}"
+
+
+def _latency_line(results: Sequence[EpisodeResult], verdict: gates.Verdict | None) -> str:
+    latencies = [ms for r in results for ms in r.chunk_latencies_ms]
+    if not latencies:
+        return "latency per chunk: no chunk was inferred"
+    p50, p95 = np.percentile(latencies, [50, 95])
+    text = f"latency per chunk: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {len(latencies)} chunks"
+    if verdict is not None and verdict.passed is not None:
+        text += f"; gate <= {verdict.threshold:g} ms {'ok' if verdict.passed else 'FAIL'}"
+    return text
+
+
+def _error_lines(results: Sequence[EpisodeResult]) -> list[str]:
+    errored = [r for r in results if r.errored]
+    lines = [f"error {r.key.case_id} (episode_seed {r.episode_seed}): {r.error}"
+             for r in errored[:MAX_LISTED_ERRORS]]
+    if len(errored) > MAX_LISTED_ERRORS:
+        lines.append(f"... and {len(errored) - MAX_LISTED_ERRORS} more errored episodes")
+    return lines
