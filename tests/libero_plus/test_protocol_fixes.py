@@ -18,7 +18,8 @@ def _upstream_prompt(variant_name: str) -> str:
 
 def test_prompt_never_comes_from_the_variant_name(catalog):
     """Bug 2: upstream turns 'view 0 0 100 0 0 initstate 0 noise 3' into the prompt."""
-    leaked = re.compile(r"\b(view|initstate|noise|light|table|tb|add|language) \d+|\blevel\d sample")
+    leaked = re.compile(
+        r"\b(view|initstate|noise|light|table|tb|add|language) \d+|\blevel\d sample")
     by_task: dict[str, set[str]] = {}
     for v in catalog.variants:
         prompt = catalog.instruction(v)

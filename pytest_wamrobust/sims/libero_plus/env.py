@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -60,7 +61,7 @@ def _configure_libero() -> None:
     MuJoCo renders offscreen through EGL unless the user chose otherwise."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
-    config = Path(os.sys.prefix) / "liberoplus-config"
+    config = Path(sys.prefix) / "liberoplus-config"
     if "LIBERO_CONFIG_PATH" not in os.environ and config.is_dir():
         os.environ["LIBERO_CONFIG_PATH"] = str(config)
 
@@ -95,7 +96,6 @@ class LiberoPlusEnv:
         self._init_state = catalog.init_state(variant)
         self._assets = catalog.assets_dir()
         self._noise = variant.params if variant.axis == "noise" else None
-        self._obs: dict[str, Any] = {}
         _configure_libero()
         try:
             from liberoplus.liberoplus.envs import OffScreenRenderEnv
@@ -157,8 +157,9 @@ class LiberoPlusEnv:
     def step(self, action: np.ndarray) -> None:
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (protocol.ACTION_DIM,):
-            raise EpisodeError("invalid_action", f"libero_plus expects 7-dim actions, got shape {action.shape}")
-        self._obs, _, _, _ = self._env.step(action.tolist())
+            raise EpisodeError("invalid_action",
+                               f"libero_plus expects 7-dim actions, got shape {action.shape}")
+        self._env.step(action.tolist())
 
     def observe(self) -> Observation:
         self._set_cameras_enabled(True)

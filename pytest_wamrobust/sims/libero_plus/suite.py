@@ -58,7 +58,8 @@ class LiberoPlusSuite:
         axes = list(selection.axes) if selection.axes else list(AXES)
         unknown = set(axes) - set(AXES) - {CLEAN}
         if unknown:
-            raise UsageError(f"libero_plus: unknown axes {sorted(unknown)}; choose from {[CLEAN, *AXES]}")
+            raise UsageError(f"libero_plus: unknown axes {sorted(unknown)}; "
+                             f"choose from {[CLEAN, *AXES]}")
         bad_levels = set(selection.levels or ()) - set(LEVELS) - {0}
         if bad_levels:
             raise UsageError(f"libero_plus: levels must be 1-5, got {sorted(bad_levels)}")

