@@ -1,0 +1,73 @@
+"""The scripted oracle solves the tabletop through the real episode runner."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pytest_wamrobust.core.episode import run_episode
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.results import SUCCESS
+from pytest_wamrobust.core.types import AXES, CaseKey
+from pytest_wamrobust.policies.scripted import make_policy
+from pytest_wamrobust.sims.tabletop.suite import make_suite
+from pytest_wamrobust.sims.tabletop.tasks import TASKS
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return make_suite()
+
+
+def _run(suite, key: CaseKey):
+    spec = suite.episode_spec(key)
+    env = suite.make_env(spec)
+    try:
+        return run_episode(env, make_policy(PolicyContext(suite.env_spec)), spec)
+    finally:
+        env.close()
+
+
+def test_scripted_dispatches_to_the_tabletop_oracle(suite):
+    policy = make_policy(PolicyContext(suite.env_spec))
+    meta = policy.metadata
+    assert (meta.family, meta.privileged, meta.chunk_length, meta.replan_steps) == ("oracle", True, 10, 5)
+
+
+def test_scripted_without_an_oracle_is_one_clear_line(suite):
+    ctx = PolicyContext(replace(suite.env_spec, suite="my_suite"))
+    with pytest.raises(UsageError, match="no oracle for suite 'my_suite'.*pytest_wamrobust.oracles"):
+        make_policy(ctx)
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_oracle_solves_every_clean_task(suite, task):
+    result = _run(suite, CaseKey("tabletop", task, "clean", 0, 0))
+    assert result.status == SUCCESS, result.error
+    assert result.steps < suite.manifest.task(task).max_steps
+
+
+def test_the_oracle_never_sees_perturbation_parameters(suite):
+    spec = suite.episode_spec(CaseKey("tabletop", "cube_on_plate", "light", 5, 0))
+    env = suite.make_env(spec)
+    privileged = env.reset().privileged
+    env.close()
+    assert not set(privileged) & {"params", *spec.params}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_oracle_clean_success_at_least_95_percent(suite, task):
+    wins = sum(_run(suite, CaseKey("tabletop", task, "clean", 0, j)).status == SUCCESS
+               for j in range(20))
+    assert wins >= 19
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("axis", AXES)
+def test_oracle_solves_most_perturbed_cases(suite, axis):
+    results = [_run(suite, CaseKey("tabletop", task, axis, level, 0))
+               for task in sorted(TASKS) for level in (1, 3, 5)]
+    assert sum(r.status == SUCCESS for r in results) >= 0.75 * len(results)
