@@ -59,3 +59,32 @@ def test_noop_policy_holds_the_arm_still(suite):
         env.close()
     assert result.status != ERROR, result.error
     assert np.linalg.norm(end[:3] - start[:3]) < 0.02
+
+
+@pytest.mark.slow
+def test_pytest_run_reports_the_variant_and_names_missing_assets(suite, tmp_path):
+    """`pytest --suite=libero_plus`: a runnable variant is one JUnit case with its
+    properties; a light variant without the upstream archive names the missing file."""
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    task = "libero_spatial__pick_up_the_black_bowl_next_to_the_plate_and_place_it_on_the_plate"
+    light = next(iter(suite.cases(CaseSelection(tasks=[task], axes=["light"]))))
+    report = tmp_path / "report.xml"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+               "--suite=libero_plus", "--policy=noop", f"--tasks={task}",
+               "--axes=robot_init,light", f"--levels={light.level}", "--seeds=1",
+               f"--junitxml={report}", "-k", "test_episode"]
+    subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    cases = {case.get("name"): case for case in ET.parse(report).iter("testcase")}
+    robot = cases[f"test_episode[libero_plus/{task}/robot_init/L{light.level}/s00]"]
+    props = {p.get("name"): p.get("value") for p in robot.iter("property")}
+    assert props["wam.axis"] == "robot_init" and props["wam.status"] == "failure"
+    assert props["wam.steps"] == "220"  # libero_spatial's protocol limit
+    assert "initstate" in props["wam.params"] and "initstate" not in props["wam.instruction"]
+    light_case = cases[f"test_episode[{light.case_id}]"]
+    message = " ".join(f"{r.get('message', '')} {r.text or ''}" for r in light_case
+                       if r.tag in ("skipped", "error", "failure"))
+    assert "needs assets/scenes/lights/" in message
+    assert "install_libero_plus.sh --assets" in message
