@@ -188,3 +188,30 @@ def test_video_path_is_one_readable_file_per_case(tmp_path):
     r = EpisodeResult(CaseKey("tabletop", "pick_cube", "camera", 3, 7), "failure", 1,
                       policy="ws://host:8000")
     assert video_path(tmp_path, r) == tmp_path / "ws___host_8000" / "tabletop__pick_cube__camera__L3__s07.mp4"
+
+
+def test_real_tabletop_failure_video(tmp_path):
+    """The built-in suite: a random policy fails lift_cube under the camera axis; the video
+    shows every camera of the suite, as the policy saw them, at the control rate."""
+    from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
+    from pytest_wamrobust.policies.baselines import make_random_policy
+    from pytest_wamrobust.sims.tabletop.suite import make_suite
+
+    suite = make_suite()
+    key = next(k for k in suite.cases(CaseSelection(tasks=["lift_cube"], axes=["camera"],
+                                                    levels=[5], seeds=1)))
+    spec = suite.episode_spec(key)
+    env = suite.make_env(spec)
+    recorder = VideoRecorder(tmp_path, "failures", every=4)
+    try:
+        result = recorder.finish(run_episode(env, make_random_policy(
+            PolicyContext(suite.env_spec)), spec, step_hook=recorder))
+    finally:
+        env.close()
+    assert result.status == "failure"
+    meta, frames = read_video(result.video)
+    cams = suite.env_spec.cameras
+    assert meta["size"] == (sum(c.width for c in cams), max(c.height for c in cams))
+    assert len(frames) == -(-result.steps // 4)
+    assert meta["fps"] == pytest.approx(suite.env_spec.control_hz / 4, rel=0.01)
+    assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.5
