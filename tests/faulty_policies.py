@@ -1,7 +1,8 @@
-"""Real `module:callable` policies that misbehave on one task, for the plugin's tests.
+"""Real `module:callable` policies that misbehave on chosen tasks, for the plugin's tests.
 
-Each wraps the scripted oracle and breaks only on the task named by
-`--policy-arg fault_task=...`, so a run shows faulty cases next to good ones.
+`faulty` wraps the scripted oracle and breaks only on the tasks named in its options
+(`--policy-arg close_drawer=nan`: task -> raise | nan | shape | crash), so one run
+shows each kind of fault next to cases that work.
 """
 
 from __future__ import annotations
@@ -15,20 +16,19 @@ from pytest_wamrobust.policies.scripted import make_policy as make_scripted
 
 
 class Faulty:
-    def __init__(self, ctx: PolicyContext, fault: str) -> None:
+    def __init__(self, ctx: PolicyContext) -> None:
         self._inner = make_scripted(ctx)
         self.metadata = self._inner.metadata
-        self._fault = fault
-        self._fault_task = ctx.options.get("fault_task", "")
-        self._faulty = False
+        self._faults = dict(ctx.options)
+        self._fault = ""
 
     def reset(self, task: str, seed: int) -> None:
-        self._faulty = task == self._fault_task
+        self._fault = self._faults.get(task, "")
         self._inner.reset(task, seed)
 
     def infer(self, observation):
         chunk = self._inner.infer(observation)
-        if not self._faulty:
+        if not self._fault:
             return chunk
         if self._fault == "raise":
             raise RuntimeError("model exploded")
@@ -41,20 +41,8 @@ class Faulty:
         raise AssertionError(self._fault)
 
 
-def raising(ctx):
-    return Faulty(ctx, "raise")
-
-
-def nan(ctx):
-    return Faulty(ctx, "nan")
-
-
-def wrong_shape(ctx):
-    return Faulty(ctx, "shape")
-
-
-def crashing(ctx):
-    return Faulty(ctx, "crash")
+def faulty(ctx):
+    return Faulty(ctx)
 
 
 def broken_factory(ctx):
