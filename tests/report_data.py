@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -18,6 +19,9 @@ import numpy as np
 from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
 from pytest_wamrobust.core.protocols import CaseSelection
 from pytest_wamrobust.core.results import FAILURE, SUCCESS, EpisodeResult
+
+#: Golden JUnit files of real tabletop runs (fixtures/junit/make_golden.py).
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "junit"
 
 REWRITES = {k: [f"{k} one", f"{k} two"] for k in
             ("paraphrase", "synonyms", "distractor", "constraint", "reasoning")}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
-from report_data import grid_results, grid_suite
+from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
 from pytest_wamrobust.core.compare import (IMPROVED, NO_CHANGE, REGRESSED, compare_results,
@@ -120,3 +121,15 @@ def test_bad_options_and_files_via_cli(tmp_path, capsys):
     assert "is not a JUnit report" in capsys.readouterr().err
     assert main(["compare", str(b), str(b), "--candidate-policy", "nope"]) == 2
     assert "no results of policy 'nope'" in capsys.readouterr().err
+
+
+def test_real_runs_oracle_vs_random(capsys):
+    """Real tabletop runs: the random policy as a candidate for the oracle's release."""
+    code = main(["compare", str(FIXTURES / "tabletop_scripted.xml"),
+                 str(FIXTURES / "tabletop_random.xml")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert re.search(r"^\| Total +\| 192 +\| 100\.0 +\| 0\.0 +\| -100\.0 +\| 192/0 .*regressed", out, re.M)
+    assert main(["compare", str(FIXTURES / "tabletop_random.xml"),
+                 str(FIXTURES / "tabletop_scripted.xml")]) == 0
+    assert "improved" in capsys.readouterr().out

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
 
 import pytest
-from report_data import grid_results, grid_suite
+from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
 from pytest_wamrobust.core.errors import UsageError
@@ -16,9 +15,6 @@ from pytest_wamrobust.report.aggregate import TOTAL, success_table
 from pytest_wamrobust.report.junit_io import read_results, write_results
 from pytest_wamrobust.report.report_cmd import build_tables
 from pytest_wamrobust.report.tables import to_markdown
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "junit"
-
 
 def report(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(["report", *map(str, argv)])
@@ -154,9 +150,14 @@ def test_reads_pytest_junit_with_foreign_tests_mixed_in(tmp_path):
     assert len(read_results([tmp_path / "mixed.xml"])) == len(results)
 
 
-def test_golden_files_read(capsys):
-    golden = sorted(FIXTURES.glob("*.xml"))
-    if not golden:
-        pytest.skip("no golden JUnit files in fixtures/junit")
-    for path in golden:
-        assert read_results([path]), path
+def test_report_of_real_tabletop_runs(capsys):
+    """Golden files of real runs (fixtures/junit/make_golden.py): the oracle solves every
+    case, the random policy none, and the two sit side by side."""
+    code, out, _ = report(capsys, FIXTURES / "tabletop_scripted.xml",
+                          FIXTURES / "tabletop_random.xml", "--by", "level")
+    assert code == 0
+    assert re.search(r"^\| scripted +\| 100\.0 .*\| 100\.0 +\| 192 +\|$", out, re.M)
+    assert re.search(r"^\| random +\| 0\.0 .*\| 0\.0 +\| 192 +\|$", out, re.M)
+    assert re.search(r"^\| Camera +\| L5 +\| 8 +\| 8 +\| 100\.0 ", out, re.M)
+    latency = [line for line in out.splitlines() if "| episodes |" in line]
+    assert len(latency) == 2 and all(float(line.split("|")[4]) > 0 for line in latency)

@@ -37,7 +37,8 @@ def pct(x: float) -> str:
 
 
 def ms(x: float) -> str:
-    return "-" if x != x else f"{x:.1f}"
+    """Three significant digits: a scripted policy's 0.02 ms and a VLA's 480 ms both read."""
+    return "-" if x != x else f"{x:.1f}" if x >= 100 else f"{x:.3g}"
 
 
 def _ci(cell: Cell) -> str:
