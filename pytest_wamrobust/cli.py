@@ -17,6 +17,7 @@ from .core.errors import WamrobustError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": (".report.report_cmd", "Merge JUnit results into per-axis tables, HTML and a heatmap."),
     "compare": (".report.compare_cmd", "Gate a candidate against a baseline (paired McNemar per axis)."),
+    "serve": (".policies.openpi.serve_cli", "Serve a registered policy over openpi's websocket protocol."),
 }
 
 

@@ -42,6 +42,17 @@ def validate_chunk(chunk: object, action_dim: int, policy: str) -> np.ndarray:
     return array
 
 
+def _policy_properties(policy: Policy) -> dict[str, str]:
+    """Extra `wam.*` properties a policy may report per episode (e.g. a server's timings)."""
+    report = getattr(policy, "episode_properties", None)
+    if not callable(report):
+        return {}
+    try:
+        return {str(k): str(v) for k, v in report().items()}
+    except Exception:  # noqa: BLE001 - a reporting fault must not cost the episode's result
+        return {}
+
+
 def run_episode(
     env: Env,
     policy: Policy,
@@ -71,6 +82,7 @@ def run_episode(
             error=error,
             error_kind=kind,
             wall_time_s=clock() - started,
+            extra=_policy_properties(policy),
         )
 
     stage = "env_error"

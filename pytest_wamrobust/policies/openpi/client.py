@@ -1,0 +1,182 @@
+"""`--policy=ws://host:port` and the presets pi0 / pi05 / pi0-fast: a Policy whose
+`infer` is one round trip to an openpi-protocol server.
+
+The runner times `infer`, so the reported latency is the client's round trip per
+chunk; the server's own `server_timing` / `policy_timing` are kept as extra JUnit
+properties. Each process (xdist worker) builds its policy once, hence one connection
+per worker. A `wamrobust serve` server announces itself in its metadata; the client
+then sends the suite's native observation (and simulator state if the served policy
+is privileged); any other server gets the openpi layout of conventions.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from ...core.errors import UsageError
+from ...core.protocols import PolicyContext
+from ...core.types import Observation, PolicyMetadata
+from . import wire
+from .connection import Connection
+from .conventions import MINUS_ONE_OPEN, PRESETS, convention_for
+
+#: Environment fallbacks for `--policy-arg server=...` / `api_key=...`.
+SERVER_ENV = "WAMROBUST_POLICY_SERVER"
+API_KEY_ENV = "WAMROBUST_POLICY_API_KEY"
+DEFAULT_SERVER = "ws://127.0.0.1:8000"
+#: Key of the metadata a `wamrobust serve` server sends on connect.
+WAMROBUST_METADATA = "wamrobust"
+
+
+class WebsocketPolicy:
+    """A remote policy; `reset` is local unless the server is a `wamrobust serve`."""
+
+    def __init__(self, connection: Connection, metadata: PolicyMetadata,
+                 encode: Callable[[Observation], dict[str, Any]], *, native: bool,
+                 gripper: str = MINUS_ONE_OPEN) -> None:
+        self.metadata = metadata
+        self._connection = connection
+        self._encode = encode
+        self._native = native
+        self._gripper = gripper
+        self._pending_reset: dict[str, Any] | None = None
+        self._server_ms: list[float] = []
+        self._policy_ms: list[float] = []
+
+    def reset(self, task: str, seed: int) -> None:
+        self._server_ms, self._policy_ms = [], []
+        if self._native:
+            self._pending_reset = {"task": task, "seed": int(seed)}
+
+    def infer(self, observation: Observation) -> np.ndarray:
+        request = self._encode(observation)
+        if self._pending_reset is not None:
+            request[wire.RESET_KEY] = self._pending_reset
+        reply = self._connection.request(request)
+        self._pending_reset = None
+        if isinstance(reply, dict):
+            self._server_ms += _timing(reply, "server_timing")
+            self._policy_ms += _timing(reply, "policy_timing")
+        return wire.actions_from_reply(reply, self._connection.url, self._gripper)
+
+    def episode_properties(self) -> dict[str, str]:
+        """The server's own timings of this episode's chunks (ms), for the JUnit report."""
+        out: dict[str, str] = {}
+        for name, values in (("server_infer", self._server_ms), ("policy_infer", self._policy_ms)):
+            if values:
+                out[f"{name}_p50_ms"] = f"{np.percentile(values, 50):.3f}"
+                out[f"{name}_ms"] = json.dumps([round(v, 3) for v in values])
+        return out
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def connect_policy(url: str, ctx: PolicyContext, preset: str | None = None) -> WebsocketPolicy:
+    """The registry's adapter for `--policy=ws://...` / `wss://...`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise UsageError(f"bad policy server URL {url!r}; expected ws://HOST:PORT or "
+                         f"wss://HOST[:PORT][/PATH]")
+    options = ctx.options
+    connection = Connection(
+        url,
+        api_key=options.get("api_key") or os.environ.get(API_KEY_ENV, ""),
+        connect_timeout=_seconds(options, "connect_timeout", 10.0),
+        request_timeout=_seconds(options, "request_timeout", 120.0),
+    )
+    server = connection.open()
+    if WAMROBUST_METADATA in server:
+        return _native_policy(connection, server[WAMROBUST_METADATA], ctx)
+    return _openpi_policy(connection, ctx, preset)
+
+
+def _native_policy(connection: Connection, served: dict[str, Any],
+                   ctx: PolicyContext) -> WebsocketPolicy:
+    spec = ctx.env_spec
+    if served.get("suite") != spec.suite or served.get("action_dim") != spec.action_dim:
+        connection.close()
+        raise UsageError(
+            f"the policy server at {connection.url} serves {served.get('policy')!r} for suite "
+            f"{served.get('suite')!r} ({served.get('action_dim')}-dim actions) but this run is "
+            f"--suite={spec.suite} ({spec.action_dim}-dim); restart it with --suite={spec.suite}")
+    metadata = PolicyMetadata(
+        name=str(served.get("policy", "remote")),
+        chunk_length=int(served["chunk_length"]),
+        replan_steps=int(served["replan_steps"]),
+        family=str(served.get("family", "vla")),
+        privileged=bool(served.get("privileged", False)),
+    )
+    privileged = metadata.privileged
+    return WebsocketPolicy(connection, metadata,
+                           lambda obs: wire.native_request(obs, privileged), native=True)
+
+
+def _openpi_policy(connection: Connection, ctx: PolicyContext,
+                   preset: str | None) -> WebsocketPolicy:
+    name = preset or f"openpi@{urlsplit(connection.url).netloc}"
+    try:
+        convention = convention_for(ctx.env_spec, name)
+    except UsageError:
+        connection.close()
+        raise
+    default_chunk = PRESETS[preset].chunk_length if preset else 10
+    chunk = _int(ctx.options, "chunk_length", default_chunk)
+    replan = _int(ctx.options, "replan_steps", min(convention.replan_steps, chunk))
+    try:
+        metadata = PolicyMetadata(name, chunk, replan,
+                                  family=PRESETS[preset].family if preset else "vla")
+    except ValueError as exc:
+        connection.close()
+        raise UsageError(str(exc)) from None
+    spec = ctx.env_spec
+    return WebsocketPolicy(connection, metadata,
+                           lambda obs: wire.openpi_request(obs, spec, convention),
+                           native=False, gripper=convention.gripper)
+
+
+def server_url(ctx: PolicyContext) -> str:
+    """Where a preset's server is: --policy-arg server=..., $WAMROBUST_POLICY_SERVER, default."""
+    return ctx.options.get("server") or os.environ.get(SERVER_ENV) or DEFAULT_SERVER
+
+
+def make_pi0(ctx: PolicyContext) -> WebsocketPolicy:
+    return connect_policy(server_url(ctx), ctx, preset="pi0")
+
+
+def make_pi05(ctx: PolicyContext) -> WebsocketPolicy:
+    return connect_policy(server_url(ctx), ctx, preset="pi05")
+
+
+def make_pi0_fast(ctx: PolicyContext) -> WebsocketPolicy:
+    return connect_policy(server_url(ctx), ctx, preset="pi0-fast")
+
+
+def _timing(reply: dict[str, Any], key: str) -> list[float]:
+    timing = reply.get(key)
+    if isinstance(timing, dict) and "infer_ms" in timing:
+        return [float(timing["infer_ms"])]
+    return []
+
+
+def _seconds(options: Any, name: str, default: float) -> float:
+    try:
+        value = float(options.get(name, default))
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise UsageError(f"--policy-arg {name}={options.get(name)} must be a positive number "
+                         f"of seconds")
+    return value
+
+
+def _int(options: Any, name: str, default: int) -> int:
+    try:
+        return int(options.get(name, default))
+    except ValueError:
+        raise UsageError(f"--policy-arg {name}={options.get(name)} must be an integer") from None

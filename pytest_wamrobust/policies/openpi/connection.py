@@ -1,0 +1,115 @@
+"""One websocket to a policy server, with the reliability rules openpi's client lacks.
+
+- Opening retries until a deadline, then fails with one line naming the URL.
+- Keepalive pings are off: a server busy in inference cannot answer them in time.
+- A request waits at most `request_timeout`; after a timeout, an error frame or a drop
+  the socket is closed and reopened on the next request, so a late reply to an old
+  request is never read as the answer to a new one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...core.errors import EpisodeError, UsageError
+from . import msgpack_numpy
+
+#: How long to wait between attempts while the server is not up yet.
+_RETRY_S = 0.25
+
+
+class Connection:
+    def __init__(self, url: str, *, api_key: str = "", connect_timeout: float = 10.0,
+                 request_timeout: float = 120.0) -> None:
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self._headers = {"Authorization": f"Api-Key {api_key}"} if api_key else None
+        self._socket: Any = None
+        self.metadata: dict[str, Any] = {}
+
+    def open(self) -> dict[str, Any]:
+        """Connect (retrying until the deadline) and return the server's metadata."""
+        deadline = time.monotonic() + self.connect_timeout
+        while True:
+            try:
+                return self._connect(max(deadline - time.monotonic(), 0.1))
+            except UsageError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - refused, DNS, TLS, HTTP status ...
+                if time.monotonic() + _RETRY_S >= deadline:
+                    raise UsageError(
+                        f"cannot reach the policy server at {self.url} within "
+                        f"{self.connect_timeout:g} s ({_reason(exc)}); start it (e.g. "
+                        f"`wamrobust serve --policy=NAME --port 8000`) or point at it with "
+                        f"--policy-arg server=ws://HOST:PORT") from None
+                time.sleep(_RETRY_S)
+
+    def request(self, payload: dict[str, Any]) -> Any:
+        """Send one request and read its reply; any fault closes the socket."""
+        from websockets.exceptions import ConnectionClosed
+
+        if self._socket is None:
+            self._reopen()
+        try:
+            self._socket.send(msgpack_numpy.packb(payload))
+            reply = self._socket.recv(timeout=self.request_timeout)
+        except TimeoutError:
+            self.close()
+            raise EpisodeError(
+                "policy_timeout",
+                f"policy server {self.url} sent no reply within {self.request_timeout:g} s; "
+                f"the connection was reset (raise it with --policy-arg request_timeout=SECONDS)"
+            ) from None
+        except ConnectionClosed as exc:
+            self.close()
+            raise EpisodeError("policy_error", f"policy server {self.url} closed the "
+                                               f"connection ({_reason(exc)})") from None
+        if isinstance(reply, str):
+            self.close()
+            raise EpisodeError("policy_error", f"policy server {self.url} failed: "
+                                               f"{_last_line(reply)}")
+        return msgpack_numpy.unpackb(reply)
+
+    def close(self) -> None:
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            socket.close()
+
+    def _reopen(self) -> None:
+        """One attempt, no retries: a server that went away fails the episode at once."""
+        try:
+            self._connect(self.connect_timeout)
+        except Exception as exc:  # noqa: BLE001
+            raise EpisodeError("policy_error", f"policy server {self.url} is unreachable "
+                                               f"({_reason(exc)})") from None
+
+    def _connect(self, timeout: float) -> dict[str, Any]:
+        from websockets.exceptions import InvalidURI
+        from websockets.sync.client import connect
+
+        try:
+            socket = connect(self.url, open_timeout=timeout, ping_interval=None,
+                             compression=None, max_size=None, proxy=None,
+                             additional_headers=self._headers)
+        except InvalidURI as exc:  # a malformed URL is not worth retrying
+            raise UsageError(f"bad policy server URL {self.url!r}: {_reason(exc)}") from None
+        try:
+            metadata = msgpack_numpy.unpackb(socket.recv(timeout=timeout))
+        except BaseException:
+            socket.close()
+            raise
+        self._socket = socket
+        self.metadata = metadata if isinstance(metadata, dict) else {}
+        return self.metadata
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "empty error frame"
