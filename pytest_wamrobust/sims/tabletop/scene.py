@@ -20,7 +20,7 @@ AGENTVIEW = "agentview"
 ROBOT_BASE = (-0.56, 0.0, 0.12)
 TABLE_HALF = (0.45, 0.6)
 #: Where the third-person camera looks, relative to the table top.
-LOOK_AT = (-0.08, 0.0, 0.08)
+LOOK_AT = (-0.15, 0.0, 0.15)
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class CameraPose:
     """Orbit parameters about LOOK_AT plus an in-place rotation (degrees)."""
 
     azimuth_deg: float = 0.0
-    elevation_deg: float = 38.0
-    distance: float = 0.85
+    elevation_deg: float = 35.0
+    distance: float = 0.95
     yaw_deg: float = 0.0
     pitch_deg: float = 0.0
     roll_deg: float = 0.0
@@ -128,6 +128,8 @@ def to_mjcf(scene: SceneSpec) -> str:
     <default class="visual"><geom contype="0" conaffinity="0"/></default>
   </default>
   <asset>
+    <texture name="sky" type="skybox" builtin="gradient" rgb1="0.55 0.6 0.65" rgb2="0.2 0.2 0.22"
+             width="32" height="32"/>
     <texture name="table_tex" type="2d" builtin="flat" width="64" height="64" rgb1="1 1 1"/>
     <texture name="wall_tex" type="2d" builtin="flat" width="64" height="64" rgb1="1 1 1"/>
     <material name="table" texture="table_tex" texrepeat="2 2" specular="0.1"/>
