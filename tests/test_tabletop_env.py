@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -146,3 +147,16 @@ def test_a_task_the_simulator_lacks_is_named():
     task = replace(packaged.tasks[0], name="fold_towel")
     with pytest.raises(UsageError, match="no task 'fold_towel'.*lift_cube"):
         make_suite(replace(packaged, tasks=(task,)))
+
+
+def test_no_offscreen_gl_is_one_line_naming_the_packages():
+    code = ("from pytest_wamrobust.sims.tabletop.suite import make_suite;"
+            "from pytest_wamrobust.core.types import CaseKey;"
+            "s = make_suite();"
+            "s.make_env(s.episode_spec(CaseKey('tabletop', 'lift_cube', 'clean', 0, 0))).reset()")
+    env = {**os.environ, "MUJOCO_GL": "no-such-backend"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    last = out.stderr.strip().splitlines()[-1]
+    assert out.returncode != 0
+    assert last.startswith("pytest_wamrobust.core.errors.MissingAssetError: no offscreen OpenGL")
+    assert "libegl1" in last and "libosmesa6" in last

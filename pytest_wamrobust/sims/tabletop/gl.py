@@ -12,7 +12,7 @@ import os
 import sys
 from types import ModuleType
 
-from ...core.errors import MissingAssetError
+from ...core.errors import MissingAssetError, one_line
 
 APT_HINT = "apt-get install libegl1 libgl1-mesa-dri (EGL) or libosmesa6 (OSMesa)"
 
@@ -32,8 +32,10 @@ def import_mujoco() -> ModuleType:
         if backend:
             os.environ["MUJOCO_GL"] = backend
             os.environ.setdefault("PYOPENGL_PLATFORM", backend)
-    import mujoco
-
+    try:
+        import mujoco
+    except Exception as exc:  # noqa: BLE001 - MuJoCo sets up GL at import
+        raise _no_gl(exc) from None
     return mujoco
 
 
@@ -42,9 +44,12 @@ def make_renderer(mujoco: ModuleType, model, size: int):
     try:
         return mujoco.Renderer(model, height=size, width=size)
     except Exception as exc:  # noqa: BLE001 - every GL failure means the same fix
-        backend = os.environ.get("MUJOCO_GL", "unset")
-        raise MissingAssetError(
-            f"no offscreen OpenGL for MuJoCo (MUJOCO_GL={backend}: {type(exc).__name__}: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); {APT_HINT}, "
-            f"or set MUJOCO_GL=egl|osmesa"
-        ) from None
+        raise _no_gl(exc) from None
+
+
+def _no_gl(exc: Exception) -> MissingAssetError:
+    backend = os.environ.get("MUJOCO_GL", "unset")
+    return MissingAssetError(
+        f"no offscreen OpenGL for MuJoCo (MUJOCO_GL={backend}: {one_line(exc)}); "
+        f"{APT_HINT}, or set MUJOCO_GL=egl|osmesa"
+    )
