@@ -3,7 +3,8 @@
 Outcomes are mostly deterministic per case, so comparing pooled success rates wastes
 most of the information: the exact McNemar test looks only at the cases where the two
 runs disagree. Cases pair by their CaseKey (suite, task, axis, level, seed); each
-setting (clean and the seven axes) and the total get a verdict. The rows are one family
+setting (clean and the seven axes) and `overall` (every perturbed case, clean excluded,
+as the gates and the study's "Total" count it) get a verdict. The rows are one family
 of tests, so p-values are Holm-adjusted: a gate that tests nine rows at 5% each would
 otherwise cry wolf on about a third of no-change candidates.
 """
@@ -14,20 +15,19 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import UsageError
+from .gates import OVERALL
 from .results import EpisodeResult
 from .stats import mcnemar_exact
-from .types import SETTINGS, CaseKey
+from .types import CLEAN, SETTINGS, CaseKey
 
 REGRESSED = "regressed"
 IMPROVED = "improved"
 NO_CHANGE = "no significant change"
-#: The row over every paired case.
-TOTAL = "total"
 
 
 @dataclass(frozen=True)
 class RowComparison:
-    """One setting (or the total): paired counts, the test and its verdict.
+    """One setting (or overall): paired counts, the test and its verdict.
 
     An errored episode counts as not solved, as in the robustness table.
     """
@@ -58,7 +58,7 @@ class RowComparison:
 
 @dataclass(frozen=True)
 class Comparison:
-    """All rows, settings in the study's order and the total last."""
+    """All rows, settings in the study's order and overall last."""
 
     rows: tuple[RowComparison, ...]
     baseline_policy: str
@@ -73,8 +73,9 @@ class Comparison:
         return any(row.verdict == REGRESSED for row in self.rows)
 
     @property
-    def total(self) -> RowComparison:
-        return self.rows[-1]
+    def overall(self) -> RowComparison | None:
+        """The row over the perturbed cases; None when only clean cases were paired."""
+        return self.rows[-1] if self.rows[-1].setting == OVERALL else None
 
     def row(self, setting: str) -> RowComparison:
         for row in self.rows:
@@ -90,7 +91,7 @@ def compare_results(
     alpha: float = 0.05,
     min_effect: float = 0.05,
 ) -> Comparison:
-    """Pair the two runs case by case and test each setting and the total.
+    """Pair the two runs case by case and test each setting and overall.
 
     A row is `regressed` (or `improved`) only if its Holm-adjusted p-value is below
     `alpha` AND the success rate moved by at least `min_effect` (a fraction): a
@@ -112,7 +113,8 @@ def compare_results(
     for key in common:
         by_setting.setdefault(key.axis, []).append(key)
     order = [s for s in SETTINGS if s in by_setting] + sorted(set(by_setting) - set(SETTINGS))
-    groups = [(s, by_setting[s]) for s in order] + [(TOTAL, common)]
+    perturbed = [k for k in common if k.axis != CLEAN]
+    groups = [(s, by_setting[s]) for s in order] + ([(OVERALL, perturbed)] if perturbed else [])
     counts = [_paired_counts(keys, base, cand) for _, keys in groups]
     p_values = [mcnemar_exact(c[2], c[3]) for c in counts]
     adjusted = holm(p_values)

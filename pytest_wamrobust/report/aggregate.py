@@ -12,44 +12,30 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ..core.gates import OVERALL, Row, table_rows
 from ..core.results import EpisodeResult
-from ..core.stats import wilson_interval
 from ..core.types import SETTINGS
 
-#: The column over every case of a policy (clean and all axes), as in the study.
-TOTAL = "total"
 #: What `by` may break the rows down by.
 BREAKDOWNS = ("task", "level")
 
 
 @dataclass(frozen=True)
-class Cell:
-    """Successes out of n episodes; errored episodes count as not solved."""
-
-    n: int
-    successes: int
-    errors: int
-
-    @property
-    def rate(self) -> float:
-        return self.successes / self.n if self.n else float("nan")
-
-    @property
-    def ci(self) -> tuple[float, float]:
-        return wilson_interval(self.successes, self.n)
-
-
-@dataclass(frozen=True)
 class SuccessTable:
-    """cells[(policy, setting, group)]; group is "" unless broken down by task or level."""
+    """cells[(policy, setting, group)]; group is "" unless broken down by task or level.
+
+    Each (policy, group) column is `core.gates.table_rows` of its episodes, so the
+    numbers are those of the plugin's terminal table and gates: clean, the axes, then
+    `overall` over the perturbed episodes (the study's "Total", clean excluded).
+    """
 
     policies: tuple[str, ...]
     settings: tuple[str, ...]
     groups: tuple[str, ...]
     by: str | None
-    cells: dict[tuple[str, str, str], Cell]
+    cells: dict[tuple[str, str, str], Row]
 
-    def cell(self, policy: str, setting: str, group: str = "") -> Cell | None:
+    def cell(self, policy: str, setting: str, group: str = "") -> Row | None:
         return self.cells.get((policy, setting, group))
 
 
@@ -66,31 +52,23 @@ class LatencyRow:
 
 
 def success_table(results: Sequence[EpisodeResult], by: str | None = None) -> SuccessTable:
-    """Policies (first-seen order) x settings (study order, total last) [x task or level]."""
+    """Policies (first-seen order) x settings (study order, overall last) [x task or level]."""
     if by is not None and by not in BREAKDOWNS:
         raise ValueError(f"by must be one of {BREAKDOWNS}, got {by!r}")
-    counts: dict[tuple[str, str, str], list[int]] = {}
-    policies: dict[str, None] = {}
-    present: set[str] = set()
-    groups: set[str] = set()
+    subsets: dict[tuple[str, str], list[EpisodeResult]] = {}
     for r in results:
-        policies.setdefault(r.policy)
-        present.add(r.key.axis)
-        group = _group(r, by)
-        groups.add(group)
-        for setting in (r.key.axis, TOTAL):
-            for g in {group, ""}:
-                c = counts.setdefault((r.policy, setting, g), [0, 0, 0])
-                c[0] += 1
-                c[1] += r.success
-                c[2] += r.errored
-    settings = [s for s in SETTINGS if s in present] + sorted(present - set(SETTINGS))
+        subsets.setdefault((r.policy, ""), []).append(r)
+        if by:
+            subsets.setdefault((r.policy, _group(r, by)), []).append(r)
+    cells = {(policy, row.setting, group): row
+             for (policy, group), subset in subsets.items() for row in table_rows(subset)}
+    settings = {setting for (_, setting, group) in cells if not group}
     return SuccessTable(
-        policies=tuple(policies),
-        settings=(*settings, TOTAL),
-        groups=tuple(sorted(groups, key=_group_order)),
+        policies=tuple(dict.fromkeys(p for p, _ in subsets)),
+        settings=tuple(sorted(settings, key=_setting_order)),
+        groups=tuple(sorted({g for _, g in subsets if g}, key=_group_order)),
         by=by,
-        cells={k: Cell(*v) for k, v in counts.items()},
+        cells=cells,
     )
 
 
@@ -117,6 +95,12 @@ def _group(result: EpisodeResult, by: str | None) -> str:
     if by == "level":
         return f"L{result.key.level}"
     return ""
+
+
+def _setting_order(setting: str) -> tuple[bool, int, str]:
+    """The study's order, unknown settings after the axes, overall last."""
+    known = SETTINGS.index(setting) if setting in SETTINGS else len(SETTINGS)
+    return (setting == OVERALL, known, setting)
 
 
 def _group_order(group: str) -> tuple[int, int | str]:

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                                 min_effect=args.min_effect, baseline_policy=args.baseline_policy)
     markdown = to_markdown(comparison_table(comparison))
     verdict = "REGRESSED" if comparison.regressed else "no regression"
-    markdown += f"\nVerdict: {verdict} (overall: {comparison.total.verdict}).\n"
+    overall = comparison.overall
+    markdown += f"\nVerdict: {verdict}" + (f" (overall: {overall.verdict})" if overall else "") + ".\n"
     print(markdown, end="")
     if args.markdown:
         target = Path(args.markdown)

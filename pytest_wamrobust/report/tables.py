@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..core.compare import Comparison
-from .aggregate import TOTAL, Cell, LatencyRow, SuccessTable
+from ..core.gates import OVERALL, Row
+from .aggregate import LatencyRow, SuccessTable
 
 #: Column titles of the settings, as the study prints them.
 TITLES = {
     "clean": "Clean", "camera": "Camera", "robot_init": "Robot", "language": "Language",
     "light": "Light", "background": "Background", "noise": "Noise", "layout": "Layout",
-    TOTAL: "Total",
+    OVERALL: "Total",
 }
 
 
@@ -41,7 +42,7 @@ def ms(x: float) -> str:
     return "-" if x != x else f"{x:.1f}" if x >= 100 else f"{x:.3g}"
 
 
-def _ci(cell: Cell) -> str:
+def _ci(cell: Row) -> str:
     lo, hi = cell.ci
     return f"{pct(lo)}-{pct(hi)}"
 
@@ -51,11 +52,12 @@ def summary_table(table: SuccessTable) -> Table:
     rows = []
     for policy in table.policies:
         cells = [table.cell(policy, s) for s in table.settings]
-        rows.append((policy, *(pct(c.rate) if c else "-" for c in cells),
-                     str(table.cell(policy, TOTAL).n)))
+        n = sum(c.n for c in cells if c and c.setting != OVERALL)
+        rows.append((policy, *(pct(c.rate) if c else "-" for c in cells), str(n)))
     return Table("Success rate (%) per perturbation axis",
                  ("Policy", *(title(s) for s in table.settings), "n"), tuple(rows),
-                 "Errored episodes count as failures. Total is over every case, clean included.")
+                 "Errored episodes count as failures. Total is over the perturbed episodes (clean "
+                 "excluded), as in the study; n counts every episode.")
 
 
 def detail_table(table: SuccessTable, policy: str) -> Table:
