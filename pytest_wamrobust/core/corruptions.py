@@ -167,7 +167,8 @@ def corrupt(image: np.ndarray, corruption: str, severity: int, seed: int,
     if severity not in SEVERITIES:
         raise UsageError(f"corruption severity must be one of {SEVERITIES}, got {severity!r}")
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise UsageError(f"corruptions take uint8 (H, W, 3) images, got {image.dtype} {image.shape}")
+        raise UsageError(
+            f"corruptions take uint8 (H, W, 3) images, got {image.dtype} {image.shape}")
     rng = np.random.Generator(np.random.PCG64(seed))
     x = image.astype(np.float64) / 255.0
     if corruption == "fog":

@@ -67,7 +67,8 @@ class TabletopEnv:
     def reset(self) -> Observation:
         mj, data = self._mj, self.data
         mj.mj_resetData(self.model, data)
-        arm, gripper = initial_arm(self.episode.params if self.episode.axis == "robot_init" else None)
+        robot_init = self.episode.axis == "robot_init"
+        arm, gripper = initial_arm(self.episode.params if robot_init else None)
         data.qpos[self.controller.qpos_idx] = arm
         opening = {"open": robot.FINGER_OPEN, "closed": 0.0}.get(gripper, robot.FINGER_OPEN)
         for finger in robot.FINGERS:

@@ -162,8 +162,8 @@ class TabletopOracle:
     def infer(self, observation: Observation) -> np.ndarray:
         p = observation.privileged
         if p.get("plan") not in PLANS:
-            raise EpisodeError("policy_error", "the scripted oracle needs the tabletop's privileged "
-                                               "state (plan, poses); this env did not provide it")
+            raise EpisodeError("policy_error", "the scripted oracle needs the tabletop's "
+                               "privileged state (plan, poses); this env did not provide it")
         target, gripper, yaw = PLANS[p["plan"]](p)
         rot = _rotation_error(p["eef_xmat"], _down(yaw))
         e = np.array(p["eef_pos"], dtype=float)

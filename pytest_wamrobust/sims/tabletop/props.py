@@ -25,10 +25,18 @@ def _rgba(rgb: tuple[float, float, float]) -> str:
     return f"{rgb[0]} {rgb[1]} {rgb[2]} 1"
 
 
+def _box(half: tuple, pos: tuple, rgba: str, mass: float | None = None) -> str:
+    """A fixture box geom (half sizes, position in the body frame)."""
+    size = " ".join(str(v) for v in half)
+    where = " ".join(str(v) for v in pos)
+    weight = f' mass="{mass}"' if mass is not None else ""
+    return f'<geom type="box" size="{size}" pos="{where}" rgba="{rgba}" class="fixture"{weight}/>'
+
+
 def cube(name: str, rgb: tuple[float, float, float], x: float, y: float, yaw: float,
          half: float = CUBE_HALF) -> Prop:
-    geom = (f'<geom type="box" size="{half} {half} {half}" rgba="{_rgba(rgb)}" class="object" '
-            f'mass="0.05"/>')
+    geom = (f'<geom type="box" size="{half} {half} {half}" rgba="{_rgba(rgb)}" '
+            f'class="object" mass="0.05"/>')
     return Prop(name, x, y, geom, radius=half * 1.5, yaw=yaw, z=half)
 
 
@@ -39,8 +47,8 @@ def can(name: str, rgb: tuple[float, float, float], x: float, y: float) -> Prop:
 
 
 def plate(name: str, x: float, y: float) -> Prop:
-    geom = (f'<geom type="cylinder" size="{PLATE_RADIUS} {PLATE_HALF_THICK}" pos="0 0 {PLATE_HALF_THICK}" '
-            f'rgba="0.95 0.95 0.92 1" class="fixture"/>')
+    geom = (f'<geom type="cylinder" size="{PLATE_RADIUS} {PLATE_HALF_THICK}" '
+            f'pos="0 0 {PLATE_HALF_THICK}" rgba="0.95 0.95 0.92 1" class="fixture"/>')
     return Prop(name, x, y, geom, radius=PLATE_RADIUS, free=False)
 
 
@@ -66,10 +74,10 @@ def bowl(name: str, x: float, y: float) -> Prop:
 def basket(name: str, x: float, y: float) -> Prop:
     h, b = BASKET_HEIGHT, BASKET_HALF
     rgba = "0.55 0.4 0.25 1"
-    geoms = f'<geom type="box" size="{b} {b} 0.004" pos="0 0 0.004" rgba="{rgba}" class="fixture"/>'
-    for sx, sy, ex, ey in ((b, 0, 0.005, b), (-b, 0, 0.005, b), (0, b, b, 0.005), (0, -b, b, 0.005)):
-        geoms += (f'<geom type="box" size="{ex} {ey} {h / 2}" pos="{sx} {sy} {h / 2}" '
-                  f'rgba="{rgba}" class="fixture"/>')
+    geoms = _box((b, b, 0.004), (0, 0, 0.004), rgba)
+    walls = ((b, 0, 0.005, b), (-b, 0, 0.005, b), (0, b, b, 0.005), (0, -b, b, 0.005))
+    for sx, sy, ex, ey in walls:
+        geoms += _box((ex, ey, h / 2), (sx, sy, h / 2), rgba)
     return Prop(name, x, y, geoms, radius=b * 1.42, free=False)
 
 
@@ -80,29 +88,30 @@ def region(name: str, x: float, y: float) -> Prop:
 
 
 def cabinet(name: str, x: float, y: float) -> Prop:
-    """A low cabinet whose drawer slides toward the robot (-x) on a real slide joint."""
+    """A low cabinet whose drawer slides toward the robot (-x) on a real slide joint.
+
+    The handle is a bar 4 cm in front of the drawer, so a gripper can hook it from above.
+    """
     wood, dark = "0.45 0.3 0.2 1", "0.2 0.2 0.22 1"
     hx, hy, top = 0.09, 0.12, 0.065
-    frame = (
-        f'<geom type="box" size="{hx} {hy} 0.005" pos="0 0 {top - 0.005}" rgba="{wood}" class="fixture"/>'
-        f'<geom type="box" size="{hx} 0.005 {top / 2}" pos="0 {hy} {top / 2}" rgba="{wood}" class="fixture"/>'
-        f'<geom type="box" size="{hx} 0.005 {top / 2}" pos="0 {-hy} {top / 2}" rgba="{wood}" class="fixture"/>'
-        f'<geom type="box" size="0.005 {hy} {top / 2}" pos="{hx} 0 {top / 2}" rgba="{wood}" class="fixture"/>'
-    )
+    frame = (_box((hx, hy, 0.005), (0, 0, top - 0.005), wood)
+             + _box((hx, 0.005, top / 2), (0, hy, top / 2), wood)
+             + _box((hx, 0.005, top / 2), (0, -hy, top / 2), wood)
+             + _box((0.005, hy, top / 2), (hx, 0, top / 2), wood))
     dx, dy, dh = hx - 0.01, hy - 0.012, 0.025
     drawer = (
         f'<body name="{name}_drawer" pos="0 0 0.004">'
         f'<joint name="{DRAWER_JOINT}" type="slide" axis="-1 0 0" range="0 {DRAWER_TRAVEL}" '
         f'damping="4" frictionloss="0.3" armature="0.05"/>'
-        f'<geom type="box" size="{dx} {dy} 0.004" pos="0 0 0.004" rgba="{wood}" class="fixture" mass="0.3"/>'
-        f'<geom type="box" size="{dx} 0.004 {dh}" pos="0 {dy} {dh}" rgba="{wood}" class="fixture" mass="0.05"/>'
-        f'<geom type="box" size="{dx} 0.004 {dh}" pos="0 {-dy} {dh}" rgba="{wood}" class="fixture" mass="0.05"/>'
-        f'<geom type="box" size="0.004 {dy} {dh}" pos="{dx} 0 {dh}" rgba="{wood}" class="fixture" mass="0.05"/>'
-        f'<geom type="box" size="0.006 {hy} 0.028" pos="{-hx - 0.006} 0 0.028" rgba="{wood}" class="fixture" mass="0.1"/>'
-        f'<geom type="box" size="0.006 0.06 0.01" pos="{-hx - 0.05} 0 0.04" rgba="{dark}" class="fixture" mass="0.02"/>'
-        f'<geom type="box" size="0.022 0.006 0.01" pos="{-hx - 0.028} 0.054 0.04" rgba="{dark}" class="fixture" mass="0.01"/>'
-        f'<geom type="box" size="0.022 0.006 0.01" pos="{-hx - 0.028} -0.054 0.04" rgba="{dark}" class="fixture" mass="0.01"/>'
-        f'<site name="{HANDLE_SITE}" pos="{-hx - 0.029} 0 0.035" size="0.005" rgba="0 0 0 0" group="4"/>'
-        f'</body>'
+        + _box((dx, dy, 0.004), (0, 0, 0.004), wood, 0.3)
+        + _box((dx, 0.004, dh), (0, dy, dh), wood, 0.05)
+        + _box((dx, 0.004, dh), (0, -dy, dh), wood, 0.05)
+        + _box((0.004, dy, dh), (dx, 0, dh), wood, 0.05)
+        + _box((0.006, hy, 0.028), (-hx - 0.006, 0, 0.028), wood, 0.1)  # front
+        + _box((0.006, 0.06, 0.01), (-hx - 0.05, 0, 0.04), dark, 0.02)  # handle bar
+        + _box((0.022, 0.006, 0.01), (-hx - 0.028, 0.054, 0.04), dark, 0.01)  # its posts
+        + _box((0.022, 0.006, 0.01), (-hx - 0.028, -0.054, 0.04), dark, 0.01)
+        + f'<site name="{HANDLE_SITE}" pos="{-hx - 0.029} 0 0.035" size="0.005" rgba="0 0 0 0" '
+        f'group="4"/></body>'
     )
     return Prop(name, x, y, frame + drawer, radius=0.16, free=False)

@@ -49,14 +49,18 @@ def panda_mjcf(base_pos: tuple[float, float, float]) -> tuple[str, str]:
         body += (f'<body name="link{i}" pos="{pos}" quat="{quat}" gravcomp="1">'
                  f'<joint name="joint{i}" range="{lo} {hi}" class="arm"/>'
                  f'<geom type="capsule" fromto="{fromto}" size="{radius}" class="link" '
-                 f'material="{"robot" if i % 2 else "robot_dark"}" mass="{max(0.6, 3.0 - 0.35 * i)}"/>')
+                 f'material="{"robot" if i % 2 else "robot_dark"}" '
+                 f'mass="{max(0.6, 3.0 - 0.35 * i)}"/>')
         close += "</body>"
     body += (
         '<body name="hand" pos="0 0 0.107" quat="0.9238795 0 0 -0.3826834" gravcomp="1">'
-        '<geom type="box" size="0.025 0.09 0.025" pos="0 0 0.03" material="robot" mass="0.6" class="link"/>'
-        '<geom type="cylinder" size="0.035 0.01" pos="0 0 0" material="robot_dark" mass="0.1" class="link"/>'
+        '<geom type="box" size="0.025 0.09 0.025" pos="0 0 0.03" material="robot" mass="0.6" '
+        'class="link"/>'
+        '<geom type="cylinder" size="0.035 0.01" pos="0 0 0" material="robot_dark" mass="0.1" '
+        'class="link"/>'
         f'<site name="{EEF_SITE}" pos="0 0 0.1034" size="0.004" rgba="1 0 0 0" group="4"/>'
-        f'<camera name="{WRIST_CAMERA}" pos="0.06 0 0.02" quat="0 0.7071068 0.7071068 0" fovy="75"/>'
+        f'<camera name="{WRIST_CAMERA}" pos="0.06 0 0.02" quat="0 0.7071068 0.7071068 0" '
+        'fovy="75"/>'
         '<body name="left_finger" pos="0 0 0.0584" gravcomp="1">'
         '<joint name="finger_joint1" type="slide" axis="0 1 0" range="0 0.04" class="finger"/>'
         '<geom type="box" size="0.009 0.006 0.027" pos="0 0.008 0.027" class="pad"/>'

@@ -72,7 +72,8 @@ class SceneSpec:
 def _rotate(v: np.ndarray, axis: np.ndarray, degrees: float) -> np.ndarray:
     """Rodrigues' rotation; exact for 0 degrees, which keeps identity cameras bit-equal."""
     a = math.radians(degrees)
-    return v * math.cos(a) + np.cross(axis, v) * math.sin(a) + axis * np.dot(axis, v) * (1 - math.cos(a))
+    c, s = math.cos(a), math.sin(a)
+    return v * c + np.cross(axis, v) * s + axis * np.dot(axis, v) * (1 - c)
 
 
 def camera_frame(pose: CameraPose, table_z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,11 +141,13 @@ def to_mjcf(scene: SceneSpec) -> str:
   <worldbody>
     <light name="key" directional="true" castshadow="false" dir="{_vec(light_dir)}"
            diffuse="{_vec(light.diffuse)}" ambient="{_vec(light.ambient)}" specular="0.2 0.2 0.2"/>
-    <camera name="{AGENTVIEW}" pos="{_vec(pos)}" xyaxes="{_vec(right)} {_vec(up)}" fovy="{scene.camera.fovy}"/>
+    <camera name="{AGENTVIEW}" pos="{_vec(pos)}" xyaxes="{_vec(right)} {_vec(up)}"
+            fovy="{scene.camera.fovy}"/>
     <geom name="floor" type="plane" size="3 3 0.1" pos="0 0 -0.8" material="wall"/>
     <geom name="wall" type="box" size="0.02 2 1.2" pos="-1.3 0 0.2" material="wall"/>
     <geom name="table" type="box" size="{hx} {hy} 0.03" pos="0 0 {tz - 0.03!r}" material="table"/>
-    <geom name="pedestal" type="box" size="0.12 0.12 0.46" pos="{ROBOT_BASE[0]} 0 -0.34" material="robot_dark"/>
+    <geom name="pedestal" type="box" size="0.12 0.12 0.46" pos="{ROBOT_BASE[0]} 0 -0.34"
+          material="robot_dark"/>
     {arm}
     {props}
   </worldbody>

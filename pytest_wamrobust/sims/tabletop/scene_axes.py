@@ -55,7 +55,8 @@ def _surface(surface: Surface, p: Mapping[str, Any]) -> Surface:
 
 def apply_background(scene: SceneSpec, p: Mapping[str, Any]) -> SceneSpec:
     """Table and wall texture and colour; table height (objects ride along)."""
-    return replace(scene, table=_surface(scene.table, p["table"]), wall=_surface(scene.wall, p["wall"]),
+    return replace(scene, table=_surface(scene.table, p["table"]),
+                   wall=_surface(scene.wall, p["wall"]),
                    table_z=scene.table_z + float(p["table_height_m"]))
 
 
@@ -67,7 +68,8 @@ def _distractor(k: int, rng: np.random.Generator, x: float, y: float) -> Prop:
     colour = _DISTRACTOR_COLOURS[int(rng.integers(len(_DISTRACTOR_COLOURS)))]
     name = f"distractor_{k}"
     if rng.random() < 0.5:
-        return cube(name, colour, x, y, float(rng.uniform(-1, 1)), half=float(rng.uniform(0.015, 0.025)))
+        yaw, half = float(rng.uniform(-1, 1)), float(rng.uniform(0.015, 0.025))
+        return cube(name, colour, x, y, yaw, half=half)
     return can(name, colour, x, y)
 
 
@@ -88,7 +90,8 @@ def apply_layout(scene: SceneSpec, p: Mapping[str, Any], target: str) -> SceneSp
             x = float(rng.uniform(-0.25, TABLE_HALF[0] - 0.08))
             y = float(rng.uniform(-TABLE_HALF[1] + 0.1, TABLE_HALF[1] - 0.1))
             candidate = _distractor(k, rng, x, y)
-            if all(math.hypot(x - q.x, y - q.y) > candidate.radius + q.radius + 0.02 for q in props):
+            clear = candidate.radius + 0.02
+            if all(math.hypot(x - q.x, y - q.y) > clear + q.radius for q in props):
                 props.append(candidate)
                 break
     return replace(scene, props=tuple(props))

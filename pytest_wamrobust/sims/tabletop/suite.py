@@ -24,7 +24,8 @@ def image_size_setting(settings: Mapping[str, Any], source: str) -> int:
     """`[suite.settings] image_size`, checked: an integer number of pixels, 32-1024."""
     unknown = sorted(set(settings) - set(KNOWN_SETTINGS))
     if unknown:
-        raise UsageError(f"{source} [suite.settings]: unknown keys {unknown}; tabletop accepts {list(KNOWN_SETTINGS)}")
+        raise UsageError(f"{source} [suite.settings]: unknown keys {unknown}; "
+                         f"tabletop accepts {list(KNOWN_SETTINGS)}")
     size = settings.get("image_size", 128)
     if isinstance(size, bool) or not isinstance(size, int) or size not in IMAGE_SIZES:
         raise UsageError(

@@ -113,7 +113,8 @@ def _inside_box(v: SimView, obj: str, box: str, half: float, height: float) -> b
 
 TASKS: dict[str, Task] = {t.name: t for t in (
     Task("lift_cube", _lift_layout, lambda v: v.height("red_cube") > P.CUBE_HALF + 0.08,
-         target="red_cube", plan="lift", roles={"object": "red_cube"}, object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF),
+         target="red_cube", plan="lift", roles={"object": "red_cube"},
+         object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF),
     Task("cube_on_plate", _plate_layout,
          lambda v: _resting_on(v, "red_cube", P.CUBE_HALF, "plate", 2 * P.PLATE_HALF_THICK, 0.06),
          target="plate", plan="place", roles={"object": "red_cube", "goal": "plate"},
@@ -128,7 +129,8 @@ TASKS: dict[str, Task] = {t.name: t for t in (
          target="bowl", plan="place", roles={"object": "yellow_cube", "goal": "bowl"},
          object_half=P.CUBE_HALF, object_width=2 * P.CUBE_HALF, goal_top=P.BOWL_HEIGHT),
     Task("can_in_basket", _basket_layout,
-         lambda v: _inside_box(v, "blue_can", "basket", P.BASKET_HALF - 0.01, P.CAN_HALF_HEIGHT + 0.02),
+         lambda v: _inside_box(v, "blue_can", "basket", P.BASKET_HALF - 0.01,
+                               P.CAN_HALF_HEIGHT + 0.02),
          target="basket", plan="place", roles={"object": "blue_can", "goal": "basket"},
          object_half=P.CAN_HALF_HEIGHT, object_width=2 * P.CAN_RADIUS, goal_top=P.BASKET_HEIGHT),
     Task("open_drawer", _cabinet_layout, lambda v: v.joint(P.DRAWER_JOINT) > 0.1,
