@@ -18,6 +18,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": (".report.report_cmd", "Merge JUnit results into per-axis tables, HTML and a heatmap."),
     "compare": (".report.compare_cmd", "Gate a candidate against a baseline (paired McNemar per axis)."),
     "serve": (".policies.openpi.serve_cli", "Serve a registered policy over openpi's websocket protocol."),
+    "record": (".policies.tiny.record_cmd", "Record scripted-oracle demonstrations on a suite's clean scenes."),
+    "train": (".policies.tiny.train_cmd", "Train the built-in tiny-vla / tiny-wam policies from demonstrations."),
 }
 
 

@@ -1,0 +1,134 @@
+"""Demonstrations: the scripted oracle's rollouts on clean scenes, one compressed npz each.
+
+An episode file holds, per step t, both cameras (downsampled uint8), the raw state, the
+action executed and the oracle's full plan from that observation (the training label).
+Demo scenes use seed indices from `DEMO_SEED_START` up, a range the test grid never
+reaches; `record` also refuses any demo scene whose episode seed equals a test seed.
+Half the demos execute noisy actions (DART-style) so the data covers recoveries while
+the labels stay the oracle's clean plan.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ...core.errors import UsageError
+from ...core.protocols import Suite
+from ...core.seeding import episode_seed, rng_for
+from ...core.types import CLEAN, CaseKey
+from .features import downsample
+
+#: First seed index of demo scenes; test grids use 0..(seeds x levels - 1).
+DEMO_SEED_START = 100_000
+#: Test seed indices checked for collisions with demo scenes.
+TEST_SEED_RANGE = range(0, 1000)
+#: Std of the noise on executed position actions (rotation noise makes the oracle drop cubes).
+ACTION_NOISE = 0.1
+
+
+@dataclass
+class Episode:
+    task: str
+    instruction: str
+    seed_index: int
+    images: dict[str, np.ndarray]  # camera -> (T, S, S, 3) uint8
+    states: np.ndarray  # (T, 8)
+    actions: np.ndarray  # (T, 7) executed
+    plans: np.ndarray  # (T, H, 7) oracle plan from each observation
+
+    def save(self, path: Path) -> None:
+        arrays = {f"image_{name}": frames for name, frames in self.images.items()}
+        np.savez_compressed(path, states=self.states, actions=self.actions, plans=self.plans,
+                            meta=np.array(json.dumps({"task": self.task, "instruction": self.instruction,
+                                                      "seed_index": self.seed_index})), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> "Episode":
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            images = {k[len("image_"):]: data[k] for k in data.files if k.startswith("image_")}
+            return cls(meta["task"], meta["instruction"], meta["seed_index"], images,
+                       data["states"], data["actions"], data["plans"])
+
+
+def demo_key(suite: str, task: str, index: int) -> CaseKey:
+    key = CaseKey(suite, task, CLEAN, 0, DEMO_SEED_START + index)
+    test_seeds = {episode_seed(CaseKey(suite, task, CLEAN, 0, j)) for j in TEST_SEED_RANGE}
+    if episode_seed(key) in test_seeds:
+        raise UsageError(f"demo scene {key.case_id} coincides with a test scene; skip it")
+    return key
+
+
+def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int, noisy: bool) -> Episode | None:
+    """Roll out the oracle once; None if it failed (only successes become demos)."""
+    spec = suite.episode_spec(key)
+    env = suite.make_env(spec)
+    rng = rng_for(spec.episode_seed)
+    frames: dict[str, list[np.ndarray]] = {name: [] for name in env.spec.camera_names}
+    states, actions, plans = [], [], []
+    try:
+        obs = env.reset()
+        oracle.reset(spec.task.name, spec.episode_seed)
+        executing: np.ndarray = np.empty((0, 7))
+        for _ in range(spec.max_steps):
+            plan = oracle.infer(obs)
+            if len(executing) == 0:
+                executing = plan[: oracle.metadata.replan_steps]
+            action = executing[0]
+            executing = executing[1:]
+            if noisy:
+                action = action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, 0.0, 0.0]
+            action = np.clip(action, -1.0, 1.0)
+            for name, image in obs.images.items():
+                frames[name].append(downsample(image, image_size))
+            states.append(obs.state)
+            actions.append(action)
+            plans.append(plan)
+            env.step(action)
+            if env.success():
+                return Episode(spec.task.name, spec.task.instruction, key.seed_index,
+                               {n: np.stack(f) for n, f in frames.items()},
+                               np.asarray(states, np.float32), np.asarray(actions, np.float32),
+                               np.asarray(plans, np.float32))
+            obs = env.observe()
+        return None
+    finally:
+        env.close()
+
+
+def record(suite: Suite, oracle, out: Path, tasks: Sequence[str], episodes: int, image_size: int,
+           progress: Callable[[str], None] = print) -> dict[str, int]:
+    """Record `episodes` successful demos per task into out/<task>/; returns counts."""
+    counts: dict[str, int] = {}
+    for task in tasks:
+        folder = out / task
+        folder.mkdir(parents=True, exist_ok=True)
+        done, index, failed = 0, 0, 0
+        while done < episodes:
+            if failed > episodes:
+                raise UsageError(f"the oracle failed {failed} demos of {task!r}; check the suite")
+            key = demo_key(suite.name, task, index)
+            episode = record_episode(suite, oracle, key, image_size, noisy=index % 2 == 1)
+            index += 1
+            if episode is None:
+                failed += 1
+                continue
+            episode.save(folder / f"{key.seed_index}.npz")
+            done += 1
+        counts[task] = done
+        progress(f"{task}: {done} demos ({failed} oracle failures skipped)")
+    return counts
+
+
+def iter_episodes(root: Path) -> Iterator[Episode]:
+    """Every demo under `root`, in a stable order."""
+    files = sorted(root.glob("*/*.npz"))
+    if not files:
+        raise UsageError(f"no demos under {root}; record them first: wamrobust record --out {root}")
+    for path in files:
+        yield Episode.load(path)

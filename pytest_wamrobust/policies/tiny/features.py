@@ -1,0 +1,44 @@
+"""The observation -> model-input transform, shared by recording, training and inference.
+
+One function for both sides keeps demos and evaluation pixel-identical: images are
+area-downsampled (uint8), the axis-angle of the state becomes a rotation matrix (its
+sign flips near 180 degrees; the matrix is continuous).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...core.errors import EpisodeError
+
+
+def downsample(image: np.ndarray, size: int) -> np.ndarray:
+    """Area-average an (H, W, 3) uint8 image to (size, size, 3); H and W must be multiples."""
+    h, w = image.shape[:2]
+    if h % size or w % size:
+        raise EpisodeError("policy_error", f"camera image {h}x{w} cannot be downsampled to "
+                                           f"{size}x{size}; use an image_size that is a multiple of {size}")
+    fh, fw = h // size, w // size
+    if fh == fw == 1:
+        return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    blocks = image[..., :3].reshape(size, fh, size, fw, 3).astype(np.float32)
+    return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+
+
+def rotation_matrix(axis_angle: np.ndarray) -> np.ndarray:
+    """Rodrigues' formula: (3,) axis-angle -> (3, 3) rotation matrix."""
+    angle = float(np.linalg.norm(axis_angle))
+    if angle < 1e-9:
+        return np.eye(3)
+    k = axis_angle / angle
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
+
+
+def state_features(state: np.ndarray) -> np.ndarray:
+    """(8,) eef pos + axis-angle + 2 finger qpos -> (14,) pos, flattened rotation, fingers."""
+    state = np.asarray(state, dtype=np.float64)
+    return np.concatenate([state[:3], rotation_matrix(state[3:6]).reshape(-1), state[6:8]]).astype(np.float32)
+
+
+STATE_FEATURES = 14

@@ -1,0 +1,141 @@
+"""The two tiny networks: a VLA (observation -> action chunk) and a world action model
+(observation -> imagined future frame, by iterative denoising -> action chunk).
+
+Both share `ObservationEncoder` (a 4-conv CNN per camera, the instruction's mean word
+embedding and the state), so the only difference the robustness table shows is the
+world model's imagination step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .features import STATE_FEATURES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str  # "vla" or "wam"
+    cameras: tuple[str, ...]
+    vocab_size: int
+    image_size: int = 64
+    chunk_length: int = 10
+    action_dim: int = 7
+    width: int = 256
+    word_dim: int = 32
+    #: WAM only: the imagined future is the third-person frame this many steps ahead,
+    #: at future_size pixels, refined in denoise_steps iterations.
+    future_size: int = 16
+    denoise_steps: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        return cls(**{**data, "cameras": tuple(data["cameras"])})
+
+
+def conv_encoder(out_dim: int, size: int) -> nn.Sequential:
+    """Four stride-2 convolutions: (3, size, size) in [-0.5, 0.5] -> out_dim features."""
+    chans = (3, 16, 32, 64, 64)
+    layers: list[nn.Module] = []
+    for cin, cout in zip(chans, chans[1:]):
+        layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.GroupNorm(8, cout), nn.ReLU()]
+    side = size // 16
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(64 * side * side, out_dim), nn.ReLU())
+
+
+class ObservationEncoder(nn.Module):
+    """Images + instruction tokens + state -> one context vector of `width`."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cameras = nn.ModuleList(conv_encoder(128, cfg.image_size) for _ in cfg.cameras)
+        self.words = nn.Embedding(cfg.vocab_size, cfg.word_dim, padding_idx=0)
+        fused = 128 * len(cfg.cameras) + cfg.word_dim + STATE_FEATURES
+        self.fuse = nn.Sequential(nn.Linear(fused, cfg.width), nn.ReLU(), nn.Linear(cfg.width, cfg.width), nn.ReLU())
+
+    def forward(self, images: list[torch.Tensor], tokens: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        mask = (tokens > 0).float().unsqueeze(-1)
+        text = (self.words(tokens) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        feats = [enc(img) for enc, img in zip(self.cameras, images)]
+        return self.fuse(torch.cat([*feats, text, state], dim=-1))
+
+
+def action_head(in_dim: int, cfg: ModelConfig) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, cfg.width), nn.ReLU(),
+                         nn.Linear(cfg.width, cfg.chunk_length * cfg.action_dim))
+
+
+class TinyVLA(nn.Module):
+    """p(a_t | h_t): the action chunk straight from the current observation."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = ObservationEncoder(cfg)
+        self.head = action_head(cfg.width, cfg)
+
+    def forward(self, images, tokens, state) -> torch.Tensor:
+        ctx = self.encoder(images, tokens, state)
+        return self.head(ctx).view(-1, self.cfg.chunk_length, self.cfg.action_dim)
+
+
+def noise_levels(steps: int) -> torch.Tensor:
+    """Geometric sigma schedule from 1.0 down to 0.02 (descending), `steps` long."""
+    return torch.exp(torch.linspace(math.log(1.0), math.log(0.02), steps))
+
+
+class TinyWAM(nn.Module):
+    """p(h_{t+1}, a_t | h_t): denoise the future frame, then act conditioned on it.
+
+    The denoiser predicts the clean future frame from a noisy one, its noise level and
+    the context; inference starts from seeded Gaussian noise and refines it
+    `denoise_steps` times (deterministic DDIM-style updates), so each chunk costs that
+    many extra network passes - the world model's price, as in the study.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.frame_dim = 3 * cfg.future_size * cfg.future_size
+        self.encoder = ObservationEncoder(cfg)
+        self.denoiser = nn.Sequential(
+            nn.Linear(self.frame_dim + cfg.width + 1, 512), nn.ReLU(),
+            nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, self.frame_dim))
+        self.future_encoder = nn.Sequential(nn.Linear(self.frame_dim, cfg.width), nn.ReLU())
+        self.head = action_head(2 * cfg.width, cfg)
+
+    def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        """Estimate of the clean future frame (flattened, in [-0.5, 0.5])."""
+        return self.denoiser(torch.cat([noisy, ctx, sigma.log().view(-1, 1)], dim=-1))
+
+    def act(self, ctx: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
+        out = self.head(torch.cat([ctx, self.future_encoder(future)], dim=-1))
+        return out.view(-1, self.cfg.chunk_length, self.cfg.action_dim)
+
+    def imagine(self, ctx: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Iterative refinement from pure noise to the predicted future frame."""
+        sigmas = noise_levels(self.cfg.denoise_steps)
+        x = noise * sigmas[0]
+        estimate = x
+        for i, sigma in enumerate(sigmas):
+            estimate = self.denoise(x, sigma.expand(x.shape[0]), ctx)
+            if i + 1 < len(sigmas):  # DDIM (eta=0): keep the implied noise direction
+                eps = (x - estimate) / sigma
+                x = estimate + sigmas[i + 1] * eps
+        return estimate
+
+    def forward(self, images, tokens, state, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx = self.encoder(images, tokens, state)
+        future = self.imagine(ctx, noise)
+        return self.act(ctx, future), future
+
+
+def build(cfg: ModelConfig) -> nn.Module:
+    return {"vla": TinyVLA, "wam": TinyWAM}[cfg.kind](cfg)

@@ -1,0 +1,85 @@
+"""`--policy=tiny-vla` / `--policy=tiny-wam`: the packaged checkpoints behind the Policy protocol.
+
+Torch runs with a fixed thread count (`--policy-arg threads=N`, default 1) and the WAM's
+initial noise comes from a generator seeded by `reset`, so a case acts the same on
+`-n 1` and `-n 2`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...core.errors import UsageError
+from ...core.protocols import PolicyContext
+from ...core.types import EnvSpec, Observation, PolicyMetadata
+from .checkpoint import Checkpoint, packaged_dir
+from .features import downsample, state_features
+
+REPLAN_STEPS = 5
+
+
+class TinyPolicy:
+    def __init__(self, name: str, checkpoint: Checkpoint, env_spec: EnvSpec, threads: int = 1) -> None:
+        import torch
+
+        from .model import build
+
+        cfg = checkpoint.config
+        missing = [c for c in cfg.cameras if c not in env_spec.camera_names]
+        if missing or env_spec.action_dim != cfg.action_dim or env_spec.state_dim != 8:
+            raise UsageError(
+                f"{name} was trained on tabletop-like suites (cameras {list(cfg.cameras)}, state 8, "
+                f"action {cfg.action_dim}); suite {env_spec.suite!r} has cameras "
+                f"{list(env_spec.camera_names)}, state {env_spec.state_dim}, action {env_spec.action_dim}")
+        torch.set_num_threads(threads)
+        self._torch = torch
+        self.metadata = PolicyMetadata(name, cfg.chunk_length, REPLAN_STEPS, family=cfg.kind)
+        self.cfg, self.vocab = cfg, checkpoint.vocab
+        self._mean, self._std = checkpoint.state_mean, checkpoint.state_std
+        self.model = build(cfg)
+        self.model.load_state_dict(checkpoint.weights)
+        self.model.eval()
+        self._generator = torch.Generator().manual_seed(0)
+        self._tokens: tuple[str, object] | None = None
+
+    def reset(self, task: str, seed: int) -> None:
+        self._generator = self._torch.Generator().manual_seed(seed)
+
+    def _instruction(self, text: str):
+        if self._tokens is None or self._tokens[0] != text:
+            self._tokens = (text, self._torch.from_numpy(self.vocab.encode(text))[None])
+        return self._tokens[1]
+
+    def infer(self, observation: Observation) -> np.ndarray:
+        torch = self._torch
+        images = [torch.from_numpy(downsample(observation.images[c], self.cfg.image_size))
+                  .permute(2, 0, 1)[None].float().div(255.0).sub(0.5) for c in self.cfg.cameras]
+        state = torch.from_numpy((state_features(observation.state) - self._mean) / self._std)[None]
+        tokens = self._instruction(observation.instruction)
+        with torch.inference_mode():
+            if self.cfg.kind == "wam":
+                noise = torch.randn(1, self.model.frame_dim, generator=self._generator)
+                chunk, _ = self.model(images, tokens, state, noise)
+            else:
+                chunk = self.model(images, tokens, state)
+        return chunk[0].numpy().astype(np.float64).clip(-1.0, 1.0)
+
+
+def load_policy(name: str, ctx: PolicyContext) -> TinyPolicy:
+    """The packaged `name`, or `--policy-arg weights=DIR` holding `<name>.json/.safetensors`."""
+    folder = Path(ctx.options["weights"]) if "weights" in ctx.options else packaged_dir()
+    try:
+        threads = int(ctx.options.get("threads", 1))
+    except ValueError:
+        raise UsageError("--policy-arg threads must be an integer (e.g. threads=1)") from None
+    return TinyPolicy(name, Checkpoint.load(folder, name), ctx.env_spec, threads)
+
+
+def make_tiny_vla(ctx: PolicyContext) -> TinyPolicy:
+    return load_policy("tiny-vla", ctx)
+
+
+def make_tiny_wam(ctx: PolicyContext) -> TinyPolicy:
+    return load_policy("tiny-wam", ctx)
