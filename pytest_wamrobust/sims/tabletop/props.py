@@ -114,4 +114,5 @@ def cabinet(name: str, x: float, y: float) -> Prop:
         + f'<site name="{HANDLE_SITE}" pos="{-hx - 0.029} 0 0.035" size="0.005" rgba="0 0 0 0" '
         f'group="4"/></body>'
     )
-    return Prop(name, x, y, frame + drawer, radius=0.16, free=False)
+    # The footprint covers the opened drawer too, so distractors never block it.
+    return Prop(name, x, y, frame + drawer, radius=0.28, free=False)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ...core.errors import EpisodeError
 from ...core.seeding import rng_for
 from . import robot
 from .props import cube, can
@@ -94,6 +95,9 @@ def apply_layout(scene: SceneSpec, p: Mapping[str, Any], target: str) -> SceneSp
             if all(math.hypot(x - q.x, y - q.y) > clear + q.radius for q in props):
                 props.append(candidate)
                 break
+        else:
+            raise EpisodeError("env_error", f"no free table space for distractor {k + 1} of "
+                                            f"{p['n_distractors']} (seed {p['distractor_seed']})")
     return replace(scene, props=tuple(props))
 
 
