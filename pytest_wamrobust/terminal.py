@@ -20,12 +20,12 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
                   verdicts: Sequence[gates.Verdict]) -> list[str]:
     by_gate = {v.name: v for v in verdicts}
     lines = [f"suite {run.suite.name}, policy {run.policy_spec}: {len(results)} episodes",
-             f"{'setting':<12}{'n':>5}{'succ':>6}{'err':>5}{'success':>9}  {'95% CI':<15} gate"]
+             f"{'setting':<12}{'n':>5}{'succ':>6}{'err':>5}{'success':>9}  {'95% CI':<18}gate"]
     for row in rows:
         low, high = row.ci
+        ci = f"[{_pct(low)}, {_pct(high)}]"
         lines.append(f"{row.setting:<12}{row.n:>5}{row.successes:>6}{row.errors:>5}"
-                     f"{_pct(row.rate):>9}  [{_pct(low)}, {_pct(high)}]".ljust(54)
-                     + _gate(by_gate.get(row.setting)))
+                     f"{_pct(row.rate):>9}  {ci:<18}{_gate(by_gate.get(row.setting))}".rstrip())
     lines.append(_latency_line(results, by_gate.get(gates.LATENCY)))
     for verdict in verdicts:
         if verdict.passed is None:
