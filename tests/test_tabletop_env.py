@@ -160,3 +160,11 @@ def test_no_offscreen_gl_is_one_line_naming_the_packages():
     assert out.returncode != 0
     assert last.startswith("pytest_wamrobust.core.errors.MissingAssetError: no offscreen OpenGL")
     assert "libegl1" in last and "libosmesa6" in last
+
+
+def test_building_the_suite_imports_no_simulator():
+    code = ("import sys; from pytest_wamrobust.sims.tabletop.suite import make_suite; "
+            "import pytest_wamrobust.policies.scripted; make_suite(); "
+            "print('mujoco' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
