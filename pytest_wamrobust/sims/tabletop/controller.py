@@ -9,6 +9,9 @@ period of physics.
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 
 from . import robot
@@ -34,7 +37,7 @@ def quat_to_axis_angle(quat: np.ndarray) -> np.ndarray:
 class DeltaEefController:
     """Owns the arm's actuators; `apply` sets their targets for the next control period."""
 
-    def __init__(self, mujoco, model, data) -> None:
+    def __init__(self, mujoco: ModuleType, model: Any, data: Any) -> None:
         self._mj = mujoco
         self.model, self.data = model, data
         self.site = model.site(robot.EEF_SITE).id

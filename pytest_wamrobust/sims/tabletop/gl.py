@@ -11,6 +11,7 @@ import ctypes.util
 import os
 import sys
 from types import ModuleType
+from typing import Any
 
 from ...core.errors import MissingAssetError, one_line
 
@@ -39,7 +40,7 @@ def import_mujoco() -> ModuleType:
     return mujoco
 
 
-def make_renderer(mujoco: ModuleType, model, size: int):
+def make_renderer(mujoco: ModuleType, model: Any, size: int) -> Any:
     """A `mujoco.Renderer`, or one line saying which system packages are missing."""
     try:
         return mujoco.Renderer(model, height=size, width=size)

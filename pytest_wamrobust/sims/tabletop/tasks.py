@@ -8,7 +8,7 @@ predicate on simulator state. `target` names the prop the layout axis jitters.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -22,7 +22,7 @@ RED, GREEN, YELLOW, BLUE = (0.85, 0.12, 0.1), (0.15, 0.7, 0.2), (0.95, 0.8, 0.1)
 class SimView:
     """What success predicates and the oracle may read: poses of named bodies and joints."""
 
-    def __init__(self, model, data, table_z: float) -> None:
+    def __init__(self, model: Any, data: Any, table_z: float) -> None:
         self.model, self.data, self.table_z = model, data, table_z
 
     def pos(self, body: str) -> np.ndarray:
