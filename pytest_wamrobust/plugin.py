@@ -18,6 +18,7 @@ from .core import registry
 from .core.errors import UsageError
 from .fixtures import (RUN_KEY, episode_result, episode_spec, policy, run_episode,  # noqa: F401
                        suite, wam_run)
+from .core.types import SETTINGS
 from .run import WamRun
 
 CONTROLLER = "wamrobust-controller"
@@ -47,11 +48,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return []
-    o = run.options
+    cases = run.cases
+    levels = sorted({k.level for k in cases if k.level}) or [0]
+    seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
     return [
-        f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(run.cases)} cases "
-        f"(tasks {_or_default(o.tasks)}, settings {_or_default(o.axes)}, "
-        f"levels {_or_default(o.levels)}, seeds {o.seeds or 'default'})",
+        f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases: "
+        f"tasks {_join({k.task for k in cases})}; "
+        f"settings {_join(s for s in SETTINGS if any(k.axis == s for k in cases))}; "
+        f"levels {_join(levels)}; seeds {seeds}",
         f"wamrobust: gates {'from ' + '; '.join(run.thresholds.sources) if run.thresholds.configured else 'none'}",
         "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
                                   ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
@@ -93,8 +97,8 @@ def _register_hypothesis_profiles() -> None:
     settings.register_profile("full", max_examples=500, deadline=None)
 
 
-def _or_default(values) -> str:
-    return ",".join(map(str, values)) if values else "default"
+def _join(values) -> str:
+    return ",".join(map(str, sorted(values) if isinstance(values, set) else values))
 
 
 def _version(package: str) -> str:
