@@ -123,11 +123,12 @@ def _manifest(**settings) -> SuiteManifest:
     return replace(packaged, settings=settings, source="test.toml")
 
 
-def test_image_size_setting_changes_every_camera():
-    suite = make_suite(_manifest(image_size=64))
-    assert all(c.height == c.width == 64 for c in suite.env_spec.cameras)
+@pytest.mark.parametrize("size", [64, 256])
+def test_image_size_setting_changes_every_camera(size):
+    suite = make_suite(_manifest(image_size=size))
+    assert all(c.height == c.width == size for c in suite.env_spec.cameras)
     env, _ = _env(suite)
-    assert {im.shape for im in env.reset().images.values()} == {(64, 64, 3)}
+    assert {im.shape for im in env.reset().images.values()} == {(size, size, 3)}
     env.close()
 
 
