@@ -1,0 +1,153 @@
+"""`--policy=lerobot:/path/to/pretrained_model`: a LeRobot checkpoint as a Policy.
+
+Loads what `save_pretrained` wrote (config.json, model.safetensors and the policy
+pre/post-processor pipelines, which carry the normalisation statistics), maps the
+suite's cameras and state onto the checkpoint's feature names, and calls
+`predict_action_chunk`, so the harness - not LeRobot's action queue - decides how
+many actions of each chunk run. Needs the `lerobot` extra (scripts/install_lerobot.sh).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import UsageError, one_line
+from ..core.protocols import PolicyContext
+from ..core.types import EnvSpec, Observation, PolicyMetadata
+
+IMAGE_PREFIX = "observation.images."
+STATE_KEY = "observation.state"
+REQUIRED_FILES = ("config.json", "model.safetensors")
+
+
+class LeRobotPolicy:
+    """One loaded checkpoint; `cameras` maps its image feature -> suite camera name."""
+
+    def __init__(self, model: Any, preprocess: Any, postprocess: Any, metadata: PolicyMetadata,
+                 cameras: dict[str, str], image_shapes: dict[str, tuple[int, ...]],
+                 has_state: bool) -> None:
+        self.metadata = metadata
+        self._model = model
+        self._pre = preprocess
+        self._post = postprocess
+        self._cameras = cameras
+        self._shapes = image_shapes
+        self._has_state = has_state
+
+    def reset(self, task: str, seed: int) -> None:
+        import torch
+
+        torch.manual_seed(seed)  # diffusion / flow policies sample noise
+        self._model.reset()
+
+    def infer(self, observation: Observation) -> np.ndarray:
+        import torch
+
+        batch: dict[str, Any] = {"task": observation.instruction}
+        for feature, camera in self._cameras.items():
+            batch[feature] = _image_tensor(observation.images[camera], self._shapes[feature])
+        if self._has_state:
+            batch[STATE_KEY] = torch.as_tensor(np.asarray(observation.state), dtype=torch.float32)
+        with torch.inference_mode():
+            actions = self._model.predict_action_chunk(self._pre(batch))
+            actions = self._post(actions)
+        return actions.reshape(-1, actions.shape[-1]).float().cpu().numpy()
+
+
+def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
+    """The registry's adapter for `--policy=lerobot:PATH`."""
+    directory = _checkpoint_dir(path)
+    threads = ctx.options.get("threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(_positive_int(threads, "threads"))
+    try:
+        from lerobot.configs.policies import PreTrainedConfig
+        from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+    except ImportError as exc:
+        raise UsageError(f"--policy=lerobot:{path} needs LeRobot ({one_line(exc)}); install it "
+                         f"with `pip install 'pytest-wamrobust[lerobot]'` or "
+                         f"scripts/install_lerobot.sh") from None
+    try:
+        config = PreTrainedConfig.from_pretrained(directory, local_files_only=True)
+        config.device = ctx.device
+        model = get_policy_class(config.type).from_pretrained(directory, config=config,
+                                                              local_files_only=True)
+        preprocess, postprocess = make_pre_post_processors(
+            config, pretrained_path=str(directory),
+            preprocessor_overrides={"device_processor": {"device": ctx.device}})
+    except Exception as exc:  # noqa: BLE001 - any load fault is one line about the checkpoint
+        raise UsageError(f"cannot load the LeRobot checkpoint {directory}: {one_line(exc)}") from None
+    model.eval()
+    cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
+    chunk = int(getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
+                or getattr(config, "n_action_steps", 1))
+    replan = _positive_int(ctx.options.get("replan_steps", getattr(config, "n_action_steps", chunk)),
+                           "replan_steps")
+    try:
+        metadata = PolicyMetadata(f"lerobot-{config.type}", chunk, min(replan, chunk))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return LeRobotPolicy(model, preprocess, postprocess, metadata, cameras, shapes, has_state)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1:
+        raise UsageError(f"--policy-arg {name}={value} must be a positive integer")
+    return number
+
+
+def _checkpoint_dir(path: str) -> Path:
+    directory = Path(path).expanduser()
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing:
+        raise UsageError(
+            f"{path!r} is not a LeRobot checkpoint (no {' / '.join(missing)} there); pass the "
+            f"pretrained_model folder save_pretrained wrote, e.g. "
+            f"outputs/train/RUN/checkpoints/last/pretrained_model")
+    return directory
+
+
+def _map_features(config: Any, spec: EnvSpec,
+                  directory: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]], bool]:
+    """Checkpoint feature -> suite camera, by name when they match, else by role order."""
+    images = {name: tuple(feature.shape) for name, feature in config.input_features.items()
+              if name.startswith(IMAGE_PREFIX)}
+    suite_cameras = [c.name for c in sorted(spec.cameras, key=lambda c: c.role != "third_person")]
+    by_name = {f: f[len(IMAGE_PREFIX):] for f in images if f[len(IMAGE_PREFIX):] in suite_cameras}
+    rest_features = [f for f in images if f not in by_name]
+    rest_cameras = [c for c in suite_cameras if c not in by_name.values()]
+    if len(rest_features) > len(rest_cameras):
+        raise UsageError(f"checkpoint {directory} reads {len(images)} cameras "
+                         f"({', '.join(images)}) but suite {spec.suite!r} has "
+                         f"{len(spec.cameras)} ({', '.join(spec.camera_names)})")
+    cameras = {**by_name, **dict(zip(rest_features, rest_cameras))}
+    state = config.input_features.get(STATE_KEY)
+    if state is not None and tuple(state.shape) != (spec.state_dim,):
+        raise UsageError(f"checkpoint {directory} expects a state of shape {tuple(state.shape)} "
+                         f"but suite {spec.suite!r} gives ({spec.state_dim},)")
+    action = config.output_features.get("action")
+    if action is None or tuple(action.shape) != (spec.action_dim,):
+        shape = tuple(action.shape) if action is not None else "none"
+        raise UsageError(f"checkpoint {directory} outputs actions of shape {shape} but suite "
+                         f"{spec.suite!r} takes ({spec.action_dim},): {spec.action_semantics}")
+    return cameras, images, state is not None
+
+
+def _image_tensor(image: np.ndarray, shape: tuple[int, ...]) -> Any:
+    """uint8 (H, W, 3) -> float (3, h, w) in [0, 1] at the checkpoint's resolution."""
+    import torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+    if tuple(tensor.shape[1:]) != tuple(shape[1:]):
+        tensor = torch.nn.functional.interpolate(tensor[None], size=tuple(shape[1:]),
+                                                 mode="bilinear", align_corners=False)[0]
+    return tensor
