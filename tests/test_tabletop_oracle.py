@@ -21,13 +21,17 @@ def suite():
     return make_suite()
 
 
-def _run(suite, key: CaseKey):
+def _run_with(suite, ctx: PolicyContext, key: CaseKey):
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)
     try:
-        return run_episode(env, make_policy(PolicyContext(suite.env_spec)), spec)
+        return run_episode(env, make_policy(ctx), spec)
     finally:
         env.close()
+
+
+def _run(suite, key: CaseKey):
+    return _run_with(suite, PolicyContext(suite.env_spec), key)
 
 
 def test_scripted_dispatches_to_the_tabletop_oracle(suite):
@@ -40,6 +44,15 @@ def test_scripted_without_an_oracle_is_one_clear_line(suite):
     ctx = PolicyContext(replace(suite.env_spec, suite="my_suite"))
     with pytest.raises(UsageError, match="no oracle for suite 'my_suite'.*pytest_wamrobust.oracles"):
         make_policy(ctx)
+
+
+def test_oracle_chunking_options(suite):
+    ctx = PolicyContext(suite.env_spec, {"chunk_length": "8", "replan_steps": "8"})
+    assert (make_policy(ctx).metadata.chunk_length, make_policy(ctx).metadata.replan_steps) == (8, 8)
+    result = _run_with(suite, ctx, CaseKey("tabletop", "lift_cube", "clean", 0, 1))
+    assert result.status == SUCCESS
+    with pytest.raises(UsageError, match="replan_steps=9 must be in 1..chunk_length=4"):
+        make_policy(PolicyContext(suite.env_spec, {"chunk_length": "4", "replan_steps": "9"}))
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...core.errors import EpisodeError
+from ...core.errors import EpisodeError, UsageError
 from ...core.protocols import PolicyContext
 from ...core.types import Observation, PolicyMetadata
 from .controller import POS_SCALE, ROT_SCALE
@@ -178,5 +178,13 @@ class TabletopOracle:
 
 
 def make_oracle(ctx: PolicyContext) -> TabletopOracle:
-    """The `tabletop` entry of `pytest_wamrobust.oracles`."""
-    return TabletopOracle()
+    """The `tabletop` entry of `pytest_wamrobust.oracles`; `--policy-arg chunk_length=N`
+    and `replan_steps=M` imitate another model's chunking."""
+    try:
+        chunk = int(ctx.options.get("chunk_length", 10))
+        replan = int(ctx.options.get("replan_steps", min(5, chunk)))
+    except ValueError:
+        raise UsageError("--policy-arg chunk_length / replan_steps must be integers") from None
+    if not 1 <= replan <= chunk:
+        raise UsageError(f"--policy-arg replan_steps={replan} must be in 1..chunk_length={chunk}")
+    return TabletopOracle(chunk, replan)
