@@ -90,9 +90,10 @@ class Connection:
         from websockets.sync.client import connect
 
         try:
+            # entered as a context manager, as websockets >= 16 asks; close() ends it
             socket = connect(self.url, open_timeout=timeout, ping_interval=None,
-                             compression=None, max_size=None, proxy=None,
-                             additional_headers=self._headers)
+                             compression=None, max_size=None,
+                             additional_headers=self._headers).__enter__()
         except InvalidURI as exc:  # a malformed URL is not worth retrying
             raise UsageError(f"bad policy server URL {self.url!r}: {_reason(exc)}") from None
         try:

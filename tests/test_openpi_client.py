@@ -1,0 +1,210 @@
+"""The websocket client against the product's policy server over a real socket:
+the same actions as in-process, privileged oracles served, and every fault of the
+network path (unreachable, error frame, timeout, server gone) one line, never a hang."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import numpy as np
+import pytest
+
+from pytest_wamrobust.core import registry
+from pytest_wamrobust.core.episode import run_episode
+from pytest_wamrobust.core.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.policies.openpi.client import connect_policy
+from pytest_wamrobust.policies.openpi.server import PolicyServer
+
+
+@pytest.fixture(scope="module")
+def tabletop():
+    return registry.make_suite("tabletop")
+
+
+@pytest.fixture
+def ctx(tabletop):
+    return PolicyContext(tabletop.env_spec, options={"connect_timeout": "2"})
+
+
+@contextmanager
+def serving(factory: Callable, env_spec) -> Iterator[tuple[str, PolicyServer]]:
+    server = PolicyServer(factory, env_spec, host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{server.port}", server
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def observation(instruction: str = "lift") -> Observation:
+    images = {"agentview": np.zeros((128, 128, 3), np.uint8),
+              "wrist": np.zeros((128, 128, 3), np.uint8)}
+    return Observation(images, np.zeros(8), instruction)
+
+
+class Scripted:
+    """Misbehaves on request, by instruction: raise, sleep, bad shape, NaN."""
+
+    def __init__(self) -> None:
+        self.metadata = PolicyMetadata("faulty", chunk_length=4, replan_steps=4)
+        self.calls = 0
+
+    def reset(self, task: str, seed: int) -> None:
+        pass
+
+    def infer(self, obs: Observation) -> np.ndarray:
+        self.calls += 1
+        if obs.instruction == "explode":
+            raise ValueError("boom: the model got a bad batch")
+        if obs.instruction.startswith("sleep"):
+            time.sleep(float(obs.instruction.split()[1]))
+        if obs.instruction == "shape":
+            return np.zeros((4, 6))
+        if obs.instruction == "nan":
+            return np.full((4, 7), np.nan)
+        return np.full((4, 7), self.calls / 100.0)
+
+
+def test_served_random_policy_gives_in_process_actions_to_interleaved_clients(tabletop, ctx):
+    local = registry.make_policy("random", ctx)
+    with serving(lambda: registry.make_policy("random", ctx), tabletop.env_spec) as (url, _):
+        a, b = connect_policy(url, ctx), connect_policy(url, ctx)
+        assert a.metadata == local.metadata  # name, chunking and family come from the server
+        a.reset("lift_cube", 11)
+        b.reset("lift_cube", 12)
+        got_a = [a.infer(observation()), b.infer(observation()), a.infer(observation())]
+        local.reset("lift_cube", 11)
+        np.testing.assert_allclose(got_a[0], local.infer(observation()))
+        np.testing.assert_allclose(got_a[2], local.infer(observation()))
+        local.reset("lift_cube", 12)
+        np.testing.assert_allclose(got_a[1], local.infer(observation()))
+        props = a.episode_properties()
+        assert float(props["server_infer_p50_ms"]) > 0 and len(eval(props["policy_infer_ms"])) == 2
+        a.close()
+        b.close()
+
+
+def test_scripted_oracle_served_with_its_privileged_state_solves_like_in_process(tabletop, ctx):
+    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    spec = tabletop.episode_spec(key)
+    local = run_episode(tabletop.make_env(spec), registry.make_policy("scripted", ctx), spec)
+    with serving(lambda: registry.make_policy("scripted", ctx), tabletop.env_spec) as (url, _):
+        remote_policy = connect_policy(url, ctx)
+        assert remote_policy.metadata.privileged
+        remote = run_episode(tabletop.make_env(spec), remote_policy, spec)
+    assert local.status == remote.status == "success"
+    assert remote.steps == local.steps and len(remote.chunk_latencies_ms) == len(
+        local.chunk_latencies_ms)
+    assert float(remote.extra["server_infer_p50_ms"]) > 0  # the server's timing, kept
+    props = dict(remote.to_properties())
+    assert "wam.policy_infer_p50_ms" in props and "wam.server_infer_ms" in props
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_bad_urls_and_mismatched_suites_are_one_line(tabletop, ctx):
+    url = f"ws://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(UsageError) as info:
+        connect_policy(url, PolicyContext(tabletop.env_spec, {"connect_timeout": "0.6"}))
+    assert time.monotonic() - started < 5
+    message = str(info.value)
+    assert "\n" not in message and url in message and "within 0.6 s" in message
+    assert "wamrobust serve" in message
+    with pytest.raises(UsageError, match="bad policy server URL 'ws://'"):
+        connect_policy("ws://", ctx)
+    with pytest.raises(UsageError, match="connect_timeout=soon must be a positive number"):
+        connect_policy(url, PolicyContext(tabletop.env_spec, {"connect_timeout": "soon"}))
+    robotwin_like = PolicyContext(registry.make_suite("robotwin_plus").env_spec)
+    with serving(lambda: registry.make_policy("random", ctx), tabletop.env_spec) as (url, _):
+        with pytest.raises(UsageError, match=r"serves 'random' for suite 'tabletop'.*this run "
+                                             r"is --suite=robotwin_plus"):
+            connect_policy(url, robotwin_like)
+    with pytest.raises(UsageError, match="unknown policy 'pi06'.*pi0-fast, pi05"):
+        registry.policy_factory("pi06")
+
+
+def test_preset_reads_its_server_from_the_policy_args_and_names_it_when_down(tabletop):
+    url = f"ws://127.0.0.1:{free_port()}"
+    ctx = PolicyContext(tabletop.env_spec, {"server": url, "connect_timeout": "0.3"})
+    with pytest.raises(UsageError, match=f"cannot reach the policy server at {url}"):
+        registry.make_policy("pi05", ctx)
+
+
+def test_server_error_frame_is_one_line_and_the_next_request_reconnects(tabletop, ctx):
+    with serving(Scripted, tabletop.env_spec) as (url, _):
+        policy = connect_policy(url, ctx)
+        with pytest.raises(EpisodeError) as info:
+            policy.infer(observation("explode"))
+        assert str(info.value) == (f"policy server {url} failed: "
+                                   f"ValueError: boom: the model got a bad batch")
+        assert policy.infer(observation()).shape == (4, 7)  # a fresh connection
+
+
+def test_request_timeout_resets_the_connection_and_never_reads_a_stale_reply(tabletop):
+    ctx = PolicyContext(tabletop.env_spec, {"request_timeout": "0.3"})
+    with serving(Scripted, tabletop.env_spec) as (url, _):
+        policy = connect_policy(url, ctx)
+        with pytest.raises(EpisodeError, match=r"sent no reply within 0.3 s; the connection "
+                                               r"was reset") as info:
+            policy.infer(observation("sleep 1.0"))
+        assert info.value.kind == "policy_timeout"
+        time.sleep(1.0)  # the late reply has been sent by now - to the old socket
+        fresh = policy.infer(observation())
+        assert fresh[0, 0] == pytest.approx(0.01)  # call 1 of a new connection's policy
+
+
+def test_bad_actions_from_a_server_fail_the_episode_not_the_run(tabletop, ctx):
+    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    spec = tabletop.episode_spec(key)
+
+    class Env:  # the real scene, with the instruction swapped to steer the fault
+        def __init__(self, instruction):
+            self.inner, self.instruction = tabletop.make_env(spec), instruction
+            self.spec = self.inner.spec
+
+        def reset(self):
+            obs = self.inner.reset()
+            obs.instruction = self.instruction
+            return obs
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    with serving(Scripted, tabletop.env_spec) as (url, _):
+        policy = connect_policy(url, ctx)
+        shape = run_episode(Env("shape"), policy, spec)
+        nan = run_episode(Env("nan"), policy, spec)
+    assert shape.status == nan.status == "error"
+    assert "returned actions of shape (4, 6); this suite expects (chunk_length, 7)" in shape.error
+    assert "returned 28 NaN/inf values" in nan.error
+
+
+def test_a_server_killed_mid_run_errors_the_remaining_episodes_quickly(tabletop, ctx):
+    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    spec = tabletop.episode_spec(key)
+    with serving(lambda: registry.make_policy("scripted", ctx), tabletop.env_spec) as (url, srv):
+        policy = connect_policy(url, ctx)
+        first = run_episode(tabletop.make_env(spec), policy, spec)
+        killer = threading.Timer(0.3, srv.shutdown)
+        killer.start()
+        second = run_episode(tabletop.make_env(spec), policy, spec)
+        killer.join()
+    started = time.monotonic()
+    third = run_episode(tabletop.make_env(spec), policy, spec)
+    assert first.status == "success"
+    assert second.status in ("error", "success")  # the kill may land after it finished
+    assert third.status == "error" and time.monotonic() - started < 5
+    assert third.error.startswith(f"policy server {url} is unreachable")
