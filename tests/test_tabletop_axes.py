@@ -127,8 +127,8 @@ def test_layout_jitters_the_target_or_adds_clear_distractors(suite):
     assert np.array_equal(clean.privileged["object_pos"], moved.privileged["object_pos"])
 
     spec = suite.episode_spec(CaseKey("tabletop", "cube_in_bowl", "layout", 5, 0))
-    spec = replace(spec, params={"n_distractors": 5, "distractor_seed": 7,
-                                 "target": {"jitter_m": 0.0, "jitter_angle_rad": 0.0, "yaw_deg": 0.0}})
+    still = {"jitter_m": 0.0, "jitter_angle_rad": 0.0, "yaw_deg": 0.0}
+    spec = replace(spec, params={"n_distractors": 5, "distractor_seed": 7, "target": still})
     env = suite.make_env(spec)
     env.reset()
     props = env.scene.props

@@ -37,18 +37,20 @@ def _run(suite, key: CaseKey):
 def test_scripted_dispatches_to_the_tabletop_oracle(suite):
     policy = make_policy(PolicyContext(suite.env_spec))
     meta = policy.metadata
-    assert (meta.family, meta.privileged, meta.chunk_length, meta.replan_steps) == ("oracle", True, 10, 5)
+    assert (meta.family, meta.privileged) == ("oracle", True)
+    assert (meta.chunk_length, meta.replan_steps) == (10, 5)
 
 
 def test_scripted_without_an_oracle_is_one_clear_line(suite):
     ctx = PolicyContext(replace(suite.env_spec, suite="my_suite"))
-    with pytest.raises(UsageError, match="no oracle for suite 'my_suite'.*pytest_wamrobust.oracles"):
+    with pytest.raises(UsageError, match="no oracle for suite 'my_suite'.*wamrobust.oracles"):
         make_policy(ctx)
 
 
 def test_oracle_chunking_options(suite):
     ctx = PolicyContext(suite.env_spec, {"chunk_length": "8", "replan_steps": "8"})
-    assert (make_policy(ctx).metadata.chunk_length, make_policy(ctx).metadata.replan_steps) == (8, 8)
+    meta = make_policy(ctx).metadata
+    assert (meta.chunk_length, meta.replan_steps) == (8, 8)
     result = _run_with(suite, ctx, CaseKey("tabletop", "lift_cube", "clean", 0, 1))
     assert result.status == SUCCESS
     with pytest.raises(UsageError, match="replan_steps=9 must be in 1..chunk_length=4"):
