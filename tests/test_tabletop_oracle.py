@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from pytest_wamrobust.core.episode import run_episode
@@ -86,3 +87,19 @@ def test_oracle_solves_most_perturbed_cases(suite, axis):
     results = [_run(suite, CaseKey("tabletop", task, axis, level, 0))
                for task in sorted(TASKS) for level in (1, 3, 5)]
     assert sum(r.status == SUCCESS for r in results) >= 0.75 * len(results)
+
+
+def test_the_grasp_is_real_contact_and_friction(suite):
+    """Lifted by the oracle, the cube falls back to the table when the gripper opens."""
+    spec = suite.episode_spec(CaseKey("tabletop", "lift_cube", "clean", 0, 3))
+    env = suite.make_env(spec)
+    result = run_episode(env, make_policy(PolicyContext(suite.env_spec)), spec)
+    assert result.status == SUCCESS
+    held = env.observe().privileged
+    assert held["object_pos"][2] - held["table_z"] > 0.1
+    for _ in range(15):
+        env.step(np.array([0, 0, 0, 0, 0, 0, -1.0]))
+    dropped = env.observe().privileged
+    env.close()
+    assert dropped["object_pos"][2] - dropped["table_z"] == pytest.approx(0.02, abs=0.005)
+    assert not env.success()
