@@ -11,7 +11,7 @@ table, the gates and `wamrobust report` read.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -9,8 +9,8 @@ broken test. Cases whose worker crashed get their `wam.*` properties here too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -122,7 +123,7 @@ class RunOptions:
     policy_args: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> "RunOptions":
+    def from_config(cls, config: pytest.Config) -> RunOptions:
         values = {}
         for opt in _OPTIONS:
             value = config.getoption(_dest(opt))

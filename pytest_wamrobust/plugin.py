@@ -16,9 +16,8 @@ from . import collection, options
 from .controller import Controller
 from .core import registry
 from .core.errors import UsageError
-from .fixtures import (RUN_KEY, episode_result, episode_spec, policy, run_episode,  # noqa: F401
-                       suite, wam_run)
 from .core.types import SETTINGS
+from .fixtures import RUN_KEY, episode_result, episode_spec, policy, run_episode, suite, wam_run  # noqa: F401
 from .run import WamRun
 
 CONTROLLER = "wamrobust-controller"
@@ -52,10 +51,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     levels = sorted({k.level for k in cases if k.level}) or [0]
     seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
     return [
-        f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases: "
-        f"tasks {_join({k.task for k in cases})}; "
-        f"settings {_join(s for s in SETTINGS if any(k.axis == s for k in cases))}; "
-        f"levels {_join(levels)}; seeds {seeds}",
+        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases: "
+         f"tasks {_join({k.task for k in cases})}; "
+         f"settings {_join(s for s in SETTINGS if any(k.axis == s for k in cases))}; "
+         f"levels {_join(levels)}; seeds {seeds}"),
         f"wamrobust: gates {'from ' + '; '.join(run.thresholds.sources) if run.thresholds.configured else 'none'}",
         "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
                                   ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),

@@ -34,7 +34,7 @@ class WamRun:
     thresholds: gates.Thresholds
 
     @classmethod
-    def build(cls, options: RunOptions, rootdir: Path) -> "WamRun":
+    def build(cls, options: RunOptions, rootdir: Path) -> WamRun:
         if not options.policy:
             raise UsageError("--suite needs --policy: a registered name (e.g. scripted), "
                              "module:callable, ws://host:port or lerobot:/path")

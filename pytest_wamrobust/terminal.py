@@ -4,7 +4,7 @@ so CI logs and copy-paste keep them readable)."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -22,9 +22,9 @@ if command -v dpkg-query >/dev/null 2>&1; then
 fi
 if ((${#missing[@]})); then
     if [[ $(id -u) -eq 0 ]]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
         echo "install.sh: missing system packages; run as root:" >&2
         echo "    apt-get install -y ${missing[*]}" >&2

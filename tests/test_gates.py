@@ -7,7 +7,7 @@ import math
 import pytest
 
 from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.gates import ThresholdsError, Thresholds
+from pytest_wamrobust.core.gates import Thresholds, ThresholdsError
 from pytest_wamrobust.core.results import ERROR, FAILURE, SUCCESS, EpisodeResult
 from pytest_wamrobust.core.types import CaseKey
 
@@ -77,7 +77,7 @@ def test_rows_clean_first_then_axes_then_overall_with_errors_counted_as_failures
                result("camera", FAILURE), result("camera", SUCCESS, 1), result("layout", ERROR, 1)]
     rows = gates.table_rows(results)
     assert [r.setting for r in rows] == ["clean", "camera", "layout", "overall"]
-    clean, camera, layout, overall = rows
+    clean, _, layout, overall = rows
     assert (clean.n, clean.successes, clean.errors, clean.rate) == (2, 1, 1, 0.5)
     assert (layout.n, layout.successes, layout.errors) == (2, 1, 1)
     assert (overall.n, overall.successes, overall.errors) == (4, 2, 1)  # clean excluded

@@ -5,11 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_wamrobust.core.stats import (binom_cdf, clopper_pearson_interval, mcnemar_exact,
-                                         wilson_interval)
+from pytest_wamrobust.core.stats import (
+    binom_cdf,
+    clopper_pearson_interval,
+    mcnemar_exact,
+    wilson_interval,
+)
 
 
 def test_wilson_50_trials_at_80_percent_is_about_plus_minus_11_points():
@@ -47,6 +51,7 @@ def test_impossible_counts_are_rejected(successes, n):
 counts = st.integers(0, 400).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n)))
 
 
+@settings(deadline=None)  # exact intervals at n ~ 1600 are slow on a loaded machine
 @given(counts)
 def test_intervals_contain_the_point_estimate_and_stay_in_unit_range(sn):
     successes, n = sn
@@ -56,6 +61,7 @@ def test_intervals_contain_the_point_estimate_and_stay_in_unit_range(sn):
             assert low - 1e-9 <= successes / n <= high + 1e-9
 
 
+@settings(deadline=None)  # exact intervals at n ~ 1600 are slow on a loaded machine
 @given(counts)
 def test_more_trials_at_the_same_rate_narrow_the_interval(sn):
     successes, n = sn
@@ -66,6 +72,7 @@ def test_more_trials_at_the_same_rate_narrow_the_interval(sn):
             assert high4 - low4 < high - low
 
 
+@settings(deadline=None)  # exact intervals at n ~ 1600 are slow on a loaded machine
 @given(counts)
 def test_intervals_are_symmetric_under_swapping_success_and_failure(sn):
     successes, n = sn

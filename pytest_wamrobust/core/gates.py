@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+import tomllib
 
 from .errors import UsageError
 from .results import EpisodeResult
@@ -52,7 +53,7 @@ class Thresholds:
     def configured(self) -> bool:
         return bool(self.rates) or self.max_chunk_latency_ms is not None
 
-    def merged(self, other: "Thresholds") -> "Thresholds":
+    def merged(self, other: Thresholds) -> Thresholds:
         """`other` overrides this key by key (rates, latency, judge when it set one)."""
         return Thresholds(
             rates={**self.rates, **other.rates},

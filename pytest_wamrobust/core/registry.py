@@ -10,8 +10,9 @@ their adapters are imported only when chosen. Every failure is one UsageError li
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 from .errors import UsageError, one_line
 from .protocols import Policy, PolicyContext, Suite
