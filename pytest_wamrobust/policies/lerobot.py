@@ -74,16 +74,19 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
                          f"scripts/install_lerobot.sh") from None
     try:
         config = PreTrainedConfig.from_pretrained(directory, local_files_only=True)
-        config.device = ctx.device
+    except Exception as exc:  # noqa: BLE001 - any load fault is one line about the checkpoint
+        raise UsageError(f"cannot read the LeRobot config in {directory}: {one_line(exc)}") from None
+    cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
+    config.device = ctx.device
+    try:
         model = get_policy_class(config.type).from_pretrained(directory, config=config,
                                                               local_files_only=True)
         preprocess, postprocess = make_pre_post_processors(
             config, pretrained_path=str(directory),
             preprocessor_overrides={"device_processor": {"device": ctx.device}})
-    except Exception as exc:  # noqa: BLE001 - any load fault is one line about the checkpoint
+    except Exception as exc:  # noqa: BLE001
         raise UsageError(f"cannot load the LeRobot checkpoint {directory}: {one_line(exc)}") from None
     model.eval()
-    cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
     chunk = int(getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
                 or getattr(config, "n_action_steps", 1))
     replan = _positive_int(ctx.options.get("replan_steps", getattr(config, "n_action_steps", chunk)),
