@@ -4,14 +4,16 @@
 
 The same cases run twice, each in a fresh process: once as a bare loop (build the
 suite, then make_env -> run_episode -> close per case) and once through
-`pytest --suite ... -p no:xdist`. Printed: both wall times and their ratio (goal
-<= 1.02), and the part of the difference that is pytest's start-up, which a longer
-matrix amortises.
+`pytest --suite ... -p no:xdist`, alternating, `--repeat` times; the fastest of each
+is kept, as other load on the machine only ever adds time. Printed: both wall times
+and their ratio (goal <= 1.02), and the part of the difference that is pytest's
+start-up, which a longer matrix amortises.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -41,28 +43,33 @@ def main() -> None:
     parser.add_argument("--axes", default="clean,camera,light,noise")
     parser.add_argument("--levels", default="1,3,5")
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     from _runs import run_plugin
 
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", SCRIPT, args.tasks, args.axes, args.levels,
-                    str(args.seeds)], check=True)
-    bare = time.perf_counter() - start
-    plugin, results = run_plugin([
-        "--policy=scripted", "--suite=tabletop", f"--tasks={args.tasks}", f"--axes={args.axes}",
-        f"--levels={args.levels}", f"--seeds={args.seeds}", "-p", "no:xdist", "-k", "test_episode"])
-    startup = _pytest_startup()
+    bares, plugins, startups = [], [], []
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SCRIPT, args.tasks, args.axes, args.levels,
+                        str(args.seeds)], check=True)
+        bares.append(time.perf_counter() - start)
+        wall, results = run_plugin([
+            "--policy=scripted", "--suite=tabletop", f"--tasks={args.tasks}",
+            f"--axes={args.axes}", f"--levels={args.levels}", f"--seeds={args.seeds}",
+            "-p", "no:xdist", "-k", "test_episode"])
+        plugins.append(wall)
+        startups.append(_pytest_startup())
+    bare, plugin, startup = min(bares), min(plugins), min(startups)
     print(f"episodes: {len(results)}")
     print(f"bare loop (fresh process):  {bare:7.2f} s")
     print(f"pytest plugin (fresh):      {plugin:7.2f} s")
     print(f"ratio plugin/bare:          {plugin / bare:7.3f}   (goal <= 1.02)")
     print(f"pytest start-up alone:      {startup:7.2f} s  "
           f"-> ratio without it: {(plugin - startup) / bare:.3f}")
-    inside = sum(r.wall_time_s for r in results)
-    print(f"time inside run_episode:    {inside:7.2f} s  "
-          f"-> per-case harness cost {(plugin - startup - inside) / len(results) * 1000:.0f} ms "
-          f"(scene build, parameter draw, pytest bookkeeping)")
+    print(f"per case: {(plugin - startup - bare) / len(results) * 1000:.0f} ms "
+          f"(best of {args.repeat}; load average now {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores)")
 
 
 def _pytest_startup() -> float:
