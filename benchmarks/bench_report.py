@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import io
 import dataclasses
+import io
 import sys
 import tempfile
 import time

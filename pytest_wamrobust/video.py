@@ -11,8 +11,8 @@ that Jenkins' JUnit attachments plugin and GitLab's test reports read.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

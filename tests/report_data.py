@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -55,12 +55,12 @@ def grid_results(policy: str, rates: Mapping[str, float] | float = 0.7,
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _specs(suite: GridSuite) -> tuple:
     """Drawing parameters runs Hypothesis per case; tests reuse the same grids often."""
     return tuple(suite.episode_spec(key) for key in suite.cases(CaseSelection()))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _default_suite() -> GridSuite:
     return grid_suite()

@@ -9,8 +9,7 @@ import pytest
 from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.core.compare import (IMPROVED, NO_CHANGE, REGRESSED, compare_results,
-                                           holm)
+from pytest_wamrobust.core.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_results, holm
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.results import FAILURE, SUCCESS
 from pytest_wamrobust.report.compare_cmd import check_baseline
@@ -129,7 +128,7 @@ def test_real_runs_oracle_vs_random(capsys):
                  str(FIXTURES / "tabletop_random.xml")])
     out = capsys.readouterr().out
     assert code == 1
-    assert re.search(r"^\| Total +\| 168 +\| 100\.0 +\| 0\.0 +\| -100\.0 +\| 168/0 .*regressed", out, re.M)
+    assert re.search(r"^\| Total +\| 168 +\| 100\.0 +\| 0\.0 +\| -100\.0 +\| 168/0 .*regressed", out, re.MULTILINE)
     assert main(["compare", str(FIXTURES / "tabletop_random.xml"),
                  str(FIXTURES / "tabletop_scripted.xml")]) == 0
     assert "improved" in capsys.readouterr().out

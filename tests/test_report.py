@@ -10,12 +10,13 @@ from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
 from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.sharding import Shard, shard_cases
 from pytest_wamrobust.core.gates import OVERALL
+from pytest_wamrobust.core.sharding import Shard, shard_cases
 from pytest_wamrobust.report.aggregate import success_table
 from pytest_wamrobust.report.junit_io import read_results, write_results
 from pytest_wamrobust.report.report_cmd import build_tables
 from pytest_wamrobust.report.tables import to_markdown
+
 
 def report(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(["report", *map(str, argv)])
@@ -58,7 +59,7 @@ def test_several_policies_side_by_side_with_breakdown(tmp_path, capsys):
     b = write_results(grid_results("wam", salt="y"), tmp_path / "b.xml")
     code, out, _ = report(capsys, a, b, "--by", "task")
     assert code == 0
-    assert re.search(r"^\| pi05 ", out, re.M) and re.search(r"^\| wam ", out, re.M)
+    assert re.search(r"^\| pi05 ", out, re.MULTILINE) and re.search(r"^\| wam ", out, re.MULTILINE)
     assert "wam: success per setting and task" in out and "| task1 " in out
 
 
@@ -95,7 +96,7 @@ def test_benchmark_json_folds_into_latency_table(tmp_path, capsys):
     assert code == 0
     row = next(line for line in out.splitlines() if "pytest-benchmark" in line)
     assert "| scripted " in row and "| 12.3 " in row and "| 20 " in row
-    assert re.search(r"^\| scripted +\| episodes ", out, re.M)
+    assert re.search(r"^\| scripted +\| episodes ", out, re.MULTILINE)
 
 
 def test_latency_percentiles_pool_every_chunk():
@@ -121,9 +122,9 @@ def test_errors_count_as_failures_and_are_shown():
     ("<html><body/></html>", "is not a JUnit report"),
     ('<testsuites><testsuite name="pytest"><testcase name="t"/></testsuite></testsuites>',
      "has no wamrobust results"),
-    ('<testsuite><testcase name="t"><properties><property name="wam.suite" value="s"/>'
-     '<property name="wam.status" value="success"/><property name="wam.axis" value="clean"/>'
-     "</properties></testcase></testsuite>", "malformed wam.* properties"),
+    (('<testsuite><testcase name="t"><properties><property name="wam.suite" value="s"/>'
+      '<property name="wam.status" value="success"/><property name="wam.axis" value="clean"/>'
+      "</properties></testcase></testsuite>"), "malformed wam.* properties"),
 ])
 def test_bad_files_are_one_clear_line(tmp_path, capsys, content, message):
     bad = tmp_path / "bad.xml"
@@ -158,8 +159,8 @@ def test_report_of_real_tabletop_runs(capsys):
     code, out, _ = report(capsys, FIXTURES / "tabletop_scripted.xml",
                           FIXTURES / "tabletop_random.xml", "--by", "level")
     assert code == 0
-    assert re.search(r"^\| scripted +\| 100\.0 .*\| 100\.0 +\| 192 +\|$", out, re.M)
-    assert re.search(r"^\| random +\| 0\.0 .*\| 0\.0 +\| 192 +\|$", out, re.M)
-    assert re.search(r"^\| Camera +\| L5 +\| 8 +\| 8 +\| 100\.0 ", out, re.M)
+    assert re.search(r"^\| scripted +\| 100\.0 .*\| 100\.0 +\| 192 +\|$", out, re.MULTILINE)
+    assert re.search(r"^\| random +\| 0\.0 .*\| 0\.0 +\| 192 +\|$", out, re.MULTILINE)
+    assert re.search(r"^\| Camera +\| L5 +\| 8 +\| 8 +\| 100\.0 ", out, re.MULTILINE)
     latency = [line for line in out.splitlines() if "| episodes |" in line]
     assert len(latency) == 2 and all(float(line.split("|")[4]) > 0 for line in latency)

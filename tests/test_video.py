@@ -9,13 +9,25 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.types import (CameraSpec, CaseKey, EnvSpec, EpisodeSpec, Observation,
-                                         PolicyMetadata, TaskSpec)
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.types import (
+    CameraSpec,
+    CaseKey,
+    EnvSpec,
+    EpisodeSpec,
+    Observation,
+    PolicyMetadata,
+    TaskSpec,
+)
 from pytest_wamrobust.report.junit_io import read_results
-from pytest_wamrobust.video import (VideoRecorder, link_videos, parse_video_policy, tile_frames,
-                                    video_path)
+from pytest_wamrobust.video import (
+    VideoRecorder,
+    link_videos,
+    parse_video_policy,
+    tile_frames,
+    video_path,
+)
 
 mujoco = pytest.importorskip("mujoco")
 pytest_plugins = ["pytester"]

@@ -11,8 +11,8 @@ otherwise cry wolf on about a third of no-change candidates.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .errors import UsageError
 from .gates import OVERALL

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .errors import UsageError
 from .types import SETTINGS, CaseKey

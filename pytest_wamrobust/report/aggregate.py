@@ -7,8 +7,8 @@ construction, and a merged set of shards gives the same figures as one run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

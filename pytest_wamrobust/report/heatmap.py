@@ -27,7 +27,7 @@ def heatmap_png(table: SuccessTable, dpi: int = 110) -> bytes:
         ax.set_yticks(range(len(table.policies)), list(table.policies))
         for i, row in enumerate(rates):
             for j, rate in enumerate(row):
-                if rate == rate:
+                if not np.isnan(rate):
                     ax.text(j, i, f"{100 * rate:.0f}", ha="center", va="center", fontsize=9)
         fig.colorbar(image, ax=ax, label="success %")
         ax.set_title("Success rate per perturbation axis")

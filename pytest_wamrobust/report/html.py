@@ -6,8 +6,8 @@ One file a CI job can upload and anyone can open offline; no scripts, no externa
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 from .tables import Table
 

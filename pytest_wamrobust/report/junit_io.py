@@ -9,11 +9,19 @@ line naming the file and what to pass instead.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from junitparser import (Error, Failure, JUnitXml, JUnitXmlError, Properties, Property, TestCase,
-                         TestSuite)
+from junitparser import (
+    Error,
+    Failure,
+    JUnitXml,
+    JUnitXmlError,
+    Properties,
+    Property,
+    TestCase,
+    TestSuite,
+)
 
 from ..core.errors import UsageError
 from ..core.results import ERROR, FAILURE, EpisodeResult, has_result_properties

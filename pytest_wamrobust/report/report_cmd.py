@@ -4,8 +4,8 @@ study's tables, as Markdown on stdout or in a file, and as an HTML page with a h
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..core.results import EpisodeResult
 from .aggregate import BREAKDOWNS, LatencyRow, SuccessTable, latency_rows, success_table

@@ -6,8 +6,9 @@ it, so the two views never disagree.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ..core.compare import Comparison
 from ..core.gates import OVERALL, Row
@@ -34,12 +35,12 @@ def title(setting: str) -> str:
 
 
 def pct(x: float) -> str:
-    return "-" if x != x else f"{100 * x:.1f}"
+    return "-" if math.isnan(x) else f"{100 * x:.1f}"
 
 
 def ms(x: float) -> str:
     """Three significant digits: a scripted policy's 0.02 ms and a VLA's 480 ms both read."""
-    return "-" if x != x else f"{x:.1f}" if x >= 100 else f"{x:.3g}"
+    return "-" if math.isnan(x) else f"{x:.1f}" if x >= 100 else f"{x:.3g}"
 
 
 def _ci(cell: Row) -> str:
