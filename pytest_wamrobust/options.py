@@ -143,6 +143,8 @@ def _from_ini(config: pytest.Config, opt: _Option) -> Any:
     raw = config.getini(opt.ini)
     if raw in (None, ""):
         return None
+    if opt.ini == "wamrobust_thresholds" and config.inipath is not None:
+        return str(config.inipath.parent / str(raw).strip())  # relative to the ini file
     if opt.parse is None:
         return str(raw).strip()
     try:

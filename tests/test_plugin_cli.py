@@ -113,6 +113,18 @@ def test_malformed_thresholds_file_is_one_line_and_runs_nothing(pytester, conten
     assert "test_episode" not in result.stdout.str()
 
 
+def test_ini_thresholds_file_is_relative_to_the_ini_file(pytester):
+    pytester.mkdir("ci").joinpath("gates.toml").write_text("clean = 2\n")
+    pytester.makeini("[pytest]\nwamrobust_thresholds = ci/gates.toml\n")
+    sub = pytester.mkdir("sub")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(sub)
+        result = run(pytester, "--policy=noop", *SELECT, f"--rootdir={pytester.path}",
+                     f"-c={pytester.path / 'tox.ini'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ci/gates.toml: clean = 2 must be a success rate" in error_lines(result)[0]
+
+
 def test_missing_thresholds_file_names_it(pytester):
     result = run(pytester, "--policy=noop", *SELECT, "--wam-thresholds=nowhere.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
