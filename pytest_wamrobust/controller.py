@@ -82,8 +82,11 @@ class Controller:
             params = dict(self.run.suite.episode_spec(key).params)
         except Exception:  # noqa: BLE001 - the seed is what matters; params are a bonus
             params = {}
+        # the name the policy reports for itself, so reports group this case with its run
+        policy = next((r.policy for r in self.results.values() if r.policy),
+                      self.run.policy_label)
         return EpisodeResult(key=key, status=ERROR, steps=0, params=params,
-                             episode_seed=episode_seed(key), policy=self.run.policy_label,
+                             episode_seed=episode_seed(key), policy=policy,
                              error=reason, error_kind=kind)
 
 

@@ -166,6 +166,7 @@ def test_a_worker_crash_is_recorded_as_an_error_with_its_seed(pytester):
     props = episodes(junit(pytester))["test_episode[tabletop/close_drawer/clean/L0/s00]"]
     assert props["wam.status"] == "error" and props["wam.error_kind"] == "worker_crash"
     assert props["wam.seed"] == "0" and int(props["wam.episode_seed"]) > 0
+    assert props["wam.policy"] == "scripted"  # the wrapped oracle's name, like its other cases
 
 
 def test_a_policy_that_cannot_be_built_is_one_line_per_case(pytester):
