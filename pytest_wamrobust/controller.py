@@ -9,6 +9,8 @@ as an error with its seed: no case is ever lost from the table.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from . import junit, terminal
@@ -61,8 +63,8 @@ class Controller:
             gate_failed = any(v.passed is False for v in self.verdicts)
             session.exitstatus = (pytest.ExitCode.TESTS_FAILED
                                   if gate_failed or self.other_failures else pytest.ExitCode.OK)
-        xmlpath = session.config.option.xmlpath
-        if xmlpath and results:
+        xmlpath = getattr(session.config.option, "xmlpath", None)
+        if xmlpath and results and Path(xmlpath).is_file():
             junit.add_gates(xmlpath, self.rows, self.verdicts,
                             {nodeid: self.results[nodeid] for nodeid in self.unrecorded})
 
