@@ -150,6 +150,8 @@ def test_faulty_policies_error_their_cases_and_the_run_goes_on(pytester):
         assert props[name]["wam.status"] == "error" and props[name]["wam.seed"] == "0"
         assert props[name]["wam.error_kind"] in ("policy_error", "invalid_action")
     assert not cases["test_episode[tabletop/lift_cube/clean/L0/s00]"].result
+    table = {p.name: p.value for p in gates_suite(junit(pytester)).properties()}
+    assert table["wam.table.clean"].startswith("n=4 successes=1 errors=3 rate=0.2500")
 
 
 def test_a_worker_crash_is_recorded_as_an_error_with_its_seed(pytester):
