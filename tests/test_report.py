@@ -88,14 +88,14 @@ def test_merged_xml_is_a_readable_junit_file(tmp_path, capsys):
 def test_benchmark_json_folds_into_latency_table(tmp_path, capsys):
     bench = tmp_path / "bench.json"
     bench.write_text(
-        '{"benchmarks": [{"name": "test_latency[scripted]", "extra_info": {"policy": "scripted"},'
-        ' "stats": {"median": 0.0123, "mean": 0.0131, "rounds": 20,'
-        ' "data": [0.01, 0.012, 0.0123, 0.013, 0.02]}}]}')
+        '{"benchmarks": [{"name": "test_latency[scripted]", "params": {"policy_name": "scripted"},'
+        ' "stats": {"median": 0.0123, "mean": 0.0131, "rounds": 20},'
+        ' "extra_info": {"p95_ms": 19.5}}]}')
     xml = write_results(grid_results("scripted"), tmp_path / "r.xml")
     code, out, _ = report(capsys, xml, "--benchmark-json", bench)
     assert code == 0
     row = next(line for line in out.splitlines() if "pytest-benchmark" in line)
-    assert "| scripted " in row and "| 12.3 " in row and "| 20 " in row
+    assert "| scripted " in row and "| 12.3 " in row and "| 20 " in row and "| 19.5 " in row
     assert re.search(r"^\| scripted +\| episodes ", out, re.MULTILINE)
 
 

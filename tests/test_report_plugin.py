@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -54,3 +55,21 @@ def test_report_of_a_run_without_episodes_is_one_line(tmp_path, capsys, content)
     xml.write_text(content)
     assert main(["report", str(xml)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_pytest_benchmark_json_of_the_latency_case(tmp_path, capsys):
+    """pytest-benchmark times the policy in a -n 0 run; its row joins the episodes' one."""
+    xml, _ = pytest_run(tmp_path, "run", "--axes=clean")
+    bench = tmp_path / "bench.json"
+    env = {**os.environ, "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+    env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    subprocess.run([sys.executable, "-m", "pytest", *CASES, "-k", "test_latency", "-p",
+                    "no:cacheprovider", "-q", "--benchmark-max-time=0.05",
+                    f"--benchmark-json={bench}"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=300)
+    median_ms = json.loads(bench.read_text())["benchmarks"][0]["stats"]["median"] * 1000
+    assert main(["report", str(xml), "--benchmark-json", str(bench)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| random ")]
+    sources = [line.split("|")[2].strip() for line in rows]
+    assert sources[-2:] == ["episodes", "pytest-benchmark (test_latency[random])"]
+    assert float(rows[-1].split("|")[4]) == pytest.approx(median_ms, rel=0.01, abs=0.0005)

@@ -2,8 +2,9 @@
 
 pytest-benchmark switches itself off under xdist, so its numbers come from a separate
 `-n 0` run of the latency cases; folding them into the same table as the per-chunk
-timings of the episodes shows both side by side. Its stats hold no p95: that column is
-filled only when the file carries the raw timings (`--benchmark-save-data`).
+timings of the episodes shows both side by side. Its stats hold no p95: that column
+comes from the raw timings when the file carries them (`--benchmark-save-data`, or the
+plugin's latency test, which saves them) or from `extra_info["p95_ms"]`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .aggregate import LatencyRow
 
 
 def read_benchmark_json(path: str | Path) -> list[LatencyRow]:
-    """One row per benchmark; the policy is `extra_info["policy"]` when the test set it."""
+    """One row per benchmark, named by the policy it timed where the file says so."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -33,12 +34,22 @@ def read_benchmark_json(path: str | Path) -> list[LatencyRow]:
     for bench in benchmarks:
         try:
             stats = bench["stats"]
-            name = str(bench.get("extra_info", {}).get("policy") or bench["name"])
             raw = stats.get("data")
-            p95 = float(np.percentile(raw, 95)) * 1000.0 if raw else float("nan")
-            rows.append(LatencyRow(name, f"pytest-benchmark ({bench['name']})",
+            extra = bench.get("extra_info") or {}
+            if raw:
+                p95 = float(np.percentile(raw, 95)) * 1000.0
+            else:
+                p95 = float(extra.get("p95_ms", "nan"))
+            rows.append(LatencyRow(_policy(bench), f"pytest-benchmark ({bench['name']})",
                                    int(stats["rounds"]), float(stats["median"]) * 1000.0,
                                    p95, float(stats["mean"]) * 1000.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{path}: a benchmark entry lacks pytest-benchmark stats ({exc!r})") from None
     return rows
+
+
+def _policy(bench: dict) -> str:
+    """`extra_info["policy"]`, else the plugin's `policy_name` parameter, else the test name."""
+    params = bench.get("params") or {}
+    return str((bench.get("extra_info") or {}).get("policy") or params.get("policy_name")
+               or bench["name"])
