@@ -20,9 +20,9 @@ TABLE_HALF = (0.6, 0.45, 0.025)
 TABLE_RGB = (0.62, 0.48, 0.34)
 WALL_RGB = (0.78, 0.80, 0.82)
 #: The head camera (RoboTwin's "head_camera"): behind the arms, looking down the table.
-HEAD_EYE = np.array([0.0, -0.70, 0.62])
+HEAD_EYE = np.array([0.0, -0.52, 0.72])
 HEAD_TARGET = np.array([0.0, 0.06, 0.0])
-HEAD_FOVY = math.radians(50.0)
+HEAD_FOVY = math.radians(52.0)
 WRIST_FOVY = math.radians(75.0)
 #: Key light (azimuth, elevation) in degrees and colour, and the ambient level.
 KEY_LIGHT = (35.0, 60.0, 1.6)
