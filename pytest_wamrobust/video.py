@@ -112,7 +112,8 @@ def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float) -> Pat
     try:
         import imageio_ffmpeg
     except ImportError:
-        raise UsageError("videos need imageio-ffmpeg: pip install imageio-ffmpeg") from None
+        raise UsageError("--wam-video needs imageio-ffmpeg: "
+                         "pip install 'pytest-wamrobust[reports]'") from None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 
+from ..core.errors import UsageError
 from .aggregate import SuccessTable
 from .tables import title
 
 
 def heatmap_png(table: SuccessTable, dpi: int = 110) -> bytes:
     """Rows are policies, columns the settings and total; cells annotated with success %."""
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError("the heatmap (--html, --png) needs matplotlib: "
+                         "pip install 'pytest-wamrobust[reports]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
