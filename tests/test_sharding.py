@@ -12,7 +12,7 @@ import pytest
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
 from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.sharding import Shard, parse_shard, shard_cases
+from pytest_wamrobust.core.sharding import Shard, parse_shard, shard_cases, split_items
 
 REWRITES = {k: [f"{k} one"] for k in
             ("paraphrase", "synonyms", "distractor", "constraint", "reasoning")}
@@ -80,3 +80,18 @@ def test_bad_shard_as_argparse_type_is_a_usage_message(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["--wam-shard=5/4"])
     assert "need 1 <= i <= N" in capsys.readouterr().err
+
+
+def test_split_items_keeps_order_and_runs_other_tests_once():
+    """What the plugin's collection hook does with its items (episodes and other tests)."""
+    cases = grid(tasks=2)
+    items = [f"test_episode[{k.case_id}]" for k in cases] + ["test_latency[scripted]"]
+    by_id = {f"test_episode[{k.case_id}]": k for k in cases}
+    parts = [split_items(items, by_id.get, Shard(i, 3)) for i in (1, 2, 3)]
+    kept = [p[0] for p in parts]
+    assert sorted(x for k in kept for x in k) == sorted(items)
+    assert all(k == [x for x in items if x in k] for k in kept)  # original order
+    assert ["test_latency[scripted]" in k for k in kept] == [True, False, False]
+    for i, (keep, drop) in enumerate(parts, start=1):
+        assert set(keep) | set(drop) == set(items) and not set(keep) & set(drop)
+        assert {by_id[x] for x in keep if x in by_id} == set(shard_cases(cases, Shard(i, 3)))

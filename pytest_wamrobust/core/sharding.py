@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from .errors import UsageError
 from .types import SETTINGS, CaseKey
+
+T = TypeVar("T")
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -60,3 +63,20 @@ def shard_cases(cases: Iterable[CaseKey], shard: Shard) -> list[CaseKey]:
     """The cases of `shard`, in canonical order; duplicates count once."""
     ordered = sorted(set(cases), key=_order)
     return ordered[shard.index - 1::shard.count]
+
+
+def split_items(items: Sequence[T], key_of: Callable[[T], CaseKey | None],
+                shard: Shard) -> tuple[list[T], list[T]]:
+    """(kept, deselected) test items, in their original order.
+
+    Items that are no episode case (`key_of` gives None: the latency benchmark, a user's
+    own tests) run in shard 1 only, so a merged run holds each exactly once.
+    """
+    keys = {item_key for item_key in map(key_of, items) if item_key is not None}
+    chosen = set(shard_cases(keys, shard))
+    kept, deselected = [], []
+    for item in items:
+        key = key_of(item)
+        keep = key in chosen if key is not None else shard.index == 1
+        (kept if keep else deselected).append(item)
+    return kept, deselected
