@@ -8,15 +8,12 @@ are imported by suites and policies inside the process that runs episodes, never
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import pytest
 
-from . import collection, options
+from . import collection, options, terminal
 from .controller import Controller
 from .core import registry
 from .core.errors import UsageError
-from .core.types import SETTINGS
 from .fixtures import RUN_KEY, episode_result, episode_spec, policy, run_episode, suite, wam_run  # noqa: F401
 from .run import WamRun
 
@@ -47,18 +44,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     run = config.stash.get(RUN_KEY, None)
     if run is None:
         return []
-    cases = run.cases
-    levels = sorted({k.level for k in cases if k.level}) or [0]
-    seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
-    return [
-        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases: "
-         f"tasks {_join({k.task for k in cases})}; "
-         f"settings {_join(s for s in SETTINGS if any(k.axis == s for k in cases))}; "
-         f"levels {_join(levels)}; seeds {seeds}"),
-        f"wamrobust: gates {'from ' + '; '.join(run.thresholds.sources) if run.thresholds.configured else 'none'}",
-        "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
-                                  ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
-    ]
+    return terminal.header_lines(run)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -94,14 +80,3 @@ def _register_hypothesis_profiles() -> None:
     settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True,
                               print_blob=True)
     settings.register_profile("full", max_examples=500, deadline=None)
-
-
-def _join(values) -> str:
-    return ",".join(map(str, sorted(values) if isinstance(values, set) else values))
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "absent"

@@ -5,15 +5,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
 from .core import gates
 from .core.results import EpisodeResult
+from .core.types import SETTINGS
 from .run import WamRun
 
 #: Errored cases listed by name before the rest are only counted.
 MAX_LISTED_ERRORS = 10
+
+
+def header_lines(run: WamRun) -> list[str]:
+    """What pytest-randomly-style headers give: enough to repeat the run exactly."""
+    cases = run.cases
+    levels = sorted({k.level for k in cases if k.level}) or [0]
+    seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
+    settings = [s for s in SETTINGS if any(k.axis == s for k in cases)]
+    tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
+    gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
+    return [
+        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases: "
+         f"tasks {','.join(tasks)}; settings {','.join(settings)}; "
+         f"levels {','.join(map(str, levels))}; seeds {seeds}"),
+        f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
+        "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
+                                  ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
+    ]
 
 
 def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[gates.Row],
@@ -39,6 +59,13 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
                      f"{len(judged)} held, {verdict}; the exit status follows the gates, "
                      f"so single failed episodes do not fail the session")
     return lines
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
 
 
 def _pct(x: float) -> str:
