@@ -22,12 +22,16 @@ MIRROR="${WAMROBUST_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 log() { echo "setup_vulkan: $*" >&2; }
 
-for icd in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
-    if [[ -e "$icd" ]] && ! grep -q lvp "$icd"; then
-        log "GPU Vulkan driver found ($icd); nothing to do"
-        exit 0
-    fi
-done
+# A GPU needs its device node: ICD files alone prove nothing (Debian's
+# mesa-vulkan-drivers installs Intel and Radeon ICDs on machines without either).
+if compgen -G "/dev/nvidiactl" >/dev/null || compgen -G "/dev/dri/renderD*" >/dev/null; then
+    for icd in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
+        if [[ -e "$icd" ]] && ! grep -q lvp "$icd"; then
+            log "GPU and its Vulkan driver found ($icd); nothing to do"
+            exit 0
+        fi
+    done
+fi
 
 if [[ -f "$ICD" ]] && grep -q "\"$DEST/" "$ICD"; then
     log "lavapipe already set up: $ICD"

@@ -30,11 +30,16 @@ def private_icd() -> Path:
     return Path(root) / "lvp_icd.json"
 
 
-def _gpu_icds() -> list[str]:
-    found = []
-    for folder in _SYSTEM_ICD_DIRS:
-        found += [p for p in glob.glob(os.path.join(folder, "*.json")) if "lvp" not in os.path.basename(p)]
-    return found
+def has_gpu() -> bool:
+    """A GPU device node with a Vulkan driver for it.
+
+    ICD files alone prove nothing: Debian's mesa-vulkan-drivers installs Intel and
+    Radeon ICDs on machines without either GPU.
+    """
+    nodes = glob.glob("/dev/nvidiactl") + glob.glob("/dev/dri/renderD*")
+    icds = [p for folder in _SYSTEM_ICD_DIRS for p in glob.glob(os.path.join(folder, "*.json"))
+            if "lvp" not in os.path.basename(p)]
+    return bool(nodes and icds)
 
 
 def configure() -> str:
@@ -44,7 +49,7 @@ def configure() -> str:
     """
     if any(os.environ.get(var) for var in _LOADER_VARS):
         return "env"
-    if _gpu_icds():
+    if has_gpu():
         return "gpu"
     icd = private_icd()
     if icd.is_file():
