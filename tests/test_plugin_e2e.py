@@ -22,14 +22,6 @@ STABLE = ("wam.status", "wam.steps", "wam.params", "wam.episode_seed", "wam.inst
           "wam.chunks", "wam.error")
 
 
-@pytest.fixture(autouse=True)
-def _not_an_xdist_worker(monkeypatch):
-    """When this file itself runs under xdist, the child pytest must not inherit the
-    worker's environment: pytest-benchmark would think it is a worker too."""
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def run(pytester: pytest.Pytester, *args: str, inprocess: bool = False) -> pytest.RunResult:
     """A fresh pytest process, as in CI; in-process only where no scene is rendered."""
     runner = pytester.runpytest_inprocess if inprocess else pytester.runpytest_subprocess
