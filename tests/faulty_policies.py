@@ -1,13 +1,14 @@
 """Real `module:callable` policies that misbehave on chosen tasks, for the plugin's tests.
 
 `faulty` wraps the scripted oracle and breaks only on the tasks named in its options
-(`--policy-arg close_drawer=nan`: task -> raise | nan | shape | crash), so one run
+(`--policy-arg close_drawer=nan`: task -> raise | nan | shape | crash | slow), so one run
 shows each kind of fault next to cases that work.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
@@ -29,6 +30,9 @@ class Faulty:
     def infer(self, observation):
         chunk = self._inner.infer(observation)
         if not self._fault:
+            return chunk
+        if self._fault == "slow":
+            time.sleep(0.03)
             return chunk
         if self._fault == "raise":
             raise RuntimeError("model exploded")

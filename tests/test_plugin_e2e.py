@@ -100,6 +100,22 @@ def test_oracle_run_table_junit_and_the_same_results_on_any_worker_in_any_order(
     assert stable[0] == stable[1] == stable[2]
 
 
+def test_a_slow_policy_fails_the_latency_case_and_gate(pytester):
+    pytester.makepyfile(faulty_policies=FAULTY)
+    pytester.path.joinpath("gates.toml").write_text("max_chunk_latency_ms = 10\n")
+    result = run(pytester, "--policy=faulty_policies:faulty", "--policy-arg=lift_cube=slow",
+                 *SELECT[:2], "--axes=clean", "--levels=1", "--seeds=1", "-p", "no:xdist",
+                 "--wam-thresholds=gates.toml", "--benchmark-max-time=0.2")
+    assert result.ret == 1
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*policy faulty: p95 chunk latency 3*.* ms > max_chunk_latency_ms 10",
+        "latency per chunk: p50 3*.* ms, p95 3*.* ms over * chunks; gate <= 10 ms FAIL",
+        "gates (point): 0/1 held, FAILED (max_chunk_latency_ms)*",
+    ])
+    assert isinstance(next(iter(gates_suite(junit(pytester)))).result[0], Failure)
+
+
 @pytest.mark.parametrize("gate, expected_exit, dist", [("0.0", 0, ("-p", "no:xdist")),
                                                        ("0.5", 1, ("-n", "2"))])
 def test_gates_decide_the_exit_status(pytester, gate, expected_exit, dist):
