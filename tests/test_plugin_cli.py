@@ -145,3 +145,13 @@ def test_without_paths_only_the_generated_cases_run(pytester):
     both = run(pytester, "--policy=noop", *SELECT, "--collect-only", "-q", ".")
     assert "test_other.py::test_other" in both.stdout.str()
     assert "wamrobust::test_episode[tabletop/lift_cube/clean/L0/s00]" in both.stdout.str()
+
+
+@pytest.mark.parametrize("profile", ["quick", "ci", "full"])
+def test_hypothesis_profiles_have_no_deadline(pytester, profile):
+    pytester.makepyfile(test_profile="""
+        from hypothesis import settings
+        def test_deadline():
+            assert settings().deadline is None
+    """)
+    run(pytester, f"--hypothesis-profile={profile}").assert_outcomes(passed=1)
