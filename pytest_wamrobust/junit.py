@@ -70,4 +70,7 @@ def _complete_properties(xml: JUnitXml, unrecorded: Mapping[str, EpisodeResult])
             props = Properties()
             for name, value in result.to_properties():
                 props.add_property(Property(name, value))
+            outcome = case.result
+            case.result = []  # re-added after, so <properties> comes first, as pytest writes it
             case.append(props)
+            case.result = outcome
