@@ -39,7 +39,11 @@ class TinyPolicy:
         self.cfg, self.vocab = cfg, checkpoint.vocab
         self._mean, self._std = checkpoint.state_mean, checkpoint.state_std
         self.model = build(cfg)
-        self.model.load_state_dict(checkpoint.weights)
+        try:
+            self.model.load_state_dict(checkpoint.weights)
+        except RuntimeError:
+            raise UsageError(f"{name}: the weights do not fit this version's network; retrain them "
+                             f"with `wamrobust train {name}`") from None
         self.model.eval()
         self._generator = torch.Generator().manual_seed(0)
         self._tokens: tuple[str, object] | None = None

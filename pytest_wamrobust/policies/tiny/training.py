@@ -21,7 +21,8 @@ from .features import downsample, state_features
 from .model import ModelConfig, noise_levels
 from .vocab import UNK, Vocabulary
 
-SHIFT_PX = 4
+#: Random image shift in training; small, since absolute position tells where the cube is.
+SHIFT_PX = 1
 WORD_DROPOUT = 0.1
 FUTURE_WEIGHT = 1.0
 
