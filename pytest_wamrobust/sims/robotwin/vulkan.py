@@ -58,12 +58,21 @@ def configure() -> str:
     return "none"
 
 
+_KEEPALIVE: list[Any] = []
+
+
 def render_system() -> Any:
-    """SAPIEN's render system, or MissingAssetError naming the fix."""
+    """A new SAPIEN render system, or MissingAssetError naming the fix.
+
+    The first one of the process is kept alive: SAPIEN drops its Vulkan context, and
+    with it every compiled pipeline (seconds on lavapipe), when the last system dies.
+    """
     source = configure()
     import sapien
 
     try:
+        if not _KEEPALIVE:
+            _KEEPALIVE.append(sapien.render.RenderSystem())
         return sapien.render.RenderSystem()
     except RuntimeError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no device"
