@@ -7,6 +7,9 @@ seconds; every run is a fresh pytest process, as in CI.
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -201,6 +204,29 @@ def test_a_policy_that_cannot_be_built_is_one_line_per_case(pytester):
     assert "Traceback" not in result.stdout.str()
     props = episodes(junit(pytester))["test_episode[tabletop/lift_cube/clean/L0/s00]"]
     assert props["wam.status"] == "error" and props["wam.error_kind"] == "harness_error"
+
+
+def test_a_policy_served_over_websocket_runs_through_the_plugin(pytester):
+    """--policy=ws://... dispatches to the openpi client; `wamrobust serve` hosts the oracle."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pytest_wamrobust.cli", "serve", "--policy=scripted",
+         "--suite=tabletop", "--host=127.0.0.1", f"--port={port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "serving 'scripted'" in server.stdout.readline()
+        result = run(pytester, f"--policy=ws://127.0.0.1:{port}", *SELECT[:2],
+                     "--axes=clean,camera", "--levels=1", "--seeds=1", "-n", "2")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert result.ret == 0, result.stdout.str()
+    result.assert_outcomes(passed=2, skipped=1)
+    props = episodes(junit(pytester))
+    assert {p["wam.status"] for p in props.values()} == {"success"}
+    assert all(int(p["wam.chunks"]) > 0 for p in props.values())
 
 
 def test_users_write_their_own_tests_with_the_fixtures(pytester):
