@@ -4,8 +4,8 @@ An episode file holds, per step t, both cameras (downsampled uint8), the raw sta
 action executed and the oracle's full plan from that observation (the training label).
 Demo scenes use seed indices from `DEMO_SEED_START` up, a range the test grid never
 reaches; `record` also refuses any demo scene whose episode seed equals a test seed.
-Half the demos execute noisy actions (DART-style) so the data covers recoveries while
-the labels stay the oracle's clean plan.
+Half the demos execute noisy actions (DART-style: position, and yaw while high) so the
+data covers recoveries while the labels stay the oracle's clean plan.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ DEMO_SEED_START = 100_000
 TEST_SEED_RANGE = range(0, 1000)
 #: Std of the noise on executed position actions (rotation noise makes the oracle drop cubes).
 ACTION_NOISE = 0.1
+#: Yaw noise while the hand is high above the table, so demos show the oracle turning
+#: a misaligned hand back onto the cube's faces (the one thing a first frame hides).
+YAW_NOISE = 0.3
+YAW_NOISE_ABOVE = 0.07
 
 
 @dataclass
@@ -82,7 +86,9 @@ def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int, noisy: b
             action = executing[0]
             executing = executing[1:]
             if noisy:
-                action = action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, 0.0, 0.0]
+                high = obs.privileged["eef_pos"][2] > obs.privileged["table_z"] + YAW_NOISE_ABOVE
+                yaw = rng.normal(0, YAW_NOISE) if high else 0.0
+                action = action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, yaw, 0.0]
             action = np.clip(action, -1.0, 1.0)
             for name, image in obs.images.items():
                 frames[name].append(downsample(image, image_size))
@@ -102,13 +108,14 @@ def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int, noisy: b
 
 
 def record(suite: Suite, oracle, out: Path, tasks: Sequence[str], episodes: int, image_size: int,
-           progress: Callable[[str], None] = print) -> dict[str, int]:
-    """Record `episodes` successful demos per task into out/<task>/; returns counts."""
+           progress: Callable[[str], None] = print, start: int = 0) -> dict[str, int]:
+    """Record `episodes` successful demos per task into out/<task>/, trying scenes from demo
+    index `start` on (to add demos to a folder); returns counts."""
     counts: dict[str, int] = {}
     for task in tasks:
         folder = out / task
         folder.mkdir(parents=True, exist_ok=True)
-        done, index, failed = 0, 0, 0
+        done, index, failed = 0, start, 0
         while done < episodes:
             if failed > episodes:
                 raise UsageError(f"the oracle failed {failed} demos of {task!r}; check the suite")

@@ -15,6 +15,8 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--tasks", nargs="*", help="tasks to record (default: all of the suite)")
     sub.add_argument("--image-size", type=int, default=64,
                      help="stored image size in pixels, a divisor of the suite's (default: 64)")
+    sub.add_argument("--start", type=int, default=0,
+                     help="first demo scene index, to add demos to a folder (default: 0)")
     sub.add_argument("--out", type=Path, help=f"output folder (default: {DEFAULT_OUT}/<suite>)")
 
 
@@ -24,13 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from ...core.registry import make_policy, make_suite
     from .demos import record
 
-    if args.episodes < 1:
-        raise UsageError("--episodes must be at least 1")
+    if args.episodes < 1 or args.start < 0:
+        raise UsageError("--episodes must be at least 1 and --start at least 0")
     suite = make_suite(args.suite)
     oracle = make_policy("scripted", PolicyContext(env_spec=suite.env_spec))
     tasks = args.tasks or [t.name for t in suite.tasks()]
     out = args.out or DEFAULT_OUT / suite.name
     started = time.perf_counter()
-    counts = record(suite, oracle, out, tasks, args.episodes, args.image_size)
+    counts = record(suite, oracle, out, tasks, args.episodes, args.image_size, start=args.start)
     print(f"recorded {sum(counts.values())} demos in {time.perf_counter() - started:.0f} s -> {out}")
     return 0
