@@ -1,0 +1,71 @@
+"""The shipped tiny-vla / tiny-wam: offline loading, real rollouts, the same outcome on any worker."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from junitparser import JUnitXml, Properties
+
+torch = pytest.importorskip("torch")
+
+from pytest_wamrobust.core.episode import run_episode  # noqa: E402
+from pytest_wamrobust.core.protocols import PolicyContext  # noqa: E402
+from pytest_wamrobust.core.registry import make_policy  # noqa: E402
+from pytest_wamrobust.core.types import CLEAN, CaseKey  # noqa: E402
+from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir  # noqa: E402
+from pytest_wamrobust.sims.tabletop.suite import make_suite  # noqa: E402
+
+POLICIES = ("tiny-vla", "tiny-wam")
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_packaged_weights_are_small_and_describe_their_training(name):
+    folder = packaged_dir()
+    assert (folder / f"{name}.safetensors").stat().st_size <= 20e6
+    meta = json.loads((folder / f"{name}.json").read_text())
+    assert meta["config"]["kind"] == name.split("-")[1]
+    assert {"pick", "drawer", "<unk>"} <= set(meta["vocabulary"])
+    assert meta["info"]["demo_episodes"] > 0 and meta["info"]["train_seconds"] > 0
+
+
+def _episodes(xml_path) -> dict[str, tuple[str, str]]:
+    out = {}
+    for suite in JUnitXml.fromfile(str(xml_path)):
+        for case in suite:
+            props = case.child(Properties)
+            if case.name.startswith("test_episode[") and props is not None:
+                values = {p.name: p.value for p in props}
+                out[case.name] = (values["wam.status"], values["wam.steps"])
+    return out
+
+
+def test_same_cases_same_outcomes_on_one_and_two_workers(pytester):
+    """The WAM samples its imagination noise; seeded per episode, -n 2 changes nothing."""
+    args = ("-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--policy=tiny-wam",
+            "--suite=tabletop", "--tasks=lift_cube,open_drawer", "--axes=clean,noise",
+            "--levels=3", "--seeds=1")
+    pytester.runpytest_subprocess(*args, "--junitxml=one.xml", "-p", "no:xdist")
+    pytester.runpytest_subprocess(*args, "--junitxml=two.xml", "-n", "2")
+    one, two = _episodes(pytester.path / "one.xml"), _episodes(pytester.path / "two.xml")
+    assert len(one) == 4 and one == two  # 2 tasks x (clean + noise L3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", POLICIES)
+def test_clean_success_on_held_out_scenes(name):
+    """Seed indices 0-1 of every task: scenes no demo was recorded on."""
+    suite = make_suite()
+    policy = make_policy(name, PolicyContext(suite.env_spec))
+    wins = total = 0
+    for task in suite.tasks():
+        for j in range(2):
+            spec = suite.episode_spec(CaseKey(suite.name, task.name, CLEAN, 0, j))
+            env = suite.make_env(spec)
+            try:
+                result = run_episode(env, policy, spec)
+            finally:
+                env.close()
+            assert not result.error, result.error
+            wins, total = wins + result.success, total + 1
+    assert wins / total >= 0.6, f"{name} solved {wins}/{total} clean held-out episodes"
