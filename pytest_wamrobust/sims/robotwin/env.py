@@ -9,7 +9,8 @@ end-effector target per control step and an absolute gripper opening.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -19,8 +20,15 @@ from . import scene as scene_lib
 from .arm import ARM_JOINTS, EefTarget, quat_axis_angle
 from .robot import HOME, Arm
 from .tasks import (
-    BASKET_WALL, BUTTON_BASE_H, BUTTON_CAP, BUTTON_TRAVEL, POT_BODY, POT_HANDLE, POT_HANDLE_X, TASKS,
-    Layout, ObjectSpec,
+    BUTTON_BASE_H,
+    BUTTON_CAP,
+    BUTTON_TRAVEL,
+    POT_BODY,
+    POT_HANDLE,
+    POT_HANDLE_X,
+    TASKS,
+    Layout,
+    ObjectSpec,
 )
 
 CONTROL_HZ = 20.0

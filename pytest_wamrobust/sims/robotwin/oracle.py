@@ -10,8 +10,9 @@ actually did (where the bar ended up in the hand), not a fixed timeline.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -217,7 +218,7 @@ def press_buttons() -> list[Stage]:
 
 def put_in_basket(w0: World) -> list[Stage]:
     side = _side_of(w0, "block")
-    basket = lambda w: np.asarray(w["objects"]["basket"]["pos"])  # noqa: E731
+    basket = lambda w: np.asarray(w["objects"]["basket"]["pos"])
     return [*pick(side, _object_point("block"), lift_to=0.2),
             *carry_to(side, "block", basket, lambda w: w["table_z"] + 0.12)]
 

@@ -13,8 +13,18 @@ from typing import Any
 import numpy as np
 
 from .arm import (
-    ARM_JOINTS, FINGER_LEN, FINGER_OPEN, FORE, PALM, PEDESTAL, ROLL_LIMIT, UPPER, WRIST_LINK,
-    ArmKinematics, EefTarget, quat_axis_angle,
+    ARM_JOINTS,
+    FINGER_LEN,
+    FINGER_OPEN,
+    FORE,
+    PALM,
+    PEDESTAL,
+    ROLL_LIMIT,
+    UPPER,
+    WRIST_LINK,
+    ArmKinematics,
+    EefTarget,
+    quat_axis_angle,
 )
 
 #: World x of the two bases; both stand at the near table edge and face +y.

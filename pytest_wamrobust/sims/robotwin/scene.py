@@ -8,8 +8,9 @@ reset; noise and language are observation transforms (core/observation_axes.py).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,8 @@ the first env is built, inside the process (xdist worker) that runs the episode.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...core.errors import UsageError
 from ...core.manifest import GridSuite, SuiteManifest

@@ -9,8 +9,9 @@ predicate cannot. Instructions and their rewrites live in suites/robotwin_plus.t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class Layout:
     sites: Mapping[str, Site] = field(default_factory=dict)
     buttons: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
-    def moved(self, jitter_m: float, angle_rad: float, yaw_deg: float) -> "Layout":
+    def moved(self, jitter_m: float, angle_rad: float, yaw_deg: float) -> Layout:
         """The layout axis' target move: every task object shifted and turned alike."""
         dx, dy = jitter_m * math.cos(angle_rad), jitter_m * math.sin(angle_rad)
         yaw = math.radians(yaw_deg)
