@@ -42,9 +42,16 @@ class Controller:
         if episode_case_key(report.nodeid) is None:
             self.other_failures.add(report.nodeid)
         elif report.nodeid not in self.unrecorded:
-            crashed = report.when not in ("setup", "call", "teardown")
+            crashed = report.when == "???"  # xdist's report for a crashed worker's item
             self.unrecorded[report.nodeid] = (
                 "worker_crash" if crashed else "harness_error", _reason(report))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport):
+        """A case whose worker crashed is an error of the harness, not an unsolved task."""
+        if report.failed and report.when == "???" and episode_case_key(report.nodeid):
+            return "error", "E", "ERROR"
+        return None
 
     def results_in_order(self) -> list[EpisodeResult]:
         return sorted(self.results.values(), key=lambda r: r.key)

@@ -179,6 +179,7 @@ def test_a_worker_crash_is_recorded_as_an_error_with_its_seed(pytester):
                  "--suite=tabletop", "--tasks=lift_cube,close_drawer", "--axes=clean",
                  "--levels=1", "--seeds=1", "-n", "2")
     assert result.ret == 1
+    result.assert_outcomes(passed=1, errors=1, skipped=1)
     result.stdout.fnmatch_lines([
         "clean * 2 * 1 * 1 * 50.0%*",
         ("error tabletop/close_drawer/clean/L0/s00 (episode_seed *): worker 'gw*' crashed while "
