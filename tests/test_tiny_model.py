@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from pytest_wamrobust.core.errors import EpisodeError, MissingAssetError, UsageError  # noqa: E402
-from pytest_wamrobust.core.protocols import PolicyContext  # noqa: E402
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation  # noqa: E402
-from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint  # noqa: E402
-from pytest_wamrobust.policies.tiny.features import downsample, state_features  # noqa: E402
-from pytest_wamrobust.policies.tiny.model import ModelConfig, TinyWAM, build  # noqa: E402
-from pytest_wamrobust.policies.tiny.policy import load_policy  # noqa: E402
-from pytest_wamrobust.policies.tiny.vocab import MAX_TOKENS, Vocabulary  # noqa: E402
+from pytest_wamrobust.core.errors import EpisodeError, MissingAssetError, UsageError
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
+from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint
+from pytest_wamrobust.policies.tiny.features import downsample, state_features
+from pytest_wamrobust.policies.tiny.model import ModelConfig, TinyWAM, build
+from pytest_wamrobust.policies.tiny.policy import load_policy
+from pytest_wamrobust.policies.tiny.vocab import MAX_TOKENS, Vocabulary
 
 INSTRUCTIONS = ["pick up the red cube", "open the drawer", "put the red cube on the plate"]
 SPEC = EnvSpec("tabletop", (CameraSpec("agentview", 128, 128), CameraSpec("wrist", 128, 128, "wrist")),

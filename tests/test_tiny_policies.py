@@ -7,14 +7,12 @@ import json
 import pytest
 from junitparser import JUnitXml, Properties
 
-torch = pytest.importorskip("torch")
-
-from pytest_wamrobust.core.episode import run_episode  # noqa: E402
-from pytest_wamrobust.core.protocols import PolicyContext  # noqa: E402
-from pytest_wamrobust.core.registry import make_policy  # noqa: E402
-from pytest_wamrobust.core.types import CLEAN, CaseKey  # noqa: E402
-from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir  # noqa: E402
-from pytest_wamrobust.sims.tabletop.suite import make_suite  # noqa: E402
+from pytest_wamrobust.core.episode import run_episode
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.registry import make_policy
+from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir
+from pytest_wamrobust.sims.tabletop.suite import make_suite
 
 POLICIES = ("tiny-vla", "tiny-wam")
 

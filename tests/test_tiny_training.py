@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from pytest_wamrobust.cli import main  # noqa: E402
-from pytest_wamrobust.core.registry import make_policy  # noqa: E402
-from pytest_wamrobust.core.protocols import PolicyContext  # noqa: E402
-from pytest_wamrobust.core.seeding import episode_seed  # noqa: E402
-from pytest_wamrobust.core.types import CLEAN, CaseKey  # noqa: E402
-from pytest_wamrobust.policies.tiny.demos import Episode, demo_key, record  # noqa: E402
-from pytest_wamrobust.policies.tiny.training import train  # noqa: E402
-from pytest_wamrobust.sims.tabletop.suite import make_suite  # noqa: E402
+from pytest_wamrobust.cli import main
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.registry import make_policy
+from pytest_wamrobust.core.seeding import episode_seed
+from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.policies.tiny.demos import Episode, demo_key, record
+from pytest_wamrobust.policies.tiny.training import train
+from pytest_wamrobust.sims.tabletop.suite import make_suite
 
 
 @pytest.fixture(scope="module")

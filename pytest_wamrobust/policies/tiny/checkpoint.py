@@ -38,7 +38,7 @@ class Checkpoint:
         return path
 
     @classmethod
-    def load(cls, folder: Path, name: str) -> "Checkpoint":
+    def load(cls, folder: Path, name: str) -> Checkpoint:
         from safetensors.torch import load_file
 
         meta_path, weights_path = folder / f"{name}.json", folder / f"{name}.safetensors"

@@ -11,9 +11,9 @@ data covers recoveries while the labels stay the oracle's clean plan.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from .features import downsample
 #: First seed index of demo scenes; test grids use 0..(seeds x levels - 1).
 DEMO_SEED_START = 100_000
 #: Test seed indices checked for collisions with demo scenes.
-TEST_SEED_RANGE = range(0, 1000)
+TEST_SEED_RANGE = range(1000)
 #: Std of the noise on executed position actions (rotation noise makes the oracle drop cubes).
 ACTION_NOISE = 0.1
 #: Yaw noise while the hand is high above the table, so demos show the oracle turning
@@ -52,7 +52,7 @@ class Episode:
                                                       "seed_index": self.seed_index})), **arrays)
 
     @classmethod
-    def load(cls, path: Path) -> "Episode":
+    def load(cls, path: Path) -> Episode:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
             images = {k[len("image_"):]: data[k] for k in data.files if k.startswith("image_")}

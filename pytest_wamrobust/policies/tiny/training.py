@@ -8,9 +8,9 @@ number of steps (not a time budget), so the same command gives the same weights.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -8,7 +8,7 @@ how a tiny policy meets an instruction it was not trained on.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class Vocabulary:
         self._index = {t: i for i, t in enumerate(self.tokens)}
 
     @classmethod
-    def build(cls, instructions: Iterable[str]) -> "Vocabulary":
+    def build(cls, instructions: Iterable[str]) -> Vocabulary:
         seen = sorted({w for text in instructions for w in words(text)})
         return cls([PAD, UNK, *seen])
 
