@@ -45,9 +45,11 @@ def serve(policy: str) -> tuple[str, subprocess.Popen]:
     proc = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust.cli", "serve",
                              f"--policy={policy}", "--suite=tabletop", "--host=127.0.0.1",
                              "--port=0"], stdout=subprocess.PIPE, text=True)
-    banner = proc.stdout.readline()
-    if " on ws://" not in banner:
-        sys.exit(f"wamrobust serve --policy={policy} did not start: {banner!r}")
+    banner = ""
+    while " on ws://" not in banner:  # a policy may print while it loads
+        banner = proc.stdout.readline()
+        if not banner:
+            sys.exit(f"wamrobust serve --policy={policy} did not start")
     return banner.split(" on ")[1].split()[0], proc
 
 
