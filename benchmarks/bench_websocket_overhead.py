@@ -25,7 +25,6 @@ import sys
 import time
 
 import numpy as np
-
 from _runs import run_plugin
 
 KILL_ENV = "WAMROBUST_BENCH_KILL_PID"

@@ -58,7 +58,7 @@ def openpi_python() -> Path:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         done = subprocess.run([str(python), "-m", "pip", "install", "-q", "openpi-server==0.1.0"],
-                              capture_output=True, text=True, timeout=600)
+                              check=False, capture_output=True, text=True, timeout=600)
         if done.returncode:
             pytest.skip(f"openpi-server==0.1.0 could not be installed: {done.stderr[-300:]}")
     return python

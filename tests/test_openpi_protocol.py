@@ -11,7 +11,10 @@ from pytest_wamrobust.core.errors import EpisodeError, UsageError
 from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
 from pytest_wamrobust.policies.openpi import msgpack_numpy, wire
 from pytest_wamrobust.policies.openpi.conventions import (
-    CONVENTIONS, ZERO_ONE_CLOSED, convention_for)
+    CONVENTIONS,
+    ZERO_ONE_CLOSED,
+    convention_for,
+)
 
 
 def spec(suite: str, size: int, wrist: bool = True) -> EnvSpec:

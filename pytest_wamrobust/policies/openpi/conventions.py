@@ -9,8 +9,8 @@ chunk. The built-in tabletop suite mirrors that layout, but renders upright.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ...core.errors import UsageError
 from ...core.types import EnvSpec

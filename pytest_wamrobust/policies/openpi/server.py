@@ -15,7 +15,8 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class PolicyServer:
                 previous_total_ms = (time.monotonic() - started) * 1000.0
         except ConnectionClosed:
             return
-        except Exception:  # noqa: BLE001 - reported to the client, as openpi's server does
+        except Exception:  # reported to the client, as openpi's server does
             log.exception("policy server: request failed")
             try:
                 websocket.send(traceback.format_exc())

@@ -7,7 +7,8 @@ which hands the policy the same Observation it would get in-process.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -65,11 +66,11 @@ def native_request(observation: Observation, privileged: bool) -> dict[str, Any]
 
 def observation_from_native(request: Mapping[str, Any]) -> Observation:
     """The server side of `native_request`."""
-    images = {key[len(IMAGE_PREFIX):]: np.asarray(value) for key, value in request.items()
+    images = {key[len(IMAGE_PREFIX):]: np.array(value) for key, value in request.items()
               if key.startswith(IMAGE_PREFIX)}
     if STATE_KEY not in request:
         raise ValueError(f"request lacks {STATE_KEY!r}; is the client speaking the native layout?")
-    return Observation(images=images, state=np.asarray(request[STATE_KEY]),
+    return Observation(images=images, state=np.array(request[STATE_KEY]),
                        instruction=str(request.get(PROMPT_KEY, "")),
                        privileged=dict(request.get(PRIVILEGED_KEY) or {}))
 
