@@ -207,3 +207,33 @@ def test_a_server_gone_mid_run_errors_the_remaining_episodes_quickly(tabletop, c
     assert second.error.startswith(f"policy server {url} ")  # closed, or already unreachable
     assert third.error.startswith(f"policy server {url} is unreachable (")
     assert time.monotonic() - started < 5
+
+
+def test_api_key_goes_in_openpis_header_and_a_plain_openpi_server_gets_its_layout(tabletop):
+    """A server that is not ours (metadata without `wamrobust`) gets the openpi layout."""
+    from websockets.sync.server import serve
+
+    from pytest_wamrobust.policies.openpi import msgpack_numpy
+
+    seen = {}
+
+    def handler(websocket):
+        seen["auth"] = websocket.request.headers.get("Authorization")
+        websocket.send(msgpack_numpy.packb({}))
+        request = msgpack_numpy.unpackb(websocket.recv())
+        seen["keys"] = sorted(request)
+        seen["image"] = request["observation/image"].shape
+        websocket.send(msgpack_numpy.packb({"actions": np.zeros((10, 7), np.float32)}))
+
+    with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+        policy = connect_policy(url, PolicyContext(tabletop.env_spec, {"api_key": "s3cret"}))
+        assert (policy.metadata.name, policy.metadata.replan_steps) == (
+            f"openpi@127.0.0.1:{url.rsplit(':', 1)[1]}", 5)
+        policy.reset("lift_cube", 0)
+        assert policy.infer(observation()).shape == (10, 7)
+        server.shutdown()
+    assert seen == {"auth": "Api-Key s3cret", "image": (224, 224, 3),
+                    "keys": ["observation/image", "observation/state",
+                             "observation/wrist_image", "prompt"]}
