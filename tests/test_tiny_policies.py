@@ -49,15 +49,14 @@ def test_same_cases_same_outcomes_on_one_and_two_workers(pytester):
     assert len(one) == 4 and one == two  # 2 tasks x (clean + noise L3)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", POLICIES)
 def test_clean_success_on_held_out_scenes(name):
-    """Seed indices 0-1 of every task: scenes no demo was recorded on."""
+    """Seed indices 0-4 of every task (40 episodes, ~10 s): scenes no demo was recorded on."""
     suite = make_suite()
     policy = make_policy(name, PolicyContext(suite.env_spec))
     wins = total = 0
     for task in suite.tasks():
-        for j in range(2):
+        for j in range(5):
             spec = suite.episode_spec(CaseKey(suite.name, task.name, CLEAN, 0, j))
             env = suite.make_env(spec)
             try:
@@ -66,4 +65,4 @@ def test_clean_success_on_held_out_scenes(name):
                 env.close()
             assert not result.error, result.error
             wins, total = wins + result.success, total + 1
-    assert wins / total >= 0.6, f"{name} solved {wins}/{total} clean held-out episodes"
+    assert wins / total >= 0.8, f"{name} solved {wins}/{total} clean held-out episodes"
