@@ -11,7 +11,7 @@ DEFAULT_OUT = Path(".cache/demos")
 
 def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--suite", default="tabletop", help="registered suite (default: tabletop)")
-    sub.add_argument("--episodes", type=int, default=40, help="successful demos per task (default: 40)")
+    sub.add_argument("--episodes", type=int, default=60, help="successful demos per task (default: 60)")
     sub.add_argument("--tasks", nargs="*", help="tasks to record (default: all of the suite)")
     sub.add_argument("--image-size", type=int, default=64,
                      help="stored image size in pixels, a divisor of the suite's (default: 64)")

@@ -12,8 +12,9 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("policy", choices=sorted(KINDS), help="which policy to train")
     sub.add_argument("--demos", type=Path, default=Path(".cache/demos/tabletop"),
                      help="folder written by `wamrobust record` (default: .cache/demos/tabletop)")
-    sub.add_argument("--steps", type=int, default=4000, help="optimiser steps (default: 4000)")
-    sub.add_argument("--batch-size", type=int, default=64)
+    sub.add_argument("--steps", type=int, default=12000,
+                     help="optimiser steps (default: 12000, the shipped weights)")
+    sub.add_argument("--batch-size", type=int, default=64, help="demo steps per batch (default: 64)")
     sub.add_argument("--seed", type=int, default=0, help="training seed; same seed, same weights")
     sub.add_argument("--threads", type=int, default=1,
                      help="torch threads (default: 1; more threads on a busy machine are slower)")
