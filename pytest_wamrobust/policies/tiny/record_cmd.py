@@ -29,6 +29,10 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1 or args.start < 0:
         raise UsageError("--episodes must be at least 1 and --start at least 0")
     suite = make_suite(args.suite)
+    if suite.env_spec.action_dim != 7 or suite.env_spec.state_dim != 8:
+        raise UsageError(f"record supports single-arm suites with tabletop's interface (state 8, "
+                         f"action 7); {suite.name!r} has state {suite.env_spec.state_dim}, action "
+                         f"{suite.env_spec.action_dim}; record on --suite tabletop")
     oracle = make_policy("scripted", PolicyContext(env_spec=suite.env_spec))
     tasks = args.tasks or [t.name for t in suite.tasks()]
     out = args.out or DEFAULT_OUT / suite.name
