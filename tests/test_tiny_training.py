@@ -62,3 +62,10 @@ def test_train_command_saves_loadable_weights_and_rejects_missing_demos(demos, t
     assert policy.metadata.name == "tiny-vla"
     assert main(["train", "tiny-wam", "--demos", str(tmp_path / "none")]) == 2
     assert "no demos under" in capsys.readouterr().err
+
+
+def test_record_refuses_a_suite_the_tiny_policies_cannot_drive(tmp_path, capsys):
+    assert main(["record", "--suite", "robotwin_plus", "--episodes", "1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "record on --suite tabletop" in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())
