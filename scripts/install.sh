@@ -3,14 +3,17 @@
 #   scripts/install.sh            (TORCH_INDEX=<url> to pick another torch build)
 # 1. Debian packages for headless OpenGL (EGL/OSMesa) and video encoding: installed
 #    when we are root or have password-less sudo, otherwise the exact line is printed.
-# 2. torch 2.13.0 (CPU build by default) if no torch is installed yet.
+# 2. torch 2.13.0 if no torch is installed yet, from pip's configured index (a CPU
+#    build where that index has one) or from TORCH_INDEX.
 # 3. this package in editable mode with its dev extras.
+# 4. a Vulkan device for SAPIEN (robotwin_plus): scripts/setup_vulkan.sh, which does
+#    nothing where a GPU driver is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libegl1 libgl1-mesa-dri libosmesa6 ffmpeg)
 TORCH_VERSION=2.13.0
-TORCH_INDEX=${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
+TORCH_INDEX=${TORCH_INDEX:-}
 PYTHON=${PYTHON:-python3}
 
 missing=()
@@ -32,6 +35,9 @@ if ((${#missing[@]})); then
 fi
 
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
-    "$PYTHON" -m pip install -q "torch==${TORCH_VERSION}" --index-url "$TORCH_INDEX"
+    "$PYTHON" -m pip install -q "torch==${TORCH_VERSION}" ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 fi
-"$PYTHON" -m pip install -q -e ".[dev]"
+"$PYTHON" -m pip install -q -e ".[dev,reports]"
+
+scripts/setup_vulkan.sh || echo "install.sh: SAPIEN rendering is not set up (reason above):" \
+    "the robotwin_plus suite needs it, the other suites do not" >&2
