@@ -20,7 +20,7 @@ from collections import Counter
 import numpy as np
 
 from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import MissingAssetError
+from pytest_wamrobust.core.errors import CaseUnavailableError
 from pytest_wamrobust.core.protocols import CaseSelection
 from pytest_wamrobust.core.types import EpisodeSpec, PolicyMetadata
 from pytest_wamrobust.sims.libero_plus.protocol import NOOP_ACTION
@@ -84,7 +84,7 @@ def bench_smoke(suite: LiberoPlusSuite, k: int, max_steps: int | None) -> dict[s
                                episode_seed=spec.episode_seed)
         try:
             env = sampled.make_env(spec)
-        except MissingAssetError:
+        except CaseUnavailableError:
             outcomes["skipped_missing_assets"] += 1
             continue
         try:

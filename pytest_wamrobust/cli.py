@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .core.errors import WamrobustError
 
@@ -23,7 +23,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with the arguments of `command` only: the report job of a CI pipeline
+    installs neither pytest nor torch, which `serve` and `train` import."""
     parser = argparse.ArgumentParser(
         prog="wamrobust",
         description="Robustness reports, comparisons and tools for pytest-wamrobust.",
@@ -32,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(_module=module_name)
-        _module(module_name).add_parser(sub)
+        if name == command:
+            _module(module_name).add_parser(sub)
     return parser
 
 
@@ -41,8 +44,9 @@ def _module(name: str):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return int(_module(args._module).run(args) or 0)
     except WamrobustError as exc:

@@ -15,6 +15,8 @@ from types import ModuleType
 
 import pytest
 
+from .core.sharding import Shard, split_items
+from .core.types import CaseKey
 from .run import LATENCY_TEST, NODE_PREFIX, WamRun
 
 CASES_MODULE = "pytest_wamrobust.cases"
@@ -44,3 +46,19 @@ def parametrize(metafunc: pytest.Metafunc, run: WamRun) -> None:
                              ids=[key.case_id for key in run.cases])
     if metafunc.definition.name == LATENCY_TEST and metafunc.module.__name__ == CASES_MODULE:
         metafunc.parametrize("policy_name", [run.policy_label], ids=[run.policy_label])
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: Shard) -> list[pytest.Item]:
+    """The items of `shard`; the others are reported as deselected, as `-k` does.
+    A user's own tests over `episode_spec` are split with the generated cases."""
+    kept, deselected = split_items(items, case_of, shard)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+    return kept
+
+
+def case_of(item: pytest.Item) -> CaseKey | None:
+    """The case an item is parametrized with (None for the latency case, other tests)."""
+    callspec = getattr(item, "callspec", None)
+    key = callspec.params.get("episode_spec") if callspec is not None else None
+    return key if isinstance(key, CaseKey) else None

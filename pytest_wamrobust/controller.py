@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 
 from . import junit, terminal
+from .baseline import Baseline
+from .baseline import summary_lines as baseline_lines
 from .core import gates
+from .core.compare import Comparison
 from .core.results import ERROR, EpisodeResult, has_result_properties
 from .core.seeding import episode_seed
 from .run import WamRun, episode_case_key
+from .video import link_videos
 
 
 class Controller:
@@ -25,8 +29,11 @@ class Controller:
 
     def __init__(self, run: WamRun) -> None:
         self.run = run
+        self.baseline = Baseline.load(run)
+        self.comparison: Comparison | None = None
         self.results: dict[str, EpisodeResult] = {}
         self.unrecorded: dict[str, tuple[str, str]] = {}
+        self.skipped: dict[str, str] = {}
         self.other_failures: set[str] = set()
         self.rows: list[gates.Row] = []
         self.verdicts: list[gates.Verdict] = []
@@ -36,6 +43,9 @@ class Controller:
         if has_result_properties(report.user_properties):
             self.results[report.nodeid] = EpisodeResult.from_properties(report.user_properties)
             self.unrecorded.pop(report.nodeid, None)
+            return
+        if report.skipped and episode_case_key(report.nodeid) is not None:
+            self.skipped[report.nodeid] = _reason(report)
             return
         if not report.failed or report.nodeid in self.results:
             return
@@ -65,21 +75,30 @@ class Controller:
         self.rows = gates.table_rows(results)
         self.verdicts = gates.evaluate(self.run.thresholds, self.rows,
                                        gates.chunk_latency_p95(results))
-        if self.run.thresholds.configured and session.exitstatus in (
-                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        if self.baseline is not None and results:
+            self.comparison = self.baseline.compare(results)
+        judged = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        if self.run.thresholds.configured and judged:
             gate_failed = any(v.passed is False for v in self.verdicts)
             session.exitstatus = (pytest.ExitCode.TESTS_FAILED
                                   if gate_failed or self.other_failures else pytest.ExitCode.OK)
+        if self.comparison is not None and self.comparison.regressed and judged:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and results and Path(xmlpath).is_file():
             junit.add_gates(xmlpath, self.rows, self.verdicts,
                             {nodeid: self.results[nodeid] for nodeid in self.unrecorded})
+            if any(r.video for r in results):
+                link_videos(xmlpath)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int) -> None:
-        if not self.results:
+        if not self.results and not self.skipped:
             return
         lines = terminal.summary_lines(self.run, self.results_in_order(), self.rows,
                                        self.verdicts)
+        lines += terminal.skipped_lines(self.skipped)
+        if self.comparison is not None and self.baseline is not None:
+            lines += baseline_lines(self.baseline, self.comparison)
         terminalreporter.write_sep("=", "wamrobust robustness")
         for line in lines:
             terminalreporter.write_line(line)
@@ -100,6 +119,8 @@ class Controller:
 
 
 def _reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, "Skipped: message")
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
     lines = [line for line in text.strip().splitlines() if line.strip()]

@@ -18,11 +18,13 @@ import pytest
 from .core import registry
 from .core.episode import StepHook
 from .core.episode import run_episode as _run_episode
-from .core.errors import UsageError, one_line
+from .core.errors import CaseUnavailableError, UsageError, one_line
 from .core.protocols import Policy, PolicyContext, Suite
 from .core.results import ERROR, EpisodeResult
 from .core.types import EpisodeSpec
+from .options import DEFAULT_ARTIFACTS
 from .run import WamRun
+from .video import VideoRecorder
 
 RUN_KEY = pytest.StashKey[WamRun]()
 
@@ -70,24 +72,35 @@ def episode_spec(request: pytest.FixtureRequest, suite: Suite) -> EpisodeSpec:
 
 
 @pytest.fixture
-def run_episode(request: pytest.FixtureRequest, suite: Suite, policy: Policy) -> RunEpisode:
+def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
+                policy: Policy) -> RunEpisode:
     """Run an EpisodeSpec with the session's policy and record its properties.
 
+    With --wam-video, the episode's cameras are recorded and kept as an MP4 when its
+    outcome is one the option keeps (`result.video`, the `wam.video` property).
+
     A fault while building the scene ends the episode as an error, like any fault
-    inside it, so a broken case never hides the others.
+    inside it, so a broken case never hides the others. A case this machine cannot
+    build (an optional asset archive is absent) is skipped with the reason, and the
+    controller counts it.
     """
 
     def run(spec: EpisodeSpec, step_hook: StepHook | None = None) -> EpisodeResult:
         try:
             env = suite.make_env(spec)
+        except CaseUnavailableError as exc:
+            pytest.skip(one_line(exc))
         except Exception as exc:  # noqa: BLE001 - recorded against the case
             result = EpisodeResult(key=spec.key, status=ERROR, steps=0, params=dict(spec.params),
                                    episode_seed=spec.episode_seed, policy=policy.metadata.name,
                                    error=f"building the scene failed: {one_line(exc)}",
                                    error_kind="env_error")
         else:
+            recorder = video_recorder(wam_run) if step_hook is None else None
             try:
-                result = _run_episode(env, policy, spec, step_hook=step_hook)
+                result = _run_episode(env, policy, spec, step_hook=step_hook or recorder)
+                if recorder is not None:
+                    result = recorder.finish(result)
             finally:
                 env.close()
         # user_properties directly, not record_property: same transport (xdist, JUnit),
@@ -96,6 +109,13 @@ def run_episode(request: pytest.FixtureRequest, suite: Suite, policy: Policy) ->
         return result
 
     return run
+
+
+def video_recorder(run: WamRun) -> VideoRecorder | None:
+    which = run.options.video or "none"
+    if which == "none":
+        return None
+    return VideoRecorder(run.options.artifacts or DEFAULT_ARTIFACTS, which)
 
 
 @pytest.fixture

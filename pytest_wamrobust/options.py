@@ -15,9 +15,14 @@ from typing import Any
 import pytest
 
 from .core.axes import LEVELS
+from .core.compare import alpha_type, effect_type
+from .core.sharding import Shard, parse_shard
 from .core.types import SETTINGS
+from .video import parse_video_policy
 
 GROUP = "wamrobust"
+#: Where --wam-video writes, relative to the directory pytest runs in.
+DEFAULT_ARTIFACTS = "wamrobust-artifacts"
 
 
 def csv_list(text: str) -> tuple[str, ...]:
@@ -93,6 +98,21 @@ _OPTIONS = (
             "difficulty levels, e.g. 1,3,5 or 1-5 (default: the suite's)", "LEVELS"),
     _Option("--wam-thresholds", "wamrobust_thresholds", None,
             "TOML file of gates (overrides [tool.wamrobust.thresholds] and the suite's)", "FILE"),
+    _Option("--wam-shard", "wamrobust_shard", parse_shard,
+            "run only shard I of N of the case matrix (1-based, e.g. 2/4); merging the "
+            "shards' JUnit files gives one run's results", "I/N"),
+    _Option("--wam-video", "wamrobust_video", parse_video_policy,
+            "write an MP4 of the cameras for these episodes: failures, all or none "
+            "(default none)", "WHICH"),
+    _Option("--wam-artifacts", "wamrobust_artifacts", None,
+            f"folder for the videos (default {DEFAULT_ARTIFACTS})", "DIR"),
+    _Option("--wam-baseline", "wamrobust_baseline", None,
+            "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
+            "McNemar per setting, exit status 1 on a regression", "FILE"),
+    _Option("--wam-alpha", "wamrobust_alpha", alpha_type,
+            "family-wise significance level of --wam-baseline (default 0.05)", "ALPHA"),
+    _Option("--wam-min-effect", "wamrobust_min_effect", effect_type,
+            "smallest change in percentage points --wam-baseline counts (default 5)", "PP"),
 )
 
 
@@ -120,6 +140,12 @@ class RunOptions:
     seeds: int | None = None
     levels: tuple[int, ...] | None = None
     thresholds: str | None = None
+    shard: Shard | None = None
+    video: str | None = None
+    artifacts: str | None = None
+    baseline: str | None = None
+    alpha: float | None = None
+    min_effect: float | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -135,6 +161,10 @@ class RunOptions:
         return cls(**values, policy_args=args)
 
 
+#: File options whose ini value is relative to the ini file, not to where pytest runs.
+_PATHS_RELATIVE_TO_INI = ("wamrobust_thresholds", "wamrobust_baseline", "wamrobust_artifacts")
+
+
 def _dest(opt: _Option) -> str:
     return "wam_" + opt.flag.lstrip("-").removeprefix("wam-").replace("-", "_")
 
@@ -143,8 +173,8 @@ def _from_ini(config: pytest.Config, opt: _Option) -> Any:
     raw = config.getini(opt.ini)
     if raw in (None, ""):
         return None
-    if opt.ini == "wamrobust_thresholds" and config.inipath is not None:
-        return str(config.inipath.parent / str(raw).strip())  # relative to the ini file
+    if opt.ini in _PATHS_RELATIVE_TO_INI and config.inipath is not None:
+        return str(config.inipath.parent / str(raw).strip())
     if opt.parse is None:
         return str(raw).strip()
     try:

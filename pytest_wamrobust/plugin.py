@@ -37,7 +37,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = run
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(Controller(run), CONTROLLER)
+        try:
+            controller = Controller(run)
+        except UsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        config.pluginmanager.register(controller, CONTROLLER)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -56,6 +60,12 @@ def pytest_make_collect_report(collector: pytest.Collector):
             report.result.clear()
         report.result.append(collection.cases_module(collector))
     return report
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run = config.stash.get(RUN_KEY, None)
+    if run is not None and run.options.shard is not None:
+        items[:] = collection.keep_shard(config, items, run.options.shard)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -7,6 +7,7 @@ Everything is validated here, before the first episode.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ class WamRun:
             raise UsageError("--suite needs --policy: a registered name (e.g. scripted), "
                              "module:callable, ws://host:port or lerobot:/path")
         registry.policy_factory(options.policy)
+        if options.video not in (None, "none") and importlib.util.find_spec("imageio_ffmpeg") is None:
+            raise UsageError("--wam-video needs imageio-ffmpeg (it bundles ffmpeg): "
+                             "pip install 'pytest-wamrobust[reports]'")
         suite = registry.make_suite(options.suite or "")
         selection = CaseSelection(tasks=options.tasks, axes=options.axes,
                                   levels=options.levels, seeds=options.seeds)

@@ -26,8 +26,9 @@ def header_lines(run: WamRun) -> list[str]:
     settings = [s for s in SETTINGS if any(k.axis == s for k in cases)]
     tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
     gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
+    shard = f" (shard {run.options.shard} runs about 1/{run.options.shard.count})" if run.options.shard else ""
     return [
-        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases: "
+        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases{shard}: "
          f"tasks {','.join(tasks)}; settings {','.join(settings)}; "
          f"levels {','.join(map(str, levels))}; seeds {seeds}"),
         f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
@@ -58,6 +59,20 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
         lines.append(f"gates ({run.thresholds.judged_by}): {len(judged) - len(failed)}/"
                      f"{len(judged)} held, {verdict}; the exit status follows the gates, "
                      f"so single failed episodes do not fail the session")
+    return lines
+
+
+def skipped_lines(skipped: dict[str, str]) -> list[str]:
+    """Cases this machine could not build: not in the rates, but never out of sight."""
+    if not skipped:
+        return []
+    reasons: dict[str, int] = {}
+    for reason in skipped.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    lines = [f"skipped {len(skipped)} episodes (not run, not in the rates):"]
+    lines += [f"  {count} x {reason}" for reason, count in list(reasons.items())[:MAX_LISTED_ERRORS]]
+    if len(reasons) > MAX_LISTED_ERRORS:
+        lines.append(f"  ... and {len(reasons) - MAX_LISTED_ERRORS} more reasons")
     return lines
 
 

@@ -11,6 +11,7 @@ otherwise cry wolf on about a third of no-change candidates.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,29 @@ from .types import CLEAN, SETTINGS, CaseKey
 REGRESSED = "regressed"
 IMPROVED = "improved"
 NO_CHANGE = "no significant change"
+
+
+def alpha_type(text: str) -> float:
+    """A significance level in (0, 1), for argparse and pytest options alike."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"alpha must be a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
+    return value
+
+
+def effect_type(text: str) -> float:
+    """A minimum effect in percentage points [0, 100), returned as a fraction."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"minimum effect must be percentage points, e.g. 5; got {text!r}") from None
+    if not 0.0 <= value < 100.0:
+        raise argparse.ArgumentTypeError(f"minimum effect must be in [0, 100) pp; got {text!r}")
+    return value / 100.0
 
 
 @dataclass(frozen=True)

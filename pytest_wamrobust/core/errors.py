@@ -21,6 +21,13 @@ class MissingAssetError(UsageError):
     """A file the simulator needs is not on this machine; the message says how to get it."""
 
 
+class CaseUnavailableError(MissingAssetError):
+    """One case needs an optional asset archive this machine lacks (LIBERO-Plus' light,
+    background and added-object variants without the upstream archive). The case is
+    skipped with this message and counted as skipped in the summary; a broken setup
+    that hits every case (no OpenGL, no Vulkan) stays a MissingAssetError, an error."""
+
+
 class EpisodeError(WamrobustError):
     """A fault during one episode; `kind` classifies it for reports."""
 

@@ -8,35 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.compare import Comparison, compare_results
+from ..core.compare import Comparison, alpha_type, compare_results, effect_type
 from ..core.errors import UsageError
 from ..core.results import EpisodeResult
 
 #: Exit status when the candidate regressed (2 is kept for usage errors).
 EXIT_REGRESSED = 1
-
-
-def alpha_type(text: str) -> float:
-    """A significance level in (0, 1), for argparse and pytest options alike."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"alpha must be a number in (0, 1), got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
-    return value
-
-
-def effect_type(text: str) -> float:
-    """A minimum effect in percentage points [0, 100), returned as a fraction."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"minimum effect must be percentage points, e.g. 5; got {text!r}") from None
-    if not 0.0 <= value < 100.0:
-        raise argparse.ArgumentTypeError(f"minimum effect must be in [0, 100) pp; got {text!r}")
-    return value / 100.0
 
 
 def add_parser(sub: argparse.ArgumentParser) -> None:

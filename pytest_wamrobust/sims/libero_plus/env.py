@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...core.errors import EpisodeError, MissingAssetError, UsageError
+from ...core.errors import CaseUnavailableError, EpisodeError, UsageError
 from ...core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
 from . import protocol
 from .variants import Catalog, Variant
@@ -122,7 +122,7 @@ class LiberoPlusEnv:
         except ValueError:
             return UsageError(f"libero_plus: {self.variant.name} needs {missing}, which is "
                               "missing; re-run `bash scripts/install_libero_plus.sh`")
-        return MissingAssetError(
+        return CaseUnavailableError(
             f"libero_plus: {self.variant.axis} variant {self.variant.name} needs "
             f"assets/{relative}, which the PyPI assets lack; {ASSET_HINT}"
         )
