@@ -19,7 +19,7 @@ PIP=("$VENV/bin/pip" install -q)
 "${PIP[@]}" "datasets>=4.0.0,<5.0.0" "huggingface-hub<0.36.0,>=0.34.2" "einops<0.9.0,>=0.8.0" \
     "opencv-python-headless<4.13.0,>=4.9.0" "termcolor<4,>=2.4" "deepdiff<9,>=7.0.1" \
     "gymnasium<2,>=1.1.1" jsonlines "packaging<26,>=24.2" "accelerate<2,>=1.10" \
-    "diffusers>=0.27.2,<0.36.0" "pyserial<4,>=3.5" "av<16,>=15"
+    "diffusers>=0.27.2,<0.36.0" "pyserial<4,>=3.5" "av<16,>=15" "imageio[ffmpeg]<3,>=2.34"
 
 SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 if ! "$VENV/bin/python" -c 'import torchvision' 2>/dev/null; then

@@ -164,3 +164,34 @@ def test_report_of_real_tabletop_runs(capsys):
     assert re.search(r"^\| Camera +\| L5 +\| 8 +\| 8 +\| 100\.0 ", out, re.MULTILINE)
     latency = [line for line in out.splitlines() if "| episodes |" in line]
     assert len(latency) == 2 and all(float(line.split("|")[4]) > 0 for line in latency)
+
+
+def test_thresholds_gate_the_merged_results(tmp_path, capsys):
+    gates_file = tmp_path / "gates.toml"
+    gates_file.write_text("[thresholds]\nclean = 0.9\noverall = 0.8\n")
+    code, out, err = report(capsys, FIXTURES / "tabletop_scripted.xml", "--thresholds", gates_file)
+    assert code == 0, err
+    assert re.search(r"\| scripted \| overall \| success 100\.0% >= 80\.0% \(168/168\) *\| held", out)
+    code, out, err = report(capsys, FIXTURES / "tabletop_random.xml", "--thresholds", gates_file)
+    assert code == 1
+    assert re.search(r"\| random +\| clean +\| success 0\.0% < 90\.0% \(0/24\) *\| FAILED", out)
+    assert "a gate failed" in err
+    gates_file.write_text("[thresholds]\ncamra = 0.5\n")
+    code, _, err = report(capsys, FIXTURES / "tabletop_random.xml", "--thresholds", gates_file)
+    assert code == 2 and "unknown threshold 'camra'" in err
+
+
+def test_report_and_compare_need_no_pytest_torch_or_simulator(tmp_path):
+    """The gate job of the CI workflow installs only the report tools."""
+    import subprocess
+    import sys
+
+    blocked = ("pytest", "hypothesis", "torch", "mujoco", "sapien", "xdist")
+    script = (f"import sys; sys.modules.update(dict.fromkeys({blocked!r}))\n"
+              "from pytest_wamrobust.cli import main\n"
+              f"sys.exit(main(['report', {str(FIXTURES / 'tabletop_random.xml')!r}])"
+              f" or main(['compare', {str(FIXTURES / 'tabletop_random.xml')!r},"
+              f" {str(FIXTURES / 'tabletop_random.xml')!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "| random " in done.stdout and "no regression" in done.stdout

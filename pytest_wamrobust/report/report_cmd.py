@@ -1,12 +1,16 @@
 """`wamrobust report RESULTS...`: merge JUnit files (shards, runs, policies) into the
-study's tables, as Markdown on stdout or in a file, and as an HTML page with a heatmap."""
+study's tables, as Markdown on stdout or in a file, and as an HTML page with a heatmap.
+With `--thresholds`, the merged results are gated: each shard of a CI run sees only
+part of the matrix, so the gates are judged here, once, on all of it."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..core import gates
 from ..core.results import EpisodeResult
 from .aggregate import BREAKDOWNS, LatencyRow, SuccessTable, latency_rows, success_table
 from .tables import Table, detail_table, latency_table, summary_table, to_markdown
@@ -27,6 +31,9 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--merged-xml", metavar="FILE",
                      help="write all results as one JUnit file (e.g. the next baseline)")
     sub.add_argument("--title", default="Robustness report", help="page and document title")
+    sub.add_argument("--thresholds", metavar="FILE",
+                     help="gates TOML (as for pytest --wam-thresholds): judge every policy's "
+                          "merged results; exit status 1 if a gate fails")
 
 
 def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
@@ -39,14 +46,29 @@ def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
             latency_table([*latency_rows(results), *benchmarks])]
 
 
+def gate_table(results: Sequence[EpisodeResult], thresholds: gates.Thresholds) -> Table:
+    """One row per (policy, gate): observed, threshold, verdict."""
+    rows = []
+    for policy in sorted({r.policy for r in results}):
+        mine = [r for r in results if r.policy == policy]
+        for v in gates.evaluate(thresholds, gates.table_rows(mine), gates.chunk_latency_p95(mine)):
+            verdict = "not judged" if v.passed is None else ("held" if v.passed else "FAILED")
+            rows.append((policy, v.name, v.detail, verdict))
+    return Table(f"Gates ({thresholds.judged_by})", ("Policy", "Gate", "Measured", "Verdict"),
+                 tuple(rows), "; ".join(thresholds.sources))
+
+
 def run(args: argparse.Namespace) -> int:
     from .benchmark import read_benchmark_json
     from .junit_io import read_results, write_results
 
+    thresholds = gates.load_thresholds_file(args.thresholds) if args.thresholds else None
     results = read_results(args.results)
     benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
     table = success_table(results, args.by)
     tables = build_tables(results, args.by, benchmarks, table)
+    if thresholds is not None:
+        tables.append(gate_table(results, thresholds))
     markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
     if args.markdown:
         _write(args.markdown, markdown)
@@ -63,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
             _write(args.html, page(args.title, tables, png, [*args.results, *args.benchmark_json]))
     if args.merged_xml:
         write_results(results, args.merged_xml)
+    if thresholds is not None and any(row[-1] == "FAILED" for row in tables[-1].rows):
+        print("wamrobust report: a gate failed; see the Gates table", file=sys.stderr)
+        return 1
     return 0
 
 
