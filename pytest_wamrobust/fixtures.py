@@ -55,7 +55,9 @@ def suite(pytestconfig: pytest.Config) -> Suite:
 def policy(pytestconfig: pytest.Config) -> Policy:
     """The policy chosen with --policy, built once per process (xdist worker)."""
     run = current_run(pytestconfig)
-    ctx = PolicyContext(env_spec=run.suite.env_spec, options=dict(run.options.policy_args))
+    options = dict(run.options.policy_args)
+    ctx = PolicyContext(env_spec=run.suite.env_spec, options=options,
+                        device=options.get("device", "cpu"))
     try:
         return registry.make_policy(run.policy_spec, ctx)
     except UsageError as exc:

@@ -79,6 +79,8 @@ def test_level5_draws_stay_in_the_study_ranges(physics):
         assert -0.03 <= background["table_height_m"] <= -0.024
         light = _spec(physics, "lift_pot", "light", 5, seed).params
         assert all(2.8 <= t <= 3.5 for t in light["tint"])
+        assert light["intensity_log2"] == light["azimuth_deg"] == light["elevation_deg"] == 0
+        assert light["ambient"] == 0  # the study's light axis is the tint alone
     kinds = {_spec(physics, t, "language", 3, s).params["kind"] for t in TASKS for s in range(6)}
     assert kinds <= {"distractor", "commonsense", "reasoning"} and len(kinds) >= 2
 

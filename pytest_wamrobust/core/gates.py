@@ -141,7 +141,13 @@ def thresholds_from_pyproject(rootdir: Path) -> Thresholds:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ThresholdsError(f"{path} is not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("wamrobust", {}).get("thresholds")
+    section = data.get("tool", {}).get("wamrobust", {})
+    misplaced = sorted(set(section) - {"thresholds"})
+    if misplaced:
+        raise ThresholdsError(
+            f"{path} [tool.wamrobust]: unknown key {misplaced[0]!r}; gates go under "
+            f"[tool.wamrobust.thresholds], options under [tool.pytest.ini_options]")
+    table = section.get("thresholds")
     if table is None:
         return Thresholds()
     return parse_thresholds(table, f"{path} [tool.wamrobust.thresholds]")

@@ -92,7 +92,8 @@ class Suite(Protocol):
 class PolicyContext:
     """What a policy factory is told: the suite's interface and user options.
 
-    `options` come from `--policy-arg KEY=VALUE` (repeatable) and the ini file.
+    `options` come from `--policy-arg KEY=VALUE` (repeatable) and the ini file;
+    `device` (torch device for in-process models) from `--policy-arg device=cuda:0`.
     """
 
     env_spec: EnvSpec
