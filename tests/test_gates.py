@@ -108,3 +108,10 @@ def test_latency_gate_uses_p95_over_every_chunk():
     assert gates.evaluate(t, gates.table_rows(results), p95)[0].passed is True
     t = gates.parse_thresholds({"max_chunk_latency_ms": 14}, "x")
     assert gates.evaluate(t, gates.table_rows(results), p95)[0].passed is False
+
+
+def test_gates_written_directly_under_tool_wamrobust_are_one_line_not_ignored(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.wamrobust]\nclean = 0.9\n")
+    with pytest.raises(ThresholdsError, match=r"\[tool.wamrobust\]: unknown key 'clean'; gates "
+                                              r"go under \[tool.wamrobust.thresholds\]"):
+        gates.resolve_thresholds({}, "suites/x.toml", tmp_path, None)

@@ -64,8 +64,17 @@ def test_train_command_saves_loadable_weights_and_rejects_missing_demos(demos, t
     assert "no demos under" in capsys.readouterr().err
 
 
-def test_record_refuses_a_suite_the_tiny_policies_cannot_drive(tmp_path, capsys):
-    assert main(["record", "--suite", "robotwin_plus", "--episodes", "1", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "record on --suite tabletop" in err and len(err.strip().splitlines()) == 1
-    assert not any(tmp_path.iterdir())
+def test_record_dual_arm_demos_keep_every_camera_and_the_action_size(tmp_path, capsys):
+    """The dual-arm suite records too (head + two wrist cameras at half width, 20-d state,
+    10-d actions); tiny-vla/tiny-wam then refuse those demos in one line."""
+    assert main(["record", "--suite", "robotwin_plus", "--tasks", "lift_pot", "--episodes", "1",
+                 "--out", str(tmp_path)]) == 0
+    (path,) = tmp_path.glob("lift_pot/*.npz")
+    episode = Episode.load(path)
+    assert {name: frames.shape[1:] for name, frames in episode.images.items()} == {
+        "head": (60, 80, 3), "left_wrist": (60, 80, 3), "right_wrist": (60, 80, 3)}
+    assert episode.states.shape[1] == 20 and episode.actions.shape[1] == 10
+    assert episode.plans.shape[2] == 10 and len(episode.states) == len(episode.actions)
+    capsys.readouterr()
+    assert main(["train", "tiny-vla", "--demos", str(tmp_path), "--steps", "1"]) == 2
+    assert "lack cameras" in capsys.readouterr().err

@@ -1,11 +1,12 @@
 """Demonstrations: the scripted oracle's rollouts on clean scenes, one compressed npz each.
 
-An episode file holds, per step t, both cameras (downsampled uint8), the raw state, the
+An episode file holds, per step t, every camera (downsampled uint8), the raw state, the
 action executed and the oracle's full plan from that observation (the training label).
 Demo scenes use seed indices from `DEMO_SEED_START` up, a range the test grid never
 reaches; `record` also refuses any demo scene whose episode seed equals a test seed.
-Half the demos execute noisy actions (DART-style: position, and yaw while high) so the
-data covers recoveries while the labels stay the oracle's clean plan.
+On the tabletop, half the demos execute noisy actions (DART-style: position, and yaw
+while high) so the data covers recoveries while the labels stay the oracle's clean
+plan; other suites (the dual-arm one) record the oracle's own actions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from ...core.errors import UsageError
 from ...core.protocols import Suite
 from ...core.seeding import episode_seed, rng_for
-from ...core.types import CLEAN, CaseKey
+from ...core.types import CLEAN, CameraSpec, CaseKey
 from .features import downsample
 
 #: First seed index of demo scenes; test grids use 0..(seeds x levels - 1).
@@ -40,10 +41,10 @@ class Episode:
     task: str
     instruction: str
     seed_index: int
-    images: dict[str, np.ndarray]  # camera -> (T, S, S, 3) uint8
-    states: np.ndarray  # (T, 8)
-    actions: np.ndarray  # (T, 7) executed
-    plans: np.ndarray  # (T, H, 7) oracle plan from each observation
+    images: dict[str, np.ndarray]  # camera -> (T, h, w, 3) uint8
+    states: np.ndarray  # (T, state_dim)
+    actions: np.ndarray  # (T, action_dim) executed
+    plans: np.ndarray  # (T, H, action_dim) oracle plan from each observation
 
     def save(self, path: Path) -> None:
         arrays = {f"image_{name}": frames for name, frames in self.images.items()}
@@ -68,17 +69,34 @@ def demo_key(suite: str, task: str, index: int) -> CaseKey:
     return key
 
 
+def stored_size(camera: CameraSpec, image_size: int) -> tuple[int, int]:
+    """(height, width) a camera is stored at: `image_size` wide, the aspect ratio kept."""
+    if camera.width % image_size or (camera.height * image_size) % camera.width:
+        raise UsageError(f"camera {camera.name} is {camera.width}x{camera.height}: "
+                         f"--image-size must divide its width and keep the aspect ratio "
+                         f"(e.g. {camera.width // 2})")
+    return camera.height * image_size // camera.width, image_size
+
+
+def _tabletop_noise(action: np.ndarray, privileged: dict, rng: np.random.Generator) -> np.ndarray:
+    high = privileged["eef_pos"][2] > privileged["table_z"] + YAW_NOISE_ABOVE
+    yaw = rng.normal(0, YAW_NOISE) if high else 0.0
+    return action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, yaw, 0.0]
+
+
 def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int, noisy: bool) -> Episode | None:
     """Roll out the oracle once; None if it failed (only successes become demos)."""
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)
     rng = rng_for(spec.episode_seed)
+    sizes = {camera.name: stored_size(camera, image_size) for camera in env.spec.cameras}
     frames: dict[str, list[np.ndarray]] = {name: [] for name in env.spec.camera_names}
     states, actions, plans = [], [], []
     try:
         obs = env.reset()
         oracle.reset(spec.task.name, spec.episode_seed)
-        executing: np.ndarray = np.empty((0, 7))
+        noisy = noisy and env.spec.action_dim == 7 and "eef_pos" in obs.privileged
+        executing: np.ndarray = np.empty((0, env.spec.action_dim))
         for _ in range(spec.max_steps):
             plan = oracle.infer(obs)
             if len(executing) == 0:
@@ -86,12 +104,11 @@ def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int, noisy: b
             action = executing[0]
             executing = executing[1:]
             if noisy:
-                high = obs.privileged["eef_pos"][2] > obs.privileged["table_z"] + YAW_NOISE_ABOVE
-                yaw = rng.normal(0, YAW_NOISE) if high else 0.0
-                action = action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, yaw, 0.0]
+                action = _tabletop_noise(action, obs.privileged, rng)
             action = np.clip(action, -1.0, 1.0)
             for name, image in obs.images.items():
-                frames[name].append(downsample(image, image_size))
+                height, width = sizes[name]
+                frames[name].append(downsample(image, width, height))
             states.append(obs.state)
             actions.append(action)
             plans.append(plan)

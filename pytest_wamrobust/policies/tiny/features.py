@@ -12,16 +12,19 @@ import numpy as np
 from ...core.errors import EpisodeError
 
 
-def downsample(image: np.ndarray, size: int) -> np.ndarray:
-    """Area-average an (H, W, 3) uint8 image to (size, size, 3); H and W must be multiples."""
+def downsample(image: np.ndarray, size: int, height: int | None = None) -> np.ndarray:
+    """Area-average an (H, W, 3) uint8 image to (height or size, size, 3); H and W must
+    be multiples of the target."""
     h, w = image.shape[:2]
-    if h % size or w % size:
+    height = size if height is None else height
+    if h % height or w % size:
         raise EpisodeError("policy_error", f"camera image {h}x{w} cannot be downsampled to "
-                                           f"{size}x{size}; use an image_size that is a multiple of {size}")
-    fh, fw = h // size, w // size
+                                           f"{height}x{size}; use an image size that is a "
+                                           f"multiple of {height}x{size}")
+    fh, fw = h // height, w // size
     if fh == fw == 1:
         return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
-    blocks = image[..., :3].reshape(size, fh, size, fw, 3).astype(np.float32)
+    blocks = image[..., :3].reshape(height, fh, size, fw, 3).astype(np.float32)
     return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
 
 

@@ -13,8 +13,10 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--suite", default="tabletop", help="registered suite (default: tabletop)")
     sub.add_argument("--episodes", type=int, default=60, help="successful demos per task (default: 60)")
     sub.add_argument("--tasks", nargs="*", help="tasks to record (default: all of the suite)")
-    sub.add_argument("--image-size", type=int, default=64,
-                     help="stored image size in pixels, a divisor of the suite's (default: 64)")
+    sub.add_argument("--image-size", type=int,
+                     help="stored image width in pixels, a divisor of the cameras' width; "
+                          "the aspect ratio is kept (default: 64 for square cameras, else "
+                          "half the width)")
     sub.add_argument("--start", type=int, default=0,
                      help="first demo scene index, to add demos to a folder (default: 0)")
     sub.add_argument("--out", type=Path, help=f"output folder (default: {DEFAULT_OUT}/<suite>)")
@@ -29,14 +31,12 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1 or args.start < 0:
         raise UsageError("--episodes must be at least 1 and --start at least 0")
     suite = make_suite(args.suite)
-    if suite.env_spec.action_dim != 7 or suite.env_spec.state_dim != 8:
-        raise UsageError(f"record supports single-arm suites with tabletop's interface (state 8, "
-                         f"action 7); {suite.name!r} has state {suite.env_spec.state_dim}, action "
-                         f"{suite.env_spec.action_dim}; record on --suite tabletop")
+    first = suite.env_spec.cameras[0]
+    image_size = args.image_size or (64 if first.height == first.width else first.width // 2)
     oracle = make_policy("scripted", PolicyContext(env_spec=suite.env_spec))
     tasks = args.tasks or [t.name for t in suite.tasks()]
     out = args.out or DEFAULT_OUT / suite.name
     started = time.perf_counter()
-    counts = record(suite, oracle, out, tasks, args.episodes, args.image_size, start=args.start)
+    counts = record(suite, oracle, out, tasks, args.episodes, image_size, start=args.start)
     print(f"recorded {sum(counts.values())} demos in {time.perf_counter() - started:.0f} s -> {out}")
     return 0
