@@ -21,6 +21,7 @@ import numpy as np
 
 from pytest_wamrobust.core.episode import run_episode
 from pytest_wamrobust.core.errors import CaseUnavailableError
+from pytest_wamrobust.core.sharding import stratified_sample
 from pytest_wamrobust.core.protocols import CaseSelection
 from pytest_wamrobust.core.types import EpisodeSpec, PolicyMetadata
 from pytest_wamrobust.sims.libero_plus.protocol import NOOP_ACTION
@@ -72,18 +73,17 @@ def bench_env(suite: LiberoPlusSuite, key, steps: int) -> dict[str, float]:
 
 
 def bench_smoke(suite: LiberoPlusSuite, k: int, max_steps: int | None) -> dict[str, object]:
-    sampled = LiberoPlusSuite(suite.catalog, sample_per_stratum=k)
-    keys = list(sampled.cases(CaseSelection()))
+    keys = stratified_sample(list(suite.cases(CaseSelection())), k)
     outcomes: Counter[str] = Counter()
     errors: dict[str, str] = {}
     t0 = time.perf_counter()
     for key in keys:
-        spec = sampled.episode_spec(key)
+        spec = suite.episode_spec(key)
         if max_steps is not None:
             spec = EpisodeSpec(key=spec.key, task=_capped(spec, max_steps), params=spec.params,
                                episode_seed=spec.episode_seed)
         try:
-            env = sampled.make_env(spec)
+            env = suite.make_env(spec)
         except CaseUnavailableError:
             outcomes["skipped_missing_assets"] += 1
             continue

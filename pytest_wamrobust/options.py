@@ -16,7 +16,7 @@ import pytest
 
 from .core.axes import LEVELS
 from .core.compare import alpha_type, effect_type
-from .core.sharding import Shard, parse_shard
+from .core.sharding import Shard, parse_sample_size, parse_shard
 from .core.types import SETTINGS
 from .video import parse_video_policy
 
@@ -101,6 +101,9 @@ _OPTIONS = (
     _Option("--wam-shard", "wamrobust_shard", parse_shard,
             "run only shard I of N of the case matrix (1-based, e.g. 2/4); merging the "
             "shards' JUnit files gives one run's results", "I/N"),
+    _Option("--wam-sample", "wamrobust_sample", parse_sample_size,
+            "keep K cases per (setting, level), chosen by a hash of the case id: a "
+            "deterministic smoke sample of a large suite", "K"),
     _Option("--wam-video", "wamrobust_video", parse_video_policy,
             "write an MP4 of the cameras for these episodes: failures, all or none "
             "(default none)", "WHICH"),
@@ -141,6 +144,7 @@ class RunOptions:
     levels: tuple[int, ...] | None = None
     thresholds: str | None = None
     shard: Shard | None = None
+    sample: int | None = None
     video: str | None = None
     artifacts: str | None = None
     baseline: str | None = None

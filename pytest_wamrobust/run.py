@@ -15,6 +15,7 @@ from pathlib import Path
 from .core import gates, registry
 from .core.errors import UsageError
 from .core.protocols import CaseSelection, Suite
+from .core.sharding import stratified_sample
 from .core.types import CaseKey
 from .options import RunOptions
 
@@ -47,6 +48,8 @@ class WamRun:
         selection = CaseSelection(tasks=options.tasks, axes=options.axes,
                                   levels=options.levels, seeds=options.seeds)
         cases = list(suite.cases(selection))
+        if options.sample is not None:
+            cases = stratified_sample(cases, options.sample)
         manifest = getattr(suite, "manifest", None)
         thresholds = gates.resolve_thresholds(
             getattr(manifest, "thresholds", {}) or {}, getattr(manifest, "source", suite.name),

@@ -27,6 +27,8 @@ def header_lines(run: WamRun) -> list[str]:
     tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
     gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
     shard = f" (shard {run.options.shard} runs about 1/{run.options.shard.count})" if run.options.shard else ""
+    if run.options.sample:
+        shard += f" (a sample of {run.options.sample} per setting and level)"
     return [
         (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases{shard}: "
          f"tasks {','.join(tasks)}; settings {','.join(settings)}; "

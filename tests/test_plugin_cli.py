@@ -33,7 +33,8 @@ def test_help_lists_the_options_in_one_group(pytester):
     text = result.stdout.str()
     section = text[text.index("robustness evaluation of robot policies"):]
     for flag in ("--policy=", "--suite=", "--tasks=", "--axes=", "--seeds=", "--levels=",
-                 "--wam-thresholds=", "--policy-arg="):
+                 "--wam-thresholds=", "--policy-arg=", "--wam-shard=", "--wam-sample=",
+                 "--wam-video=", "--wam-artifacts=", "--wam-baseline="):
         assert flag in section
     assert "wamrobust_policy" in text and "wamrobust_policy_args" in text
 
@@ -157,3 +158,16 @@ def test_hypothesis_profiles_are_registered_without_a_deadline(pytester):
                 assert settings.get_profile(name).deadline is None
     """)
     run(pytester).assert_outcomes(passed=1)
+
+
+def test_a_stratified_sample_keeps_k_cases_per_setting_and_level(pytester):
+    args = ("--policy=scripted", "--suite=tabletop", "--seeds=3", "--levels=1,5", "--co", "-q")
+    result = run(pytester, *args, "--wam-sample=2")
+    ids = [line for line in result.stdout.lines if "test_episode[" in line]
+    assert len(ids) == 2 + 7 * 2 * 2  # clean (level 0) + 7 axes x 2 levels, 2 each
+    assert len({line.split("/")[1] for line in ids}) > 2  # spread over tasks, not the first
+    again = run(pytester, *args, "--wam-sample=2")
+    assert [line for line in again.stdout.lines if "test_episode[" in line] == ids
+    bad = run(pytester, *args, "--wam-sample=0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "invalid sample size '0'" in bad.stderr.str()

@@ -1,4 +1,5 @@
-"""Split the case matrix across CI jobs: `--wam-shard=i/N` keeps the i-th of N parts.
+"""Subsets of the case matrix: `--wam-shard=i/N` keeps the i-th of N parts (CI jobs),
+`--wam-sample=k` keeps k cases per (setting, level) (a smoke run).
 
 Every job computes the split on its own, so it must depend only on the set of cases,
 never on their order or on the machine. Cases are sorted by their key and dealt
@@ -10,6 +11,7 @@ job. Merging the shards' JUnit files gives exactly the cases of one unsharded ru
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -80,3 +82,35 @@ def split_items(items: Sequence[T], key_of: Callable[[T], CaseKey | None],
         keep = key in chosen if key is not None else shard.index == 1
         (kept if keep else deselected).append(item)
     return kept, deselected
+
+
+class SampleSizeError(UsageError, argparse.ArgumentTypeError):
+    """A malformed `--wam-sample`; argparse prints it as the one-line usage error."""
+
+
+def parse_sample_size(text: str) -> int:
+    try:
+        k = int(str(text).strip())
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise SampleSizeError(f"invalid sample size {text!r}: expected a whole number >= 1 "
+                              f"of cases per (setting, level), e.g. --wam-sample=1")
+    return k
+
+
+def stratified_sample(cases: Sequence[CaseKey], k: int) -> list[CaseKey]:
+    """k cases per (setting, level), the same on every machine and worker: within a
+    stratum, the cases whose ids hash lowest, so a sample spreads over tasks (and
+    LIBERO-Plus' sub-suites) instead of taking the first ones. Keeps the input order."""
+    strata: dict[tuple[str, int], list[CaseKey]] = {}
+    for key in cases:
+        strata.setdefault((key.axis, key.level), []).append(key)
+    keep: set[CaseKey] = set()
+    for members in strata.values():
+        keep.update(sorted(members, key=_digest)[:k])
+    return [key for key in cases if key in keep]
+
+
+def _digest(key: CaseKey) -> bytes:
+    return hashlib.sha256(key.case_id.encode()).digest()

