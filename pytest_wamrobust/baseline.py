@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .core.compare import REGRESSED, Comparison, compare_results
+from .core.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_EFFECT,
+    REGRESSED,
+    Comparison,
+    compare_results,
+)
 from .core.errors import UsageError
 from .core.results import EpisodeResult
 from .run import WamRun
-
-DEFAULT_ALPHA = 0.05
-DEFAULT_MIN_EFFECT = 0.05
-
 
 @dataclass(frozen=True)
 class Baseline:

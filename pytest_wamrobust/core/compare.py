@@ -21,6 +21,10 @@ from .results import EpisodeResult
 from .stats import mcnemar_exact
 from .types import CLEAN, SETTINGS, CaseKey
 
+#: Defaults of `wamrobust compare` and `--wam-baseline`.
+DEFAULT_ALPHA = 0.05
+DEFAULT_MIN_EFFECT = 0.05
+
 REGRESSED = "regressed"
 IMPROVED = "improved"
 NO_CHANGE = "no significant change"

@@ -8,7 +8,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.compare import Comparison, alpha_type, compare_results, effect_type
+from ..core.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_EFFECT,
+    Comparison,
+    alpha_type,
+    compare_results,
+    effect_type,
+)
 from ..core.errors import UsageError
 from ..core.results import EpisodeResult
 
@@ -20,9 +27,9 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("baseline", metavar="BASELINE", help="JUnit XML of the baseline run")
     sub.add_argument("candidate", nargs="+", metavar="CANDIDATE",
                      help="JUnit XML of the candidate run (its shards may be given one by one)")
-    sub.add_argument("--alpha", type=alpha_type, default=0.05,
+    sub.add_argument("--alpha", type=alpha_type, default=DEFAULT_ALPHA,
                      help="family-wise significance level (Holm over the rows; default 0.05)")
-    sub.add_argument("--min-effect", type=effect_type, default=0.05, metavar="PP",
+    sub.add_argument("--min-effect", type=effect_type, default=DEFAULT_MIN_EFFECT, metavar="PP",
                      help="smallest success-rate change in percentage points that counts as "
                           "a regression or improvement (default 5)")
     sub.add_argument("--baseline-policy", help="use this policy's results from the baseline")
@@ -31,7 +38,7 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def check_baseline(baseline: str | Path, results: Sequence[EpisodeResult], *,
-                   alpha: float = 0.05, min_effect: float = 0.05,
+                   alpha: float = DEFAULT_ALPHA, min_effect: float = DEFAULT_MIN_EFFECT,
                    baseline_policy: str | None = None) -> Comparison:
     """Compare this run's results with a baseline JUnit file (the plugin's --wam-baseline)."""
     from .junit_io import read_results
