@@ -44,6 +44,8 @@ def test_draws_respect_the_level_band(axis, data):
         assert lo - 1e-9 <= abs(params["orbit_deg"]) <= hi + 1e-9
         dlo, dhi = ranges.distance_scale.interval(level)
         assert dlo <= params["distance_scale"] <= dhi
+        assert 1.15 <= params["distance_scale"] <= 2.0  # LIBERO-Plus' distance range
+        assert all(2.0 - 1e-9 <= abs(params[k]) <= 10.0 + 1e-9 for k in ("yaw_deg", "pitch_deg"))
     elif axis == "robot_init":
         lo, hi = ranges.offset_rad.interval(level)
         assert len(params["joint_offsets"]) == ranges.n_joints

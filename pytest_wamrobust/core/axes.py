@@ -109,11 +109,14 @@ class AxisRanges:
 
 @dataclass(frozen=True)
 class CameraRanges(AxisRanges):
+    """LIBERO-Plus: orbit +-75 deg, elevation 15 deg, distance x1.15-2.0, in-place
+    yaw/pitch +-2-10 deg; level 1 starts where its smallest camera variants do."""
+
     orbit_deg: Band = Band(0.0, 75.0, signed=True)
     elevation_deg: Band = Band(0.0, 15.0, signed=True)
-    distance_scale: Band = Band(1.0, 2.0, identity=1.0)
-    yaw_deg: Band = Band(0.0, 10.0, signed=True)
-    pitch_deg: Band = Band(0.0, 10.0, signed=True)
+    distance_scale: Band = Band(1.15, 2.0, identity=1.0)
+    yaw_deg: Band = Band(2.0, 10.0, signed=True)
+    pitch_deg: Band = Band(2.0, 10.0, signed=True)
     roll_deg: Band = Band(0.0, 0.0, signed=True)
 
 
