@@ -86,8 +86,10 @@ class Controller:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and results and Path(xmlpath).is_file():
+            compared = (self.baseline.path, self.comparison) if self.comparison else None
             junit.add_gates(xmlpath, self.rows, self.verdicts,
-                            {nodeid: self.results[nodeid] for nodeid in self.unrecorded})
+                            {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
+                            compared)
             if any(r.video for r in results):
                 link_videos(xmlpath)
 

@@ -4,7 +4,8 @@ Only per-test properties survive xdist, so session-level facts (the per-setting 
 the gates) cannot travel through `record_testsuite_property`; they are appended here
 as their own `<testsuite name="wamrobust.gates">`, one test case per gate, with a
 `<failure>` where a gate failed, so Jenkins and GitLab show a broken gate like a
-broken test. Cases whose worker crashed get their `wam.*` properties here too.
+broken test; with --wam-baseline, one more case holds the comparison and fails on a
+regression. Cases whose worker crashed get their `wam.*` properties here too.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from pathlib import Path
 from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
 
 from .core import gates
+from .core.compare import REGRESSED, Comparison
 from .core.results import EpisodeResult
 
 GATES_SUITE = "wamrobust.gates"
 
 
 def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
-              unrecorded: Mapping[str, EpisodeResult]) -> None:
+              unrecorded: Mapping[str, EpisodeResult],
+              baseline: tuple[str, Comparison] | None = None) -> None:
     xml = JUnitXml.fromfile(str(path))
     if isinstance(xml, TestSuite):  # a bare <testsuite> root: wrap it
         wrapped = JUnitXml()
@@ -37,7 +40,10 @@ def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[ga
             f"n={row.n} successes={row.successes} errors={row.errors} "
             f"rate={row.rate:.4f} ci95=[{low:.4f},{high:.4f}]"))
     suite.append(table)
-    suite.add_testcases([_gate_case(v) for v in verdicts])
+    cases = [_gate_case(v) for v in verdicts]
+    if baseline is not None:
+        cases.append(_baseline_case(*baseline))
+    suite.add_testcases(cases)
     xml.add_testsuite(suite)
     xml.write(str(path))
 
@@ -54,6 +60,23 @@ def _gate_case(verdict: gates.Verdict) -> TestCase:
         case.result = [Failure(f"gate {verdict.name}: {verdict.detail}")]
     elif verdict.passed is None:
         case.result = [Skipped(f"gate {verdict.name}: {verdict.detail}")]
+    return case
+
+
+def _baseline_case(path: str, comparison: Comparison) -> TestCase:
+    case = TestCase("baseline", GATES_SUITE, 0.0)
+    props = Properties()
+    props.add_property(Property("wam.baseline.file", str(path)))
+    for row in comparison.rows:
+        props.add_property(Property(
+            f"wam.baseline.{row.setting}",
+            f"pairs={row.n} baseline={row.baseline_rate:.4f} candidate={row.candidate_rate:.4f} "
+            f"lost={row.only_baseline} gained={row.only_candidate} "
+            f"p_holm={row.adjusted_p:.3g} verdict={row.verdict}"))
+    case.append(props)
+    regressed = [row.setting for row in comparison.rows if row.verdict == REGRESSED]
+    if regressed:
+        case.result = [Failure(f"regressed against {path}: {', '.join(regressed)}")]
     return case
 
 

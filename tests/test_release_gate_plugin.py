@@ -89,6 +89,11 @@ def test_baseline_regression_sets_the_exit_status_even_when_the_gates_hold(pytes
         "| Total * | 21 * | 100.0 * | 0.0 * | -100.0 * | 21/0 *| regressed *",
         "baseline comparison: REGRESSED (overall); the exit status is 1",
     ])
+    xml = JUnitXml.fromfile(str(pytester.path / "report.xml"))
+    gate = next(c for s in xml if s.name == "wamrobust.gates" for c in s if c.name == "baseline")
+    assert "regressed against" in gate.result[0].message and "overall" in gate.result[0].message
+    props = {p.name: p.value for p in gate.child(Properties)}
+    assert props["wam.baseline.overall"].startswith("pairs=21 baseline=1.0000 candidate=0.0000")
 
     same = run(pytester, "--policy=scripted", *common, f"--wam-baseline={GOLDEN_SCRIPTED}")
     assert same.ret == 0, same.stdout.str()
