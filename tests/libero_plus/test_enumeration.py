@@ -125,3 +125,27 @@ def test_runnable_offline_per_axis(catalog):
     else:
         assert runnable == {**PUBLISHED_AXES, "light": 0, "background": 0, "layout": 696}
         assert sum(runnable.values()) == 6983
+
+
+def test_upstream_difficulty_annotation_replaces_the_derived_levels(catalog, tmp_path):
+    """LIBERO_PLUS_CLASSIFICATION: upstream's task_classification.json decides the level;
+    a file whose categories disagree with the variants' names is refused in one line."""
+    import json
+
+    camera = next(v for v in catalog.variants if v.axis == "camera")
+    noise = next(v for v in catalog.variants if v.axis == "noise")
+    new_level = camera.level % 5 + 1
+    path = tmp_path / "task_classification.json"
+    path.write_text(json.dumps({camera.sub_suite: [
+        {"name": camera.name, "category": "Camera Viewpoints", "difficulty_level": new_level}]}))
+    relabelled = catalog.with_classification(str(path))
+    by_name = {(v.sub_suite, v.name): v for v in relabelled.variants}
+    assert by_name[(camera.sub_suite, camera.name)].level == new_level
+    assert by_name[(noise.sub_suite, noise.name)].level == noise.level  # not in the file
+
+    path.write_text(json.dumps({noise.sub_suite: [
+        {"name": noise.name, "category": "Light Conditions", "difficulty_level": 2}]}))
+    with pytest.raises(UsageError, match=f"{noise.name} is light there but noise by its name"):
+        catalog.with_classification(str(path))
+    with pytest.raises(UsageError, match="LIBERO_PLUS_CLASSIFICATION=.*cannot read it"):
+        catalog.with_classification(str(tmp_path / "missing.json"))
