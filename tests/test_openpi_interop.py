@@ -57,7 +57,11 @@ def openpi_python() -> Path:
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        done = subprocess.run([str(python), "-m", "pip", "install", "-q", "openpi-server==0.1.0"],
+    ready = [str(python), "-c", "import openpi_server, openpi_client.websocket_client_policy"]
+    if subprocess.run(ready, capture_output=True, check=False).returncode:
+        # openpi-client imports typing_extensions without declaring it
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", "openpi-server==0.1.0",
+                               "typing-extensions"],
                               check=False, capture_output=True, text=True, timeout=600)
         if done.returncode:
             pytest.skip(f"openpi-server==0.1.0 could not be installed: {done.stderr[-300:]}")
@@ -110,3 +114,55 @@ def test_pi05_preset_talks_to_openpis_own_server(openpi_server):
                                            f"unreachable)"):
         policy.infer(obs)
     assert time.monotonic() - started < 5
+
+
+#: Runs in the openpi venv: openpi's own client asks `wamrobust serve` for one chunk.
+CLIENT = """
+import json, sys
+import numpy as np
+from openpi_client.websocket_client_policy import WebsocketClientPolicy
+
+client = WebsocketClientPolicy(host="127.0.0.1", port=int(sys.argv[1]))
+image = np.zeros((128, 128, 3), np.uint8)
+image[40:60, 50:70] = (200, 30, 30)
+reply = client.infer({"observation/images/agentview": image,
+                      "observation/images/wrist": image,
+                      "observation/state": np.array([0.5, 0.0, 1.1, 3.1, 0.0, 0.0, 0.04, -0.04]),
+                      "prompt": "pick up the red cube",
+                      "wamrobust/reset": {"task": "lift_cube", "seed": 7}})
+actions = reply["actions"]
+print(json.dumps({"metadata": client.get_server_metadata(), "shape": list(actions.shape),
+                  "finite": bool(np.isfinite(actions).all()),
+                  "bounded": bool(np.abs(actions).max() <= 1.0),
+                  "server_ms": reply["server_timing"]["infer_ms"]}))
+"""
+
+
+def test_openpis_own_client_gets_chunks_from_wamrobust_serve(openpi_python, tmp_path):
+    """The other direction: a learned policy served by `wamrobust serve` answers openpi's
+    WebsocketClientPolicy (its msgpack codec, metadata frame, request/reply)."""
+    import json
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pytest_wamrobust.cli", "serve", "--policy=tiny-vla",
+         "--suite=tabletop", "--host=127.0.0.1", "--port=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = server.stdout.readline()
+        while banner and "serving 'tiny-vla'" not in banner:  # torch may print first
+            banner = server.stdout.readline()
+        assert "serving 'tiny-vla'" in banner, server.stderr.read()
+        port = banner.split("ws://127.0.0.1:")[1].split()[0]
+        script = tmp_path / "ask_wamrobust_serve.py"
+        script.write_text(CLIENT)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        done = subprocess.run([str(openpi_python), str(script), port], env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        reply = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        server.kill()
+        server.wait(10)
+    assert reply["metadata"]["wamrobust"]["policy"] == "tiny-vla"
+    assert reply["shape"] == [10, 7] and reply["finite"] and reply["bounded"]
+    assert reply["server_ms"] > 0
