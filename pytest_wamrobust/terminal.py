@@ -4,6 +4,7 @@ so CI logs and copy-paste keep them readable)."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
@@ -26,11 +27,13 @@ def header_lines(run: WamRun) -> list[str]:
     settings = [s for s in SETTINGS if any(k.axis == s for k in cases)]
     tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
     gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
-    shard = f" (shard {run.options.shard} runs about 1/{run.options.shard.count})" if run.options.shard else ""
+    subset = ""
+    if run.options.shard:
+        subset += f" (shard {run.options.shard} runs about 1/{run.options.shard.count})"
     if run.options.sample:
-        shard += f" (a sample of {run.options.sample} per setting and level)"
+        subset += f" (a sample of {run.options.sample} per setting and level)"
     return [
-        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases{shard}: "
+        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases{subset}: "
          f"tasks {','.join(tasks)}; settings {','.join(settings)}; "
          f"levels {','.join(map(str, levels))}; seeds {seeds}"),
         f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
@@ -68,9 +71,7 @@ def skipped_lines(skipped: dict[str, str]) -> list[str]:
     """Cases this machine could not build: not in the rates, but never out of sight."""
     if not skipped:
         return []
-    reasons: dict[str, int] = {}
-    for reason in skipped.values():
-        reasons[reason] = reasons.get(reason, 0) + 1
+    reasons = Counter(skipped.values())  # first-seen order, like the error lines
     lines = [f"skipped {len(skipped)} episodes (not run, not in the rates):"]
     lines += [f"  {count} x {reason}" for reason, count in list(reasons.items())[:MAX_LISTED_ERRORS]]
     if len(reasons) > MAX_LISTED_ERRORS:

@@ -46,16 +46,19 @@ def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
             latency_table([*latency_rows(results), *benchmarks])]
 
 
-def gate_table(results: Sequence[EpisodeResult], thresholds: gates.Thresholds) -> Table:
-    """One row per (policy, gate): observed, threshold, verdict."""
-    rows = []
+def gate_table(results: Sequence[EpisodeResult],
+               thresholds: gates.Thresholds) -> tuple[Table, bool]:
+    """One row per (policy, gate): observed, threshold, verdict; and whether any failed."""
+    rows, failed = [], False
     for policy in sorted({r.policy for r in results}):
         mine = [r for r in results if r.policy == policy]
         for v in gates.evaluate(thresholds, gates.table_rows(mine), gates.chunk_latency_p95(mine)):
             verdict = "not judged" if v.passed is None else ("held" if v.passed else "FAILED")
+            failed = failed or v.passed is False
             rows.append((policy, v.name, v.detail, verdict))
-    return Table(f"Gates ({thresholds.judged_by})", ("Policy", "Gate", "Measured", "Verdict"),
-                 tuple(rows), "; ".join(thresholds.sources))
+    table = Table(f"Gates ({thresholds.judged_by})", ("Policy", "Gate", "Measured", "Verdict"),
+                  tuple(rows), "; ".join(thresholds.sources))
+    return table, failed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
     benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
     table = success_table(results, args.by)
     tables = build_tables(results, args.by, benchmarks, table)
+    gate_failed = False
     if thresholds is not None:
-        tables.append(gate_table(results, thresholds))
+        gates_table, gate_failed = gate_table(results, thresholds)
+        tables.append(gates_table)
     markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
     if args.markdown:
         _write(args.markdown, markdown)
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             _write(args.html, page(args.title, tables, png, [*args.results, *args.benchmark_json]))
     if args.merged_xml:
         write_results(results, args.merged_xml)
-    if thresholds is not None and any(row[-1] == "FAILED" for row in tables[-1].rows):
+    if gate_failed:
         print("wamrobust report: a gate failed; see the Gates table", file=sys.stderr)
         return 1
     return 0
