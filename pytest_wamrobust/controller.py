@@ -4,7 +4,9 @@ judge the gates, print the table and set the exit status.
 It reads only `report.user_properties`, which xdist ships from the workers, so `-n N`
 and `-n 0` give the same numbers by construction. A case whose report carries no
 result (a worker crash, a fixture that failed before the episode) is still recorded,
-as an error with its seed: no case is ever lost from the table.
+as an error with its seed; a collected case that never reported at all (xdist stopped
+replacing crashed workers, the session stopped early) is recorded as `not_run`, an
+error too, and the session cannot exit 0: no case is ever lost from the table.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .baseline import Baseline
 from .baseline import summary_lines as baseline_lines
 from .core import gates
 from .core.compare import Comparison
-from .core.results import ERROR, EpisodeResult, has_result_properties
+from .core.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
 from .core.seeding import episode_seed
 from .run import WamRun, episode_case_key
 from .video import link_videos
@@ -32,11 +34,25 @@ class Controller:
         self.baseline = Baseline.load(run)
         self.comparison: Comparison | None = None
         self.results: dict[str, EpisodeResult] = {}
+        self.collected: set[str] = set()
         self.unrecorded: dict[str, tuple[str, str]] = {}
+        self.not_run: dict[str, EpisodeResult] = {}
         self.skipped: dict[str, str] = {}
         self.other_failures: set[str] = set()
         self.rows: list[gates.Row] = []
         self.verdicts: list[gates.Verdict] = []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Without xdist: the cases this session owes a result (after -k, shards)."""
+        self._collect(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        """With xdist the controller collects nothing; every worker reports the same ids."""
+        self._collect(ids)
+
+    def _collect(self, nodeids) -> None:
+        self.collected.update(n for n in nodeids if episode_case_key(n) is not None)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -70,11 +86,17 @@ class Controller:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """After junitxml wrote its file: complete the results, judge, amend the XML."""
         for nodeid, (kind, reason) in self.unrecorded.items():
-            self.results[nodeid] = self._error_result(nodeid, kind, reason)
+            self.results[nodeid] = self._error_result(nodeid, ERROR, kind, reason)
+        if not session.config.option.collectonly:
+            reason = _never_ran_reason(session)
+            for nodeid in sorted(self.collected - set(self.results) - set(self.skipped)):
+                self.not_run[nodeid] = self._error_result(nodeid, NOT_RUN, NOT_RUN, reason)
+            self.results.update(self.not_run)
         results = self.results_in_order()
         self.rows = gates.table_rows(results)
+        stat = self.run.thresholds.latency_statistic
         self.verdicts = gates.evaluate(self.run.thresholds, self.rows,
-                                       gates.chunk_latency_p95(results))
+                                       gates.chunk_latency(results, stat))
         if self.baseline is not None and results:
             self.comparison = self.baseline.compare(results)
         judged = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
@@ -84,12 +106,14 @@ class Controller:
                                   if gate_failed or self.other_failures else pytest.ExitCode.OK)
         if self.comparison is not None and self.comparison.regressed and judged:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.not_run and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never passes
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and results and Path(xmlpath).is_file():
             compared = (self.baseline.path, self.comparison) if self.comparison else None
             junit.add_gates(xmlpath, self.rows, self.verdicts,
                             {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
-                            compared)
+                            self.not_run, compared)
             if any(r.video for r in results):
                 link_videos(xmlpath)
 
@@ -99,13 +123,14 @@ class Controller:
         lines = terminal.summary_lines(self.run, self.results_in_order(), self.rows,
                                        self.verdicts)
         lines += terminal.skipped_lines(self.skipped)
+        lines += terminal.not_run_lines(list(self.not_run.values()), len(self.results))
         if self.comparison is not None and self.baseline is not None:
             lines += baseline_lines(self.baseline, self.comparison)
         terminalreporter.write_sep("=", "wamrobust robustness")
         for line in lines:
             terminalreporter.write_line(line)
 
-    def _error_result(self, nodeid: str, kind: str, reason: str) -> EpisodeResult:
+    def _error_result(self, nodeid: str, status: str, kind: str, reason: str) -> EpisodeResult:
         key = episode_case_key(nodeid)
         assert key is not None
         try:
@@ -115,9 +140,22 @@ class Controller:
         # the name the policy reports for itself, so reports group this case with its run
         policy = next((r.policy for r in self.results.values() if r.policy),
                       self.run.policy_label)
-        return EpisodeResult(key=key, status=ERROR, steps=0, params=params,
+        return EpisodeResult(key=key, status=status, steps=0, params=params,
                              episode_seed=episode_seed(key), policy=policy,
                              error=reason, error_kind=kind)
+
+
+def _never_ran_reason(session: pytest.Session) -> str:
+    """Why collected cases have no report, as far as the session can tell."""
+    stopped = session.shouldfail or session.shouldstop
+    if stopped:
+        return f"never ran: the session stopped early ({stopped})"
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "never ran: the session was interrupted"
+    if session.config.pluginmanager.hasplugin("dsession"):
+        return ("never ran: its xdist worker was lost and the worker restart limit was "
+                "reached (--max-worker-restart)")
+    return "never ran"
 
 
 def _reason(report: pytest.TestReport) -> str:

@@ -4,7 +4,8 @@
         result = run_episode(episode_spec)
         assert result.steps < 200
 
-`policy` and `suite` are session-scoped, so each xdist worker builds the policy once.
+`policy` and `suite` are session-scoped, so each xdist worker builds the policy once
+(and again only after an `infer` call it had to abandon at --wam-infer-timeout).
 `run_episode` records the result's `wam.*` properties, which is what the controller's
 table, the gates and `wamrobust report` read.
 """
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from .core import registry
+from .core.deadline import InferTimeout
 from .core.episode import StepHook
 from .core.episode import run_episode as _run_episode
 from .core.errors import CaseUnavailableError, UsageError, one_line
@@ -51,17 +53,50 @@ def suite(pytestconfig: pytest.Config) -> Suite:
     return current_run(pytestconfig).suite
 
 
+class PolicySlot:
+    """The process's policy instance, built on first use. An instance whose `infer` call
+    was abandoned at the deadline may still be running it, so it is never used again:
+    the next episode gets a fresh one."""
+
+    def __init__(self, run: WamRun) -> None:
+        self._run = run
+        self._policy: Policy | None = None
+        self._build_error = ""
+
+    def current(self) -> Policy:
+        """The instance; a policy that cannot be built fails every case with one line,
+        built (and failing) once per process."""
+        if self._policy is None and not self._build_error:
+            options = dict(self._run.options.policy_args)
+            ctx = PolicyContext(env_spec=self._run.suite.env_spec, options=options,
+                                device=options.get("device", "cpu"))
+            try:
+                self._policy = registry.make_policy(self._run.policy_spec, ctx)
+            except UsageError as exc:
+                self._build_error = str(exc)
+        if self._policy is None:
+            pytest.fail(self._build_error, pytrace=False)
+        return self._policy
+
+    def discard(self) -> None:
+        policy, self._policy = self._policy, None
+        close = getattr(policy, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - a hung instance may not close cleanly
+                pass
+
+
 @pytest.fixture(scope="session")
-def policy(pytestconfig: pytest.Config) -> Policy:
+def policy_slot(pytestconfig: pytest.Config) -> PolicySlot:
+    return PolicySlot(current_run(pytestconfig))
+
+
+@pytest.fixture(scope="session")
+def policy(policy_slot: PolicySlot) -> Policy:
     """The policy chosen with --policy, built once per process (xdist worker)."""
-    run = current_run(pytestconfig)
-    options = dict(run.options.policy_args)
-    ctx = PolicyContext(env_spec=run.suite.env_spec, options=options,
-                        device=options.get("device", "cpu"))
-    try:
-        return registry.make_policy(run.policy_spec, ctx)
-    except UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return policy_slot.current()
 
 
 @pytest.fixture
@@ -75,7 +110,7 @@ def episode_spec(request: pytest.FixtureRequest, suite: Suite) -> EpisodeSpec:
 
 @pytest.fixture
 def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
-                policy: Policy) -> RunEpisode:
+                policy_slot: PolicySlot) -> RunEpisode:
     """Run an EpisodeSpec with the session's policy and record its properties.
 
     With --wam-video, the episode's cameras are recorded and kept as an MP4 when its
@@ -88,6 +123,7 @@ def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
     """
 
     def run(spec: EpisodeSpec, step_hook: StepHook | None = None) -> EpisodeResult:
+        policy = policy_slot.current()
         try:
             env = suite.make_env(spec)
         except CaseUnavailableError as exc:
@@ -100,7 +136,10 @@ def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
         else:
             recorder = video_recorder(wam_run) if step_hook is None else None
             try:
-                result = _run_episode(env, policy, spec, step_hook=step_hook or recorder)
+                result = _run_episode(env, policy, spec, step_hook=step_hook or recorder,
+                                      infer_timeout_s=wam_run.options.infer_deadline_s)
+                if result.error_kind == InferTimeout.KIND:
+                    policy_slot.discard()
                 if recorder is not None:
                     result = recorder.finish(result)
             finally:

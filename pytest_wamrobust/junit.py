@@ -5,7 +5,9 @@ the gates) cannot travel through `record_testsuite_property`; they are appended 
 as their own `<testsuite name="wamrobust.gates">`, one test case per gate, with a
 `<failure>` where a gate failed, so Jenkins and GitLab show a broken gate like a
 broken test; with --wam-baseline, one more case holds the comparison and fails on a
-regression. Cases whose worker crashed get their `wam.*` properties here too.
+regression. Cases whose worker crashed get their `wam.*` properties here too, and
+collected cases that never ran are added as `<error>` cases, so the file accounts for
+every case the session collected.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from junitparser import Failure, JUnitXml, Properties, Property, Skipped, TestCase, TestSuite
+from junitparser import (
+    Error,
+    Failure,
+    JUnitXml,
+    Properties,
+    Property,
+    Skipped,
+    TestCase,
+    TestSuite,
+)
 
 from .core import gates
 from .core.compare import REGRESSED, Comparison
@@ -23,7 +34,7 @@ GATES_SUITE = "wamrobust.gates"
 
 
 def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
-              unrecorded: Mapping[str, EpisodeResult],
+              unrecorded: Mapping[str, EpisodeResult], not_run: Mapping[str, EpisodeResult],
               baseline: tuple[str, Comparison] | None = None) -> None:
     xml = JUnitXml.fromfile(str(path))
     if isinstance(xml, TestSuite):  # a bare <testsuite> root: wrap it
@@ -31,6 +42,7 @@ def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[ga
         wrapped.add_testsuite(xml)
         xml = wrapped
     _complete_properties(xml, unrecorded)
+    _add_not_run(xml, not_run)
     suite = TestSuite(GATES_SUITE)
     table = Properties()
     for row in rows:
@@ -78,6 +90,26 @@ def _baseline_case(path: str, comparison: Comparison) -> TestCase:
     if regressed:
         case.result = [Failure(f"regressed against {path}: {', '.join(regressed)}")]
     return case
+
+
+def _add_not_run(xml: JUnitXml, not_run: Mapping[str, EpisodeResult]) -> None:
+    """pytest writes nothing for a case without a report; the verdict still covers it."""
+    if not not_run:
+        return
+    suite = next(iter(xml), None)
+    if suite is None:
+        suite = TestSuite("pytest")
+        xml.add_testsuite(suite)
+    for nodeid, result in not_run.items():
+        path, _, name = nodeid.rpartition("::")
+        case = TestCase(name, path.replace("/", ".").removesuffix(".py"), 0.0)
+        props = Properties()
+        for key, value in result.to_properties():
+            props.add_property(Property(key, value))
+        case.append(props)
+        case.result = [Error(result.error, result.error_kind)]
+        suite.add_testcase(case)
+    suite.update_statistics()
 
 
 def _complete_properties(xml: JUnitXml, unrecorded: Mapping[str, EpisodeResult]) -> None:

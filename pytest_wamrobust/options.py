@@ -16,6 +16,7 @@ import pytest
 
 from .core.axes import LEVELS
 from .core.compare import alpha_type, effect_type
+from .core.deadline import DEFAULT_INFER_TIMEOUT_S
 from .core.sharding import Shard, parse_sample_size, parse_shard
 from .core.types import SETTINGS
 from .video import parse_video_policy
@@ -67,6 +68,21 @@ def seed_count(text: str) -> int:
     return seeds
 
 
+def infer_timeout(text: str) -> float:
+    """Seconds one `policy.infer` may take; 0 (or `off`) lifts the deadline."""
+    value = str(text).strip().lower()
+    if value in ("0", "off", "none"):
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"--wam-infer-timeout takes a positive number of seconds (or 0 for none), got {text!r}")
+    return seconds
+
+
 def key_value(text: str) -> tuple[str, str]:
     key, sep, value = str(text).partition("=")
     if not sep or not key.strip():
@@ -109,6 +125,10 @@ _OPTIONS = (
             "(default none)", "WHICH"),
     _Option("--wam-artifacts", "wamrobust_artifacts", None,
             f"folder for the videos (default {DEFAULT_ARTIFACTS})", "DIR"),
+    _Option("--wam-infer-timeout", "wamrobust_infer_timeout", infer_timeout,
+            "seconds one policy.infer call may take before its episode is an error and "
+            f"the policy instance is rebuilt (default {DEFAULT_INFER_TIMEOUT_S:g}; 0: none)",
+            "SECONDS"),
     _Option("--wam-baseline", "wamrobust_baseline", None,
             "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
             "McNemar per setting, exit status 1 on a regression", "FILE"),
@@ -147,10 +167,18 @@ class RunOptions:
     sample: int | None = None
     video: str | None = None
     artifacts: str | None = None
+    infer_timeout: float | None = None
     baseline: str | None = None
     alpha: float | None = None
     min_effect: float | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def infer_deadline_s(self) -> float | None:
+        """The deadline in force: the default unless set; None when set to 0."""
+        if self.infer_timeout is None:
+            return DEFAULT_INFER_TIMEOUT_S
+        return self.infer_timeout or None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunOptions:

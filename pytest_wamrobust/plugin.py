@@ -14,7 +14,16 @@ from . import collection, options, terminal
 from .controller import Controller
 from .core import registry
 from .core.errors import UsageError
-from .fixtures import RUN_KEY, episode_result, episode_spec, policy, run_episode, suite, wam_run  # noqa: F401
+from .fixtures import (  # noqa: F401
+    RUN_KEY,
+    episode_result,
+    episode_spec,
+    policy,
+    policy_slot,
+    run_episode,
+    suite,
+    wam_run,
+)
 from .run import WamRun
 
 CONTROLLER = "wamrobust-controller"

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from .core import gates
-from .core.results import EpisodeResult
+from .core.results import ERROR, EpisodeResult
 from .core.types import SETTINGS
 from .run import WamRun
 
@@ -52,10 +52,12 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
         ci = f"[{_pct(low)}, {_pct(high)}]"
         lines.append(f"{row.setting:<12}{row.n:>5}{row.successes:>6}{row.errors:>5}"
                      f"{_pct(row.rate):>9}  {ci:<18}{_gate(by_gate.get(row.setting))}".rstrip())
-    lines.append(_latency_line(results, by_gate.get(gates.LATENCY)))
+    lines.append(_latency_line(results, by_gate.get(gates.LATENCY),
+                               run.thresholds.latency_statistic))
     for verdict in verdicts:
         if verdict.passed is None:
             lines.append(f"gate {verdict.name}: not judged ({verdict.detail})")
+    lines += _clipping_lines(results)
     lines += _error_lines(results)
     if run.thresholds.configured:
         failed = [v.name for v in verdicts if v.passed is False]
@@ -79,6 +81,21 @@ def skipped_lines(skipped: dict[str, str]) -> list[str]:
     return lines
 
 
+def not_run_lines(not_run: Sequence[EpisodeResult], total: int) -> list[str]:
+    """Cases that were collected and never ran: errors in the table, and said aloud."""
+    if not not_run:
+        return []
+    reasons = Counter(r.error for r in not_run)
+    lines = [f"{len(not_run)} of {total} collected episodes never ran: counted as errors, "
+             f"so this run is incomplete and cannot exit 0"]
+    lines += [f"  {count} x {reason}" for reason, count in reasons.items()]
+    lines += [f"  not run: {r.key.case_id} (episode_seed {r.episode_seed})"
+              for r in not_run[:MAX_LISTED_ERRORS]]
+    if len(not_run) > MAX_LISTED_ERRORS:
+        lines.append(f"  ... and {len(not_run) - MAX_LISTED_ERRORS} more")
+    return lines
+
+
 def _version(package: str) -> str:
     try:
         return version(package)
@@ -98,19 +115,33 @@ def _gate(verdict: gates.Verdict | None) -> str:
     return f">= {_pct(verdict.threshold)} {'ok' if verdict.passed else 'FAIL'}"
 
 
-def _latency_line(results: Sequence[EpisodeResult], verdict: gates.Verdict | None) -> str:
+def _latency_line(results: Sequence[EpisodeResult], verdict: gates.Verdict | None,
+                  stat: str) -> str:
     latencies = [ms for r in results for ms in r.chunk_latencies_ms]
     if not latencies:
         return "latency per chunk: no chunk was inferred"
-    p50, p95 = np.percentile(latencies, [50, 95])
-    text = f"latency per chunk: p50 {p50:.2f} ms, p95 {p95:.2f} ms over {len(latencies)} chunks"
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    text = (f"latency per chunk: p50 {p50:.2f} ms, p95 {p95:.2f} ms, p99 {p99:.2f} ms, "
+            f"max {max(latencies):.2f} ms over {len(latencies)} chunks")
     if verdict is not None and verdict.passed is not None:
-        text += f"; gate <= {verdict.threshold:g} ms {'ok' if verdict.passed else 'FAIL'}"
+        text += (f"; gate {stat} <= {verdict.threshold:g} ms "
+                 f"{'ok' if verdict.passed else 'FAIL'}")
     return text
 
 
+def _clipping_lines(results: Sequence[EpisodeResult]) -> list[str]:
+    """A policy that relies on the clip acts differently than its numbers say."""
+    clipped = [r for r in results if r.clipped_values]
+    if not clipped:
+        return []
+    worst = max(clipped, key=lambda r: r.clipped_values)
+    return [f"actions outside [-1, 1]: {sum(r.clipped_values for r in clipped)} values clipped "
+            f"in {len(clipped)} of {len(results)} episodes (most: {worst.key.case_id}, "
+            f"{worst.clipped_values}); see the wam.clipped_values property"]
+
+
 def _error_lines(results: Sequence[EpisodeResult]) -> list[str]:
-    errored = [r for r in results if r.errored]
+    errored = [r for r in results if r.status == ERROR]
     lines = [f"error {r.key.case_id} (episode_seed {r.episode_seed}): {r.error}"
              for r in errored[:MAX_LISTED_ERRORS]]
     if len(errored) > MAX_LISTED_ERRORS:

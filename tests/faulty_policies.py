@@ -1,13 +1,14 @@
 """Real `module:callable` policies that misbehave on chosen tasks, for the plugin's tests.
 
 `faulty` wraps the scripted oracle and breaks only on the tasks named in its options
-(`--policy-arg close_drawer=nan`: task -> raise | nan | shape | crash | slow), so one run
-shows each kind of fault next to cases that work.
+(`--policy-arg close_drawer=nan`: task -> raise | nan | shape | crash | slow | hang |
+spin | stall | big), so one run shows each kind of fault next to cases that work.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -42,6 +43,19 @@ class Faulty:
             return np.zeros((3, 2))
         if self._fault == "crash":
             os._exit(17)
+        if self._fault == "hang":  # blocked forever, e.g. on a lock or a dead device
+            threading.Event().wait()
+        if self._fault == "spin":  # busy forever in Python code
+            while True:
+                pass
+        if self._fault == "stall":  # one long stall per episode, fast otherwise
+            self._fault = "slow_once_done"
+            time.sleep(1.5)
+            return chunk
+        if self._fault == "slow_once_done":
+            return chunk
+        if self._fault == "big":  # relies on the clip to [-1, 1]
+            return chunk * 3.0
         raise AssertionError(self._fault)
 
 

@@ -102,12 +102,31 @@ def test_gate_of_a_setting_that_did_not_run_is_not_judged():
 
 def test_latency_gate_uses_p95_over_every_chunk():
     results = [result("clean", SUCCESS, i, latencies=[10.0] * 19 + [100.0]) for i in range(5)]
-    p95 = gates.chunk_latency_p95(results)
+    p95 = gates.chunk_latency(results, "p95")
     assert p95 == pytest.approx(14.5)
     t = gates.parse_thresholds({"max_chunk_latency_ms": 15}, "x")
+    assert t.latency_statistic == "p95"
     assert gates.evaluate(t, gates.table_rows(results), p95)[0].passed is True
     t = gates.parse_thresholds({"max_chunk_latency_ms": 14}, "x")
     assert gates.evaluate(t, gates.table_rows(results), p95)[0].passed is False
+
+
+def test_a_stall_once_per_episode_passes_p95_but_fails_p99_and_max():
+    """One 2 s stall in 50 chunks of 20 ms: invisible at p95, the point of p99 / max."""
+    results = [result("clean", SUCCESS, i, latencies=[20.0] * 49 + [2000.0]) for i in range(4)]
+    verdicts = {}
+    for stat in ("p95", "p99", "max"):
+        t = gates.parse_thresholds({"max_chunk_latency_ms": 100, "latency_stat": stat}, "x")
+        (verdicts[stat],) = gates.evaluate(t, gates.table_rows(results),
+                                           gates.chunk_latency(results, t.latency_statistic))
+    assert verdicts["p95"].passed is True
+    assert verdicts["p99"].passed is False and verdicts["p99"].detail.startswith("p99 ")
+    assert verdicts["max"].passed is False and verdicts["max"].observed == 2000.0
+
+
+def test_latency_stat_must_be_one_of_the_three():
+    with pytest.raises(ThresholdsError, match=r"latency_stat = 'p90'; use one of p95, p99, max"):
+        gates.parse_thresholds({"latency_stat": "p90"}, "gates.toml")
 
 
 def test_gates_written_directly_under_tool_wamrobust_are_one_line_not_ignored(tmp_path):

@@ -113,7 +113,8 @@ def test_a_slow_policy_fails_the_latency_case_and_gate(pytester):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "*policy faulty: p95 chunk latency 3*.* ms > max_chunk_latency_ms 10",
-        "latency per chunk: p50 3*.* ms, p95 3*.* ms over * chunks; gate <= 10 ms FAIL",
+        "latency per chunk: p50 3*.* ms, p95 3*.* ms, p99 3*.* ms, max 3*.* ms over * chunks; "
+        "gate p95 <= 10 ms FAIL",
         "gates (point): 0/1 held, FAILED (max_chunk_latency_ms)*",
     ])
     assert isinstance(next(iter(gates_suite(junit(pytester)))).result[0], Failure)

@@ -1,8 +1,10 @@
 """Run one episode: reset, then [infer a chunk (timed) -> execute replan_steps actions]*.
 
 Every fault inside the episode - the policy raising, returning NaN or the wrong shape,
-the simulator failing - ends that episode as an `error` result with a one-line reason;
-it never propagates, so the rest of the run goes on and no result is lost.
+not returning within the deadline, the simulator failing - ends that episode as an
+`error` result with a one-line reason; it never propagates, so the rest of the run goes
+on and no result is lost. Action values outside [-1, 1] are clipped, and counted, so a
+policy that leans on the clip is visible in the report.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from .deadline import call_with_deadline
 from .errors import EpisodeError, one_line
 from .protocols import Env, Policy
 from .results import ERROR, FAILURE, SUCCESS, EpisodeResult
@@ -60,12 +63,17 @@ def run_episode(
     *,
     step_hook: StepHook | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    infer_timeout_s: float | None = None,
 ) -> EpisodeResult:
-    """Roll out `policy` in `env` until success or the task's step limit."""
+    """Roll out `policy` in `env` until success or the task's step limit.
+
+    `infer_timeout_s` bounds each `infer` call (see `deadline`); the latency recorded is
+    the call's own duration, without the deadline's thread hand-off."""
     meta = policy.metadata
     action_dim = env.spec.action_dim
     latencies: list[float] = []
     steps = 0
+    clipped = 0
     instruction = ""
     started = clock()
 
@@ -82,8 +90,14 @@ def run_episode(
             error=error,
             error_kind=kind,
             wall_time_s=clock() - started,
+            clipped_values=clipped,
             extra=_policy_properties(policy),
         )
+
+    def timed_infer(observation: Observation) -> tuple[object, float]:
+        t0 = clock()
+        raw = policy.infer(observation)
+        return raw, clock() - t0
 
     stage = "env_error"
     try:
@@ -93,12 +107,13 @@ def run_episode(
         policy.reset(spec.task.name, spec.episode_seed)
         while steps < spec.max_steps:
             stage = "policy_error"
-            t0 = clock()
-            raw = policy.infer(observation)
-            latencies.append((clock() - t0) * 1000.0)
+            raw, seconds = call_with_deadline(lambda: timed_infer(observation),
+                                              infer_timeout_s, meta.name)
+            latencies.append(seconds * 1000.0)
             chunk = validate_chunk(raw, action_dim, meta.name)
             stage = "env_error"
             for action in chunk[: meta.replan_steps]:
+                clipped += int(np.count_nonzero(np.abs(action) > 1.0))
                 env.step(np.clip(action, -1.0, 1.0))
                 steps += 1
                 if step_hook is not None:

@@ -8,7 +8,8 @@ FILE`. They are parsed before any episode runs, so a typo costs one line, not a 
     clean = 0.9            # minimum success rate of the clean row
     camera = 0.5           # ... of one axis row (any of the seven)
     overall = 0.6          # ... over all perturbed-axis episodes (the study's "Total")
-    max_chunk_latency_ms = 120   # p95 over every inferred chunk
+    max_chunk_latency_ms = 120   # ceiling on a statistic of every inferred chunk's time
+    latency_stat = "p99"         # which: "p95" (default), "p99" or "max" (catches stalls)
     judge = "wilson_lower"       # or "point": compare the 95% lower bound, not the rate
 """
 
@@ -33,6 +34,9 @@ from .types import CLEAN, SETTINGS
 OVERALL = "overall"
 LATENCY = "max_chunk_latency_ms"
 JUDGES = ("point", "wilson_lower")
+#: Statistics the latency gate can judge, as percentiles of all chunk times.
+LATENCY_STATS = {"p95": 95.0, "p99": 99.0, "max": 100.0}
+DEFAULT_LATENCY_STAT = "p95"
 RATE_KEYS = (*SETTINGS, OVERALL)
 
 
@@ -47,6 +51,7 @@ class Thresholds:
     rates: Mapping[str, float] = field(default_factory=dict)
     max_chunk_latency_ms: float | None = None
     judge: str | None = None
+    latency_stat: str | None = None
     sources: tuple[str, ...] = ()
 
     @property
@@ -61,6 +66,7 @@ class Thresholds:
                                   if other.max_chunk_latency_ms is not None
                                   else self.max_chunk_latency_ms),
             judge=other.judge or self.judge,
+            latency_stat=other.latency_stat or self.latency_stat,
             sources=self.sources + other.sources,
         )
 
@@ -68,6 +74,11 @@ class Thresholds:
     def judged_by(self) -> str:
         """The judge in force: "point" unless a source chose another."""
         return self.judge or "point"
+
+    @property
+    def latency_statistic(self) -> str:
+        """The latency statistic the gate judges: p95 unless a source chose another."""
+        return self.latency_stat or DEFAULT_LATENCY_STAT
 
 
 def parse_rate(value: Any, key: str, where: str) -> float:
@@ -90,6 +101,7 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
     rates: dict[str, float] = {}
     latency = None
     judge = None
+    latency_stat = None
     for key, value in data.items():
         if key in RATE_KEYS:
             rates[key] = parse_rate(value, key, where)
@@ -99,11 +111,16 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
             if value not in JUDGES:
                 raise ThresholdsError(f"{where}: judge = {value!r}; use one of {', '.join(JUDGES)}")
             judge = value
+        elif key == "latency_stat":
+            if value not in LATENCY_STATS:
+                raise ThresholdsError(f"{where}: latency_stat = {value!r}; use one of "
+                                      f"{', '.join(LATENCY_STATS)}")
+            latency_stat = value
         else:
             raise ThresholdsError(
                 f"{where}: unknown threshold {key!r}; keys are {', '.join(RATE_KEYS)}, "
-                f"{LATENCY} and judge")
-    return Thresholds(rates, latency, judge, (where,))
+                f"{LATENCY}, latency_stat and judge")
+    return Thresholds(rates, latency, judge, latency_stat, (where,))
 
 
 def _parse_latency(value: Any, where: str) -> float:
@@ -214,15 +231,16 @@ def table_rows(results: Iterable[EpisodeResult]) -> list[Row]:
     return rows
 
 
-def chunk_latency_p95(results: Iterable[EpisodeResult]) -> float:
-    """p95 over every chunk of every episode (NaN if none ran)."""
+def chunk_latency(results: Iterable[EpisodeResult], stat: str) -> float:
+    """One of LATENCY_STATS over every chunk of every episode (NaN if none ran)."""
     latencies = [ms for r in results for ms in r.chunk_latencies_ms]
-    return float(np.percentile(latencies, 95)) if latencies else float("nan")
+    return float(np.percentile(latencies, LATENCY_STATS[stat])) if latencies else float("nan")
 
 
 def evaluate(thresholds: Thresholds, rows: Sequence[Row],
-             latency_p95_ms: float) -> list[Verdict]:
-    """One verdict per configured gate, in table order, latency last."""
+             latency_ms: float) -> list[Verdict]:
+    """One verdict per configured gate, in table order, latency last; `latency_ms` is
+    the chunk-time statistic the thresholds chose (`thresholds.latency_statistic`)."""
     by_setting = {row.setting: row for row in rows}
     verdicts = []
     for key in RATE_KEYS:
@@ -241,11 +259,12 @@ def evaluate(thresholds: Thresholds, rows: Sequence[Row],
                                 f"({row.successes}/{row.n})"))
     if thresholds.max_chunk_latency_ms is not None:
         limit = thresholds.max_chunk_latency_ms
-        if math.isnan(latency_p95_ms):
-            verdicts.append(Verdict(LATENCY, latency_p95_ms, limit, None, "no chunk ran"))
+        stat = thresholds.latency_statistic
+        if math.isnan(latency_ms):
+            verdicts.append(Verdict(LATENCY, latency_ms, limit, None, "no chunk ran"))
         else:
-            passed = latency_p95_ms <= limit
-            verdicts.append(Verdict(LATENCY, latency_p95_ms, limit, passed,
-                                    f"p95 {latency_p95_ms:.1f} ms {'<=' if passed else '>'} "
+            passed = latency_ms <= limit
+            verdicts.append(Verdict(LATENCY, latency_ms, limit, passed,
+                                    f"{stat} {latency_ms:.1f} ms {'<=' if passed else '>'} "
                                     f"{limit:g} ms"))
     return verdicts

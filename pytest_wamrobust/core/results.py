@@ -18,6 +18,10 @@ from .types import CaseKey
 SUCCESS = "success"
 FAILURE = "failure"
 ERROR = "error"
+#: A collected case that never produced a result (its worker was gone, the session
+#: stopped early): an error in every count, so a partial run cannot look complete.
+NOT_RUN = "not_run"
+STATUSES = (SUCCESS, FAILURE, ERROR, NOT_RUN)
 
 #: Prefix of every property we write, so foreign properties never collide with ours.
 PREFIX = "wam."
@@ -27,8 +31,9 @@ PREFIX = "wam."
 class EpisodeResult:
     """Success, length, per-chunk latency and, if the episode crashed, a one-line error.
 
-    `status` is "success", "failure" (ran to the step limit without solving the task)
-    or "error" (the policy or simulator faulted; `error` says why, `error_kind` how).
+    `status` is "success", "failure" (ran to the step limit without solving the task),
+    "error" (the policy or simulator faulted; `error` says why, `error_kind` how) or
+    "not_run" (collected, never ran; counted as an error).
     """
 
     key: CaseKey
@@ -42,6 +47,7 @@ class EpisodeResult:
     error: str = ""
     error_kind: str = ""
     wall_time_s: float = 0.0
+    clipped_values: int = 0
     video: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -51,7 +57,7 @@ class EpisodeResult:
 
     @property
     def errored(self) -> bool:
-        return self.status == ERROR
+        return self.status in (ERROR, NOT_RUN)
 
     def latency_percentile(self, q: float) -> float:
         """Latency percentile in ms over this episode's chunks (NaN if none ran)."""
@@ -75,10 +81,13 @@ class EpisodeResult:
             ("chunks", str(len(self.chunk_latencies_ms))),
             ("latency_p50_ms", _fmt(self.latency_percentile(50))),
             ("latency_p95_ms", _fmt(self.latency_percentile(95))),
+            ("latency_p99_ms", _fmt(self.latency_percentile(99))),
+            ("latency_max_ms", _fmt(self.latency_percentile(100))),
             ("latency_ms", json.dumps([round(x, 3) for x in self.chunk_latencies_ms])),
             ("params", json.dumps(self.params, sort_keys=True)),
             ("instruction", self.instruction),
             ("wall_time_s", _fmt(self.wall_time_s)),
+            ("clipped_values", str(self.clipped_values)),
         ]
         if self.error:
             props += [("error", self.error), ("error_kind", self.error_kind)]
@@ -93,8 +102,8 @@ class EpisodeResult:
         known = {
             "suite", "task", "axis", "level", "seed", "episode_seed", "policy", "status",
             "success", "steps", "chunks", "latency_p50_ms", "latency_p95_ms",
-            "latency_ms", "params", "instruction", "wall_time_s", "error",
-            "error_kind", "video",
+            "latency_p99_ms", "latency_max_ms", "latency_ms", "params", "instruction",
+            "wall_time_s", "clipped_values", "error", "error_kind", "video",
         }
         values = {
             name[len(PREFIX):]: str(value)
@@ -120,6 +129,7 @@ class EpisodeResult:
             error=values.get("error", ""),
             error_kind=values.get("error_kind", ""),
             wall_time_s=float(values.get("wall_time_s", "0") or 0),
+            clipped_values=int(values.get("clipped_values", "0") or 0),
             video=values.get("video", ""),
             extra={k: v for k, v in values.items() if k not in known},
         )

@@ -48,6 +48,8 @@ class LatencyRow:
     chunks: int
     p50_ms: float
     p95_ms: float
+    p99_ms: float
+    max_ms: float
     mean_ms: float
 
 
@@ -81,11 +83,11 @@ def latency_rows(results: Iterable[EpisodeResult]) -> list[LatencyRow]:
     for policy, values in pooled.items():
         if values:
             a = np.asarray(values)
-            p50, p95 = np.percentile(a, [50, 95])
+            p50, p95, p99 = np.percentile(a, [50, 95, 99])
             rows.append(LatencyRow(policy, "episodes", a.size, float(p50), float(p95),
-                                   float(a.mean())))
+                                   float(p99), float(a.max()), float(a.mean())))
         else:
-            rows.append(LatencyRow(policy, "episodes", 0, *(float("nan"),) * 3))
+            rows.append(LatencyRow(policy, "episodes", 0, *(float("nan"),) * 5))
     return rows
 
 

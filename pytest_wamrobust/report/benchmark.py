@@ -37,12 +37,13 @@ def read_benchmark_json(path: str | Path) -> list[LatencyRow]:
             raw = stats.get("data")
             extra = bench.get("extra_info") or {}
             if raw:
-                p95 = float(np.percentile(raw, 95)) * 1000.0
+                p95, p99 = (float(x) * 1000.0 for x in np.percentile(raw, [95, 99]))
             else:
-                p95 = float(extra.get("p95_ms", "nan"))
+                p95, p99 = (float(extra.get(f"{q}_ms", "nan")) for q in ("p95", "p99"))
             rows.append(LatencyRow(_policy(bench), f"pytest-benchmark ({bench['name']})",
                                    int(stats["rounds"]), float(stats["median"]) * 1000.0,
-                                   p95, float(stats["mean"]) * 1000.0))
+                                   p95, p99, float(stats.get("max", "nan")) * 1000.0,
+                                   float(stats["mean"]) * 1000.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"{path}: a benchmark entry lacks pytest-benchmark stats ({exc!r})") from None
     return rows

@@ -24,7 +24,7 @@ from junitparser import (
 )
 
 from ..core.errors import UsageError
-from ..core.results import ERROR, FAILURE, EpisodeResult, has_result_properties
+from ..core.results import FAILURE, EpisodeResult, has_result_properties
 from ..core.types import CaseKey
 from ..video import attachment_line
 
@@ -109,7 +109,7 @@ def write_results(results: Iterable[EpisodeResult], path: str | Path,
         case.append(props)
         if result.status == FAILURE:
             case.result = [Failure(f"task not solved in {result.steps} steps")]
-        elif result.status == ERROR:
+        elif result.errored:
             case.result = [Error(result.error or "episode error", result.error_kind or None)]
         if result.video:
             case.system_out = attachment_line(result.video)

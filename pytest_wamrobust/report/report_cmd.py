@@ -52,7 +52,8 @@ def gate_table(results: Sequence[EpisodeResult],
     rows, failed = [], False
     for policy in sorted({r.policy for r in results}):
         mine = [r for r in results if r.policy == policy]
-        for v in gates.evaluate(thresholds, gates.table_rows(mine), gates.chunk_latency_p95(mine)):
+        for v in gates.evaluate(thresholds, gates.table_rows(mine),
+                                    gates.chunk_latency(mine, thresholds.latency_statistic)):
             verdict = "not judged" if v.passed is None else ("held" if v.passed else "FAILED")
             failed = failed or v.passed is False
             rows.append((policy, v.name, v.detail, verdict))

@@ -82,8 +82,9 @@ def detail_table(table: SuccessTable, policy: str) -> Table:
 def latency_table(rows: Sequence[LatencyRow]) -> Table:
     return Table(
         "Inference latency per action chunk (ms)",
-        ("Policy", "Source", "Chunks", "p50", "p95", "Mean"),
-        tuple((r.policy, r.source, str(r.chunks), ms(r.p50_ms), ms(r.p95_ms), ms(r.mean_ms))
+        ("Policy", "Source", "Chunks", "p50", "p95", "p99", "Max", "Mean"),
+        tuple((r.policy, r.source, str(r.chunks), ms(r.p50_ms), ms(r.p95_ms), ms(r.p99_ms),
+               ms(r.max_ms), ms(r.mean_ms))
               for r in rows),
         "'episodes' pools every chunk the runner timed; pytest-benchmark rows come from a "
         "separate -n 0 run (p95 needs --benchmark-save-data).")
