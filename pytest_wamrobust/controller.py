@@ -26,6 +26,11 @@ from .run import WamRun, episode_case_key
 from .video import link_videos
 
 
+#: error kinds of cases whose report carries no episode result
+WORKER_CRASH = "worker_crash"
+HARNESS_ERROR = "harness_error"
+
+
 class Controller:
     """Registered as a plugin on the controller (or the single process), never on workers."""
 
@@ -40,6 +45,7 @@ class Controller:
         self.skipped: dict[str, str] = {}
         self.other_failures: set[str] = set()
         self.rows: list[gates.Row] = []
+        self.exit_note = ""
         self.verdicts: list[gates.Verdict] = []
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -70,7 +76,7 @@ class Controller:
         elif report.nodeid not in self.unrecorded:
             crashed = report.when == "???"  # xdist's report for a crashed worker's item
             self.unrecorded[report.nodeid] = (
-                "worker_crash" if crashed else "harness_error", _reason(report))
+                WORKER_CRASH if crashed else HARNESS_ERROR, _reason(report))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport):
@@ -106,8 +112,15 @@ class Controller:
                                   if gate_failed or self.other_failures else pytest.ExitCode.OK)
         if self.comparison is not None and self.comparison.regressed and judged:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if self.not_run and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # an incomplete run never passes
+        unmeasured = self.not_run or any(kind == HARNESS_ERROR
+                                         for kind, _ in self.unrecorded.values())
+        if unmeasured and session.exitstatus == pytest.ExitCode.OK:
+            # a case never ran, or failed before its episode (the policy could not be
+            # built): the run did not measure what the gates judge, so it cannot pass
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            self.exit_note = (f"exit status 1: {len(self.not_run) + len(self.unrecorded)} "
+                              f"episodes never ran or failed before their episode started; "
+                              f"gates are not judged on an incomplete run")
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and results and Path(xmlpath).is_file():
             compared = (self.baseline.path, self.comparison) if self.comparison else None
@@ -126,6 +139,8 @@ class Controller:
         lines += terminal.not_run_lines(list(self.not_run.values()), len(self.results))
         if self.comparison is not None and self.baseline is not None:
             lines += baseline_lines(self.baseline, self.comparison)
+        if self.exit_note:
+            lines.append(self.exit_note)
         terminalreporter.write_sep("=", "wamrobust robustness")
         for line in lines:
             terminalreporter.write_line(line)
@@ -163,5 +178,6 @@ def _reason(report: pytest.TestReport) -> str:
         return str(report.longrepr[2]).removeprefix("Skipped: ")
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
+    text = text.removeprefix("Failed: ")  # pytest.fail's marker, not part of the reason
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[0] if lines else f"failed in {report.when}"

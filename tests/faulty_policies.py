@@ -1,13 +1,16 @@
 """Real `module:callable` policies that misbehave on chosen tasks, for the plugin's tests.
 
 `faulty` wraps the scripted oracle and breaks only on the tasks named in its options
-(`--policy-arg close_drawer=nan`: task -> raise | nan | shape | crash | slow | hang |
-spin | stall | big), so one run shows each kind of fault next to cases that work.
+(`--policy-arg close_drawer=nan`: task -> raise | nan | inf | shape | text | none |
+reset | exit | crash | segfault | slow | hang | spin | stall | big), so one run shows
+each kind of fault next to cases that work.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import threading
 import time
 
@@ -26,6 +29,8 @@ class Faulty:
 
     def reset(self, task: str, seed: int) -> None:
         self._fault = self._faults.get(task, "")
+        if self._fault == "reset":
+            raise ValueError(f"no prompt embedding cached for task {task!r}")
         self._inner.reset(task, seed)
 
     def infer(self, observation):
@@ -39,8 +44,18 @@ class Faulty:
             raise RuntimeError("model exploded")
         if self._fault == "nan":
             return np.full_like(chunk, np.nan)
+        if self._fault == "inf":
+            return np.where(chunk > 0, np.inf, chunk)
         if self._fault == "shape":
             return np.zeros((3, 2))
+        if self._fault == "text":
+            return [["open", "close"]]
+        if self._fault == "none":
+            return None
+        if self._fault == "exit":  # a library that calls sys.exit on a bad input
+            sys.exit("CUDA error: device-side assert triggered")
+        if self._fault == "segfault":  # a native extension dereferencing NULL
+            ctypes.string_at(0)
         if self._fault == "crash":
             os._exit(17)
         if self._fault == "hang":  # blocked forever, e.g. on a lock or a dead device

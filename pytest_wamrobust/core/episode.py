@@ -126,6 +126,6 @@ def run_episode(
         return finish(FAILURE)
     except EpisodeError as exc:
         return finish(ERROR, one_line(exc), exc.kind)
-    except Exception as exc:  # noqa: BLE001 - any fault is this episode's error, never the run's
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - this episode's error, never the run's
         where = "policy" if stage == "policy_error" else "simulator"
         return finish(ERROR, f"{where} raised {one_line(exc)} at step {steps}", stage)
