@@ -11,6 +11,8 @@ error too, and the session cannot exit 0: no case is ever lost from the table.
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from .core import gates
 from .core.compare import Comparison
 from .core.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
 from .core.seeding import episode_seed
+from .core.verdict import RunVerdict, decide
 from .run import WamRun, episode_case_key
 from .video import link_videos
 
@@ -34,8 +37,9 @@ HARNESS_ERROR = "harness_error"
 class Controller:
     """Registered as a plugin on the controller (or the single process), never on workers."""
 
-    def __init__(self, run: WamRun) -> None:
+    def __init__(self, run: WamRun, config: pytest.Config) -> None:
         self.run = run
+        self.config_reportchars = explicit_reportchars(config)
         self.baseline = Baseline.load(run)
         self.comparison: Comparison | None = None
         self.results: dict[str, EpisodeResult] = {}
@@ -45,7 +49,7 @@ class Controller:
         self.skipped: dict[str, str] = {}
         self.other_failures: set[str] = set()
         self.rows: list[gates.Row] = []
-        self.exit_note = ""
+        self.verdict: RunVerdict | None = None
         self.verdicts: list[gates.Verdict] = []
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -105,22 +109,13 @@ class Controller:
                                        gates.chunk_latency(results, stat))
         if self.baseline is not None and results:
             self.comparison = self.baseline.compare(results)
-        judged = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-        if self.run.thresholds.configured and judged:
-            gate_failed = any(v.passed is False for v in self.verdicts)
-            session.exitstatus = (pytest.ExitCode.TESTS_FAILED
-                                  if gate_failed or self.other_failures else pytest.ExitCode.OK)
-        if self.comparison is not None and self.comparison.regressed and judged:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        unmeasured = self.not_run or any(kind == HARNESS_ERROR
-                                         for kind, _ in self.unrecorded.values())
-        if unmeasured and session.exitstatus == pytest.ExitCode.OK:
-            # a case never ran, or failed before its episode (the policy could not be
-            # built): the run did not measure what the gates judge, so it cannot pass
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            self.exit_note = (f"exit status 1: {len(self.not_run) + len(self.unrecorded)} "
-                              f"episodes never ran or failed before their episode started; "
-                              f"gates are not judged on an incomplete run")
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            incomplete = len(self.not_run) + sum(kind == HARNESS_ERROR
+                                                 for kind, _ in self.unrecorded.values())
+            self.verdict = decide(results, self.verdicts, self.comparison,
+                                  gates_configured=self.run.thresholds.configured,
+                                  incomplete=incomplete, other_failures=len(self.other_failures))
+            session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and results and Path(xmlpath).is_file():
             compared = (self.baseline.path, self.comparison) if self.comparison else None
@@ -130,17 +125,30 @@ class Controller:
             if any(r.video for r in results):
                 link_videos(xmlpath)
 
-    def pytest_terminal_summary(self, terminalreporter, exitstatus: int) -> None:
-        if not self.results and not self.skipped:
-            return
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int):
+        """Outermost, so the table and the verdict print after pytest's short summary,
+        last on screen. Unsolved episodes are one line per setting unless -rf / -rE
+        asks for each: pytest's sections see them only while it prints."""
+        hidden = _hide_episode_reports(terminalreporter, self.config_reportchars)
+        try:
+            return (yield)
+        finally:
+            for category, reports in hidden.items():
+                terminalreporter.stats.setdefault(category, []).extend(reports)
+            if self.results or self.skipped:
+                self._write_summary(terminalreporter, hidden)
+
+    def _write_summary(self, terminalreporter, hidden: dict[str, list]) -> None:
         lines = terminal.summary_lines(self.run, self.results_in_order(), self.rows,
                                        self.verdicts)
         lines += terminal.skipped_lines(self.skipped)
         lines += terminal.not_run_lines(list(self.not_run.values()), len(self.results))
+        lines += terminal.hidden_lines(self.results_in_order(), hidden)
         if self.comparison is not None and self.baseline is not None:
             lines += baseline_lines(self.baseline, self.comparison)
-        if self.exit_note:
-            lines.append(self.exit_note)
+        if self.verdict is not None:
+            lines.append(self.verdict.line)
         terminalreporter.write_sep("=", "wamrobust robustness")
         for line in lines:
             terminalreporter.write_line(line)
@@ -158,6 +166,34 @@ class Controller:
         return EpisodeResult(key=key, status=status, steps=0, params=params,
                              episode_seed=episode_seed(key), policy=policy,
                              error=reason, error_kind=kind)
+
+
+def explicit_reportchars(config: pytest.Config) -> str:
+    """The -r characters the user typed (pytest's default "fE" is not a request)."""
+    args = [*config.invocation_params.args, *config.getini("addopts"),
+            *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    chars = ""
+    for arg, following in zip(args, [*args[1:], ""]):
+        if arg == "-r":
+            chars += following
+        elif arg.startswith("-r"):
+            chars += arg[2:]
+        elif arg.startswith("--report-chars="):
+            chars += arg.split("=", 1)[1]
+    return chars
+
+
+def _hide_episode_reports(terminalreporter, reportchars: str) -> dict[str, list]:
+    """Take the unsolved episodes' reports out of pytest's stats (put back after its
+    summary), unless the user asked for them with -rf / -ra / -rA. Errors stay listed:
+    they are few, and each is a fault to fix."""
+    if any(char in reportchars for char in "faA"):
+        return {}
+    reports = terminalreporter.stats.get("failed", [])
+    unsolved = [r for r in reports if episode_case_key(getattr(r, "nodeid", "")) is not None]
+    if unsolved:
+        terminalreporter.stats["failed"] = [r for r in reports if r not in unsolved]
+    return {"failed": unsolved} if unsolved else {}
 
 
 def _never_ran_reason(session: pytest.Session) -> str:

@@ -43,6 +43,14 @@ def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[ga
         xml = wrapped
     _complete_properties(xml, unrecorded)
     _add_not_run(xml, not_run)
+    if verdicts or baseline is not None:
+        xml.add_testsuite(_gates_suite(rows, verdicts, baseline))
+    xml.write(str(path))
+
+
+def _gates_suite(rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
+                 baseline: tuple[str, Comparison] | None) -> TestSuite:
+    """Only where something was judged: an empty suite would read as a passed gate."""
     suite = TestSuite(GATES_SUITE)
     table = Properties()
     for row in rows:
@@ -56,8 +64,7 @@ def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[ga
     if baseline is not None:
         cases.append(_baseline_case(*baseline))
     suite.add_testcases(cases)
-    xml.add_testsuite(suite)
-    xml.write(str(path))
+    return suite
 
 
 def _gate_case(verdict: gates.Verdict) -> TestCase:

@@ -11,7 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from .core import gates
-from .core.results import ERROR, EpisodeResult
+from .core.results import ERROR, FAILURE, EpisodeResult
 from .core.types import SETTINGS
 from .run import WamRun
 
@@ -45,7 +45,8 @@ def header_lines(run: WamRun) -> list[str]:
 def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[gates.Row],
                   verdicts: Sequence[gates.Verdict]) -> list[str]:
     by_gate = {v.name: v for v in verdicts}
-    lines = [f"suite {run.suite.name}, policy {run.policy_spec}: {len(results)} episodes",
+    lines = [f"suite {run.suite.name}, policy {policy_label(run, results)}: "
+             f"{len(results)} episodes",
              f"{'setting':<12}{'n':>5}{'succ':>6}{'err':>5}{'success':>9}  {'95% CI':<18}gate"]
     for row in rows:
         low, high = row.ci
@@ -64,9 +65,17 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
         judged = [v for v in verdicts if v.passed is not None]
         verdict = f"FAILED ({', '.join(failed)})" if failed else "all held"
         lines.append(f"gates ({run.thresholds.judged_by}): {len(judged) - len(failed)}/"
-                     f"{len(judged)} held, {verdict}; the exit status follows the gates, "
-                     f"so single failed episodes do not fail the session")
+                     f"{len(judged)} held, {verdict}")
     return lines
+
+
+def policy_label(run: WamRun, results: Sequence[EpisodeResult]) -> str:
+    """The name the policy gives itself (as JUnit and reports show it), with the spec
+    beside it when they differ (a server URL, a module:callable)."""
+    names = sorted({r.policy for r in results if r.policy})
+    if len(names) != 1 or names[0] == run.policy_spec:
+        return run.policy_spec
+    return f"{names[0]} ({run.policy_spec})"
 
 
 def skipped_lines(skipped: dict[str, str]) -> list[str]:
@@ -94,6 +103,16 @@ def not_run_lines(not_run: Sequence[EpisodeResult], total: int) -> list[str]:
     if len(not_run) > MAX_LISTED_ERRORS:
         lines.append(f"  ... and {len(not_run) - MAX_LISTED_ERRORS} more")
     return lines
+
+
+def hidden_lines(results: Sequence[EpisodeResult], hidden: dict[str, list]) -> list[str]:
+    """What pytest's short summary would have listed case by case, one line per setting."""
+    if not hidden.get("failed"):
+        return []
+    unsolved = Counter(r.key.axis for r in results if r.status == FAILURE)
+    parts = [f"{setting} {unsolved[setting]}" for setting in SETTINGS if unsolved[setting]]
+    return [f"unsolved episodes: {', '.join(parts)} ({len(hidden['failed'])} FAILED lines "
+            f"folded; -rf lists them)"]
 
 
 def _version(package: str) -> str:

@@ -9,9 +9,18 @@ import pytest
 from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.core.compare import IMPROVED, NO_CHANGE, REGRESSED, compare_results, holm
+from pytest_wamrobust.core.compare import (
+    INCONCLUSIVE,
+    IMPROVED,
+    NO_CHANGE,
+    REGRESSED,
+    cases_needed,
+    compare_results,
+    holm,
+)
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.results import FAILURE, SUCCESS
+from pytest_wamrobust.core.stats import mcnemar_exact
 from pytest_wamrobust.report.compare_cmd import check_baseline
 from pytest_wamrobust.report.junit_io import write_results
 
@@ -46,7 +55,27 @@ def test_no_change_candidate_is_not_flagged():
     cand = grid_results("candidate", 0.8, SUITE, salt="run2")
     result = compare_results(base, cand)
     assert not result.regressed
-    assert all(r.verdict == NO_CHANGE for r in result.rows)
+    assert all(r.verdict in (NO_CHANGE, INCONCLUSIVE) for r in result.rows)
+
+
+def test_a_drop_too_few_cases_can_show_is_inconclusive_with_the_n_it_needs():
+    """Camera 6/6 -> 0/6 is not significant after Holm over the rows; "no significant
+    change" would read as reassurance, so the row says what would decide it."""
+    small = grid_suite(tasks=2, levels=(1, 3, 5), seeds=1)  # 6 cases per setting
+    base = grid_results("release", 1.0, small, salt="run1")
+    cand = flip(base, "camera", FAILURE, 1.0)
+    row = compare_results(base, cand).row("camera")
+    assert (row.n, row.only_baseline, row.only_candidate) == (6, 6, 0)
+    assert row.verdict == INCONCLUSIVE
+    assert re.fullmatch(rf"inconclusive \(n={row.n}; needs about n=\d+ to detect a drop of "
+                        rf"100 pp\)", row.verdict_text)
+    assert row.cases_needed > row.n
+
+
+def test_cases_needed_scales_the_discordance_until_mcnemar_rejects():
+    assert cases_needed(6, 6, 0, 0.05 / 9) == 12     # 12/12 discordant: p = 2^-11 < 0.0056
+    assert mcnemar_exact(6, 0) < 0.05 and cases_needed(6, 6, 0, 0.05) == 6
+    assert cases_needed(10, 1, 1, 0.05) is None      # no direction: no n decides it
 
 
 def test_improvement_is_reported_but_does_not_fail():

@@ -28,6 +28,11 @@ DEFAULT_MIN_EFFECT = 0.05
 REGRESSED = "regressed"
 IMPROVED = "improved"
 NO_CHANGE = "no significant change"
+#: The rate moved by at least the minimum effect but too few cases disagreed to tell:
+#: "no significant change" would read as reassurance the data cannot give.
+INCONCLUSIVE = "inconclusive"
+#: Largest sample size `cases_needed` searches before it answers "more than this".
+MAX_CASES_SEARCHED = 100_000
 
 
 def alpha_type(text: str) -> float:
@@ -69,6 +74,7 @@ class RowComparison:
     p_value: float
     adjusted_p: float
     verdict: str
+    cases_needed: int | None = None
 
     @property
     def baseline_rate(self) -> float:
@@ -82,6 +88,17 @@ class RowComparison:
     def delta(self) -> float:
         """Candidate minus baseline success rate (a fraction; negative is worse)."""
         return (self.candidate_successes - self.baseline_successes) / self.n if self.n else 0.0
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict, with what an inconclusive row would need to be decided."""
+        if self.verdict != INCONCLUSIVE:
+            return self.verdict
+        change = "drop" if self.delta < 0 else "gain"
+        needed = (f"about n={self.cases_needed}" if self.cases_needed
+                  else f"more than n={MAX_CASES_SEARCHED}")
+        return (f"inconclusive (n={self.n}; needs {needed} to detect a {change} of "
+                f"{abs(self.delta) * 100:.0f} pp)")
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,7 @@ def compare_results(
     p_values = [mcnemar_exact(c[2], c[3]) for c in counts]
     adjusted = holm(p_values)
     rows = tuple(
-        _row(setting, len(keys), c, p, q, alpha, min_effect)
+        _row(setting, len(keys), c, p, q, alpha, min_effect, len(groups))
         for (setting, keys), c, p, q in zip(groups, counts, p_values, adjusted)
     )
     return Comparison(
@@ -211,15 +228,44 @@ def _paired_counts(keys: Sequence[CaseKey], base: dict[CaseKey, EpisodeResult],
 
 
 def _row(setting: str, n: int, counts: tuple[int, int, int, int], p: float, q: float,
-         alpha: float, min_effect: float) -> RowComparison:
+         alpha: float, min_effect: float, family: int) -> RowComparison:
     base_s, cand_s, only_b, only_c = counts
     delta = (cand_s - base_s) / n
     # a tolerance so a delta of exactly min_effect (e.g. 1/20 = 0.05) counts as reaching it
     big = abs(delta) + 1e-12 >= min_effect
-    verdict = NO_CHANGE
     if q < alpha and big:
         verdict = REGRESSED if delta < 0 else IMPROVED
-    return RowComparison(setting, n, base_s, cand_s, only_b, only_c, p, q, verdict)
+        return RowComparison(setting, n, base_s, cand_s, only_b, only_c, p, q, verdict)
+    if big:
+        return RowComparison(setting, n, base_s, cand_s, only_b, only_c, p, q, INCONCLUSIVE,
+                             cases_needed(n, only_b, only_c, alpha / family))
+    return RowComparison(setting, n, base_s, cand_s, only_b, only_c, p, q, NO_CHANGE)
+
+
+def cases_needed(n: int, only_baseline: int, only_candidate: int, level: float) -> int | None:
+    """About how many paired cases would make the observed disagreement significant at
+    `level` (Holm's strictest step, alpha / rows): the same discordance proportions,
+    scaled up until the exact McNemar test rejects. None if no n up to
+    MAX_CASES_SEARCHED would."""
+    discordant = only_baseline + only_candidate
+    if discordant == 0 or only_baseline == only_candidate:
+        return None
+    minority = min(only_baseline, only_candidate) / discordant
+
+    def significant(scale: int) -> bool:
+        pairs = discordant * scale
+        return mcnemar_exact(round(pairs * minority), pairs - round(pairs * minority)) < level
+
+    high = 1
+    while not significant(high):  # p falls as the sample grows: double, then bisect
+        if n * high > MAX_CASES_SEARCHED:
+            return None
+        high *= 2
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if significant(middle) else (middle, high)
+    return n * high
 
 
 def _policy(results: Sequence[EpisodeResult]) -> str:

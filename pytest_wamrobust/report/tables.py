@@ -95,7 +95,7 @@ def comparison_table(comparison: Comparison) -> Table:
     rows = tuple(
         (title(r.setting), str(r.n), pct(r.baseline_rate), pct(r.candidate_rate),
          f"{100 * r.delta:+.1f}", f"{r.only_baseline}/{r.only_candidate}", f"{r.p_value:.3g}",
-         f"{r.adjusted_p:.3g}", r.verdict)
+         f"{r.adjusted_p:.3g}", r.verdict_text)
         for r in c.rows)
     note = (f"Paired on (suite, task, axis, level, seed); exact McNemar on discordant pairs, "
             f"Holm-adjusted; alpha={c.alpha:g}, minimum effect {100 * c.min_effect:g} pp.")

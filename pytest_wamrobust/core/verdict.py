@@ -1,0 +1,66 @@
+"""The run's verdict: pass or fail, and the one sentence that says why.
+
+Users read the exit status as the answer to "can this model ship?", so the rule is
+written once, here, and printed as the last line of the run:
+- an incomplete run (a case never ran, or failed before its episode) never passes;
+- with gates or a baseline, they decide (single unsolved episodes do not);
+- without either, every unsolved episode fails the run, as any failed test would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .compare import REGRESSED, Comparison
+from .gates import Verdict
+from .results import EpisodeResult
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    passed: bool
+    reason: str
+
+    @property
+    def exit_status(self) -> int:
+        return 0 if self.passed else 1
+
+    @property
+    def line(self) -> str:
+        return f"wamrobust verdict: {self.reason} -> exit {self.exit_status}"
+
+
+def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
+           comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
+           other_failures: int) -> RunVerdict:
+    """`incomplete`: cases without an episode result; `other_failures`: failed tests that
+    are not episodes (the latency case, the project's own tests)."""
+    if incomplete:
+        return RunVerdict(False, f"{incomplete} of {len(results)} episodes never ran or failed "
+                                 f"before their episode started; an incomplete run cannot pass")
+    others = [f"{other_failures} other test{'s' if other_failures != 1 else ''} failed"
+              ] if other_failures else []
+    if gates_configured or comparison is not None:
+        parts, held = [], not others
+        if gates_configured:
+            failed = [v.name for v in verdicts if v.passed is False]
+            judged = sum(v.passed is not None for v in verdicts)
+            parts.append(f"gates FAILED ({', '.join(failed)})" if failed
+                         else f"gates configured: all {judged} held")
+            held = held and not failed
+        if comparison is not None:
+            regressed = [r.setting for r in comparison.rows if r.verdict == REGRESSED]
+            parts.append(f"baseline: REGRESSED ({', '.join(regressed)})" if regressed
+                         else "baseline: no regression")
+            held = held and not regressed
+        return RunVerdict(held, "; ".join(parts + others))
+    unsolved = sum(not r.success for r in results)
+    if unsolved:
+        return RunVerdict(False, f"no gates or baseline: {unsolved} unsolved episode"
+                                 f"{'s' if unsolved != 1 else ''} fail the run (gates judge "
+                                 f"rates instead: see --wam-thresholds)" +
+                                 (f"; {others[0]}" if others else ""))
+    if others:
+        return RunVerdict(False, f"no gates or baseline: every episode solved; {others[0]}")
+    return RunVerdict(True, "no gates or baseline: every episode solved")
