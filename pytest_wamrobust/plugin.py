@@ -14,6 +14,7 @@ from . import collection, options, terminal
 from .controller import Controller
 from .core import registry
 from .core.errors import UsageError
+from .core.protocols import PolicyContext
 from .fixtures import (  # noqa: F401
     RUN_KEY,
     episode_result,
@@ -48,6 +49,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
         try:
             controller = Controller(run)
+            if not config.option.collectonly:  # a remote policy must answer before any case
+                args = dict(run.options.policy_args)
+                registry.preflight(run.policy_spec, PolicyContext(
+                    env_spec=run.suite.env_spec, options=args, device=args.get("device", "cpu")))
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(controller, CONTROLLER)

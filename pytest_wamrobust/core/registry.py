@@ -21,9 +21,11 @@ from .types import PolicyMetadata
 POLICY_GROUP = "pytest_wamrobust.policies"
 SUITE_GROUP = "pytest_wamrobust.suites"
 
-#: URL-like policy specs -> (adapter module, function(spec_rest, ctx) -> Policy).
+#: URL-like policy specs -> (adapter module, function(spec_rest, ctx) -> Policy);
+#: "ws-preflight": the ws adapter's function(url, ctx) -> None that checks a server.
 _ADAPTERS: dict[str, tuple[str, str]] = {
     "ws": ("pytest_wamrobust.policies.openpi.client", "connect_policy"),
+    "ws-preflight": ("pytest_wamrobust.policies.openpi.client", "preflight"),
     "lerobot": ("pytest_wamrobust.policies.lerobot", "load_lerobot_policy"),
 }
 
@@ -63,6 +65,20 @@ def make_policy(spec: str, ctx: PolicyContext) -> Policy:
         raise UsageError(f"policy {spec!r} could not be created: {one_line(exc)}") from None
     check_policy(policy, spec)
     return policy
+
+
+def preflight(spec: str, ctx: PolicyContext) -> None:
+    """Check a remote policy once, before any episode: a server that is down or refuses
+    the key is one UsageError at start-up, not a traceback in every case. Specs served
+    in-process need no check; a factory may offer one as a `preflight(ctx)` attribute
+    (the pi0 / pi05 / pi0-fast presets do)."""
+    spec = spec.strip()
+    if spec.startswith(("ws://", "wss://")):
+        _adapter("ws-preflight", spec)(spec, ctx)
+        return
+    check = getattr(policy_factory(spec), "preflight", None)
+    if callable(check):
+        check(ctx)
 
 
 def check_policy(policy: Any, spec: str) -> None:

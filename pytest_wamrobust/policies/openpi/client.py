@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ...core.errors import UsageError
+from ...core.errors import UsageError, one_line
 from ...core.protocols import PolicyContext
 from ...core.types import Observation, PolicyMetadata
 from . import wire
@@ -80,10 +80,7 @@ class WebsocketPolicy:
 
 def connect_policy(url: str, ctx: PolicyContext, preset: str | None = None) -> WebsocketPolicy:
     """The registry's adapter for `--policy=ws://...` / `wss://...`."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise UsageError(f"bad policy server URL {url!r}; expected ws://HOST:PORT or "
-                         f"wss://HOST[:PORT][/PATH]")
+    _check_url(url)
     options = ctx.options
     connection = Connection(
         url,
@@ -97,22 +94,57 @@ def connect_policy(url: str, ctx: PolicyContext, preset: str | None = None) -> W
     return _openpi_policy(connection, ctx, preset)
 
 
-def _native_policy(connection: Connection, served: dict[str, Any],
-                   ctx: PolicyContext) -> WebsocketPolicy:
+def preflight(url: str, ctx: PolicyContext, preset: str | None = None) -> None:
+    """Connect once and hang up, on the controller before any case: a server that is down,
+    refuses the key or serves another suite fails the run in one line, not every case."""
+    connect_policy(url, ctx, preset).close()
+
+
+def _check_url(url: str) -> None:
+    """One UsageError line for a URL websockets would refuse with a traceback (or, for
+    port 0, quietly read as port 80)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # a malformed [IPv6] host
+        raise UsageError(f"bad policy server URL {url!r}: {exc}") from None
+    if parts.scheme not in ("ws", "wss"):
+        raise UsageError(f"bad policy server URL {url!r}: the scheme must be ws:// or wss://, "
+                         f"e.g. ws://HOST:PORT")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"bad policy server URL {url!r}: port must be 1-65535")
+    if not parts.hostname:
+        raise UsageError(f"bad policy server URL {url!r}: no host; expected ws://HOST:PORT or "
+                         f"wss://HOST[:PORT][/PATH]")
+
+
+def _native_policy(connection: Connection, served: Any, ctx: PolicyContext) -> WebsocketPolicy:
     spec = ctx.env_spec
+    if not isinstance(served, dict):
+        connection.close()
+        raise UsageError(f"the policy server at {connection.url} sent malformed "
+                         f"{WAMROBUST_METADATA!r} metadata; is it a wamrobust serve server?")
     if served.get("suite") != spec.suite or served.get("action_dim") != spec.action_dim:
         connection.close()
         raise UsageError(
             f"the policy server at {connection.url} serves {served.get('policy')!r} for suite "
             f"{served.get('suite')!r} ({served.get('action_dim')}-dim actions) but this run is "
             f"--suite={spec.suite} ({spec.action_dim}-dim); restart it with --suite={spec.suite}")
-    metadata = PolicyMetadata(
-        name=str(served.get("policy", "remote")),
-        chunk_length=int(served["chunk_length"]),
-        replan_steps=int(served["replan_steps"]),
-        family=str(served.get("family", "vla")),
-        privileged=bool(served.get("privileged", False)),
-    )
+    try:
+        metadata = PolicyMetadata(
+            name=str(served.get("policy", "remote")),
+            chunk_length=int(served["chunk_length"]),
+            replan_steps=int(served["replan_steps"]),
+            family=str(served.get("family", "vla")),
+            privileged=bool(served.get("privileged", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        connection.close()
+        raise UsageError(f"the policy server at {connection.url} sent unusable metadata "
+                         f"({one_line(exc)}); is it a wamrobust serve server?") from None
     privileged = metadata.privileged
     return WebsocketPolicy(connection, metadata,
                            lambda obs: wire.native_request(obs, privileged), native=True)
@@ -146,16 +178,22 @@ def server_url(ctx: PolicyContext) -> str:
     return ctx.options.get("server") or os.environ.get(SERVER_ENV) or DEFAULT_SERVER
 
 
-def make_pi0(ctx: PolicyContext) -> WebsocketPolicy:
-    return connect_policy(server_url(ctx), ctx, preset="pi0")
+class _Preset:
+    """A preset's registered factory; `preflight` lets the registry check its server once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, ctx: PolicyContext) -> WebsocketPolicy:
+        return connect_policy(server_url(ctx), ctx, preset=self.name)
+
+    def preflight(self, ctx: PolicyContext) -> None:
+        preflight(server_url(ctx), ctx, preset=self.name)
 
 
-def make_pi05(ctx: PolicyContext) -> WebsocketPolicy:
-    return connect_policy(server_url(ctx), ctx, preset="pi05")
-
-
-def make_pi0_fast(ctx: PolicyContext) -> WebsocketPolicy:
-    return connect_policy(server_url(ctx), ctx, preset="pi0-fast")
+make_pi0 = _Preset("pi0")
+make_pi05 = _Preset("pi05")
+make_pi0_fast = _Preset("pi0-fast")
 
 
 def _timing(reply: dict[str, Any], key: str) -> list[float]:

@@ -2,9 +2,12 @@
 
 - Opening retries until a deadline, then fails with one line naming the URL.
 - Keepalive pings are off: a server busy in inference cannot answer them in time.
-- A request waits at most `request_timeout`; after a timeout, an error frame or a drop
-  the socket is closed and reopened on the next request, so a late reply to an old
-  request is never read as the answer to a new one.
+- A request waits at most `request_timeout`; after a timeout, an error frame, a drop or
+  a malformed reply the socket is closed and reopened on the next request, so a late
+  reply to an old request is never read as the answer to a new one.
+- The server is a peer, not trusted: replies are decoded by the checked codec and capped
+  at `msgpack_numpy.MAX_MESSAGE_BYTES`; a rejected API key (HTTP 401/403) is a usage
+  error at once, not something to retry until the deadline.
 """
 
 from __future__ import annotations
@@ -70,7 +73,12 @@ class Connection:
             self.close()
             raise EpisodeError("policy_error", f"policy server {self.url} failed: "
                                                f"{_last_line(reply)}")
-        return msgpack_numpy.unpackb(reply)
+        try:
+            return msgpack_numpy.unpackb(reply)
+        except msgpack_numpy.ProtocolError as exc:
+            self.close()
+            raise EpisodeError("policy_error", f"policy server {self.url} sent a malformed "
+                                               f"reply ({exc}); the connection was reset") from None
 
     def close(self) -> None:
         if self._socket is not None:
@@ -81,23 +89,36 @@ class Connection:
         """One attempt, no retries: a server that went away fails the episode at once."""
         try:
             self._connect(self.connect_timeout)
+        except UsageError as exc:  # key refused, malformed metadata: already one line
+            raise EpisodeError("policy_error", str(exc)) from None
         except Exception as exc:  # noqa: BLE001
             raise EpisodeError("policy_error", f"policy server {self.url} is unreachable "
                                                f"({_reason(exc)})") from None
 
     def _connect(self, timeout: float) -> dict[str, Any]:
-        from websockets.exceptions import InvalidURI
+        from websockets.exceptions import InvalidStatus, InvalidURI
         from websockets.sync.client import connect
 
         try:
             # entered as a context manager, as websockets >= 16 asks; close() ends it
             socket = connect(self.url, open_timeout=timeout, ping_interval=None,
-                             compression=None, max_size=None,
+                             compression=None, max_size=msgpack_numpy.MAX_MESSAGE_BYTES,
                              additional_headers=self._headers).__enter__()
         except InvalidURI as exc:  # a malformed URL is not worth retrying
             raise UsageError(f"bad policy server URL {self.url!r}: {_reason(exc)}") from None
+        except InvalidStatus as exc:  # neither is a refused key
+            if exc.response.status_code not in (401, 403):
+                raise
+            what = "rejected the API key" if self._headers else "requires an API key"
+            raise UsageError(f"policy server {self.url} {what} (HTTP "
+                             f"{exc.response.status_code}); pass --policy-arg api_key=KEY or set "
+                             f"WAMROBUST_POLICY_API_KEY") from None
         try:
             metadata = msgpack_numpy.unpackb(socket.recv(timeout=timeout))
+        except msgpack_numpy.ProtocolError as exc:
+            socket.close()
+            raise UsageError(f"policy server {self.url} sent a malformed metadata frame "
+                             f"({exc}); is it an openpi policy server?") from None
         except BaseException:
             socket.close()
             raise

@@ -1,15 +1,20 @@
 """A policy server speaking openpi's protocol, for any registered policy.
 
 Wire-compatible with openpi's WebsocketPolicyServer (metadata frame on connect, one
-msgpack reply per request, traceback text frame + close 1011 on error, GET /healthz),
-plus what the harness needs to stay reproducible through it: every connection gets its
-own policy instance, reset from the request's `wamrobust/reset` entry, so a case gives
-the same actions whichever worker sends it and whatever else the server is doing.
-Inference is serialised under one lock, like a single GPU.
+msgpack reply per request, an error text frame + close 1011 when the policy fails,
+GET /healthz), plus what the harness needs to stay reproducible through it: every
+connection gets its own policy instance, reset from the request's `wamrobust/reset`
+entry, so a case gives the same actions whichever worker sends it and whatever else the
+server is doing. Inference is serialised under one lock, like a single GPU.
+
+Peers are not trusted: a malformed request is answered with one "bad request: ..." text
+frame and the connection goes on; a policy error is one line unless `debug` (the
+traceback is always logged here); with an API key, a handshake without it gets HTTP 401.
 """
 
 from __future__ import annotations
 
+import hmac
 import http
 import logging
 import threading
@@ -20,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ...core.errors import one_line
 from ...core.protocols import Policy
-from ...core.types import EnvSpec
+from ...core.types import EnvSpec, Observation
 from . import msgpack_numpy, wire
 from .client import WAMROBUST_METADATA
 
@@ -29,22 +35,30 @@ log = logging.getLogger(__name__)
 
 
 class PolicyServer:
-    """Serve `factory()` policies for one suite on host:port (port 0: any free port)."""
+    """Serve `factory()` policies for one suite on host:port (port 0: any free port).
+
+    `api_key`: clients must send `Authorization: Api-Key <key>` (openpi's header);
+    `debug`: a policy error sends its whole traceback to the client, not one line.
+    """
 
     def __init__(self, factory: Callable[[], Policy], env_spec: EnvSpec,
-                 host: str = "0.0.0.0", port: int = 8000) -> None:
+                 host: str = "127.0.0.1", port: int = 8000, *, api_key: str = "",
+                 debug: bool = False) -> None:
         from websockets.sync.server import serve
 
         self._factory = factory
         self._lock = threading.Lock()
+        self._authorization = f"Api-Key {api_key}".encode() if api_key else b""
+        self._debug = debug
         meta = factory().metadata
         self.metadata = {WAMROBUST_METADATA: {
             "policy": meta.name, "family": meta.family, "suite": env_spec.suite,
             "action_dim": env_spec.action_dim, "chunk_length": meta.chunk_length,
             "replan_steps": meta.replan_steps, "privileged": meta.privileged,
         }}
-        self._server = serve(self._handle, host, port, compression=None, max_size=None,
-                             ping_interval=None, process_request=_health_check)
+        self._server = serve(self._handle, host, port, compression=None,
+                             max_size=msgpack_numpy.MAX_MESSAGE_BYTES, ping_interval=None,
+                             process_request=self._check_request)
 
     @property
     def port(self) -> int:
@@ -67,7 +81,14 @@ class PolicyServer:
             while True:
                 request = websocket.recv()
                 started = time.monotonic()
-                reply = self._infer(policy, msgpack_numpy.unpackb(request))
+                try:
+                    reset, observation = _parse_request(request)
+                except msgpack_numpy.ProtocolError as exc:
+                    log.warning("policy server: bad request from %s: %s",
+                                websocket.remote_address, exc)
+                    websocket.send(f"bad request: {exc}")
+                    continue
+                reply = self._infer(policy, reset, observation)
                 reply["server_timing"]["infer_ms"] = (time.monotonic() - started) * 1000.0
                 if previous_total_ms is not None:
                     reply["server_timing"]["prev_total_ms"] = previous_total_ms
@@ -75,20 +96,33 @@ class PolicyServer:
                 previous_total_ms = (time.monotonic() - started) * 1000.0
         except ConnectionClosed:
             return
-        except Exception:  # reported to the client, as openpi's server does
-            log.exception("policy server: request failed")
+        except Exception as exc:  # reported to the client, as openpi's server does
+            log.exception("policy server: the policy failed")
             try:
-                websocket.send(traceback.format_exc())
+                websocket.send(traceback.format_exc() if self._debug else one_line(exc))
                 websocket.close(CloseCode.INTERNAL_ERROR,
-                                "Internal server error. Traceback included in previous frame.")
+                                "the policy failed; the error is in the previous frame")
             except ConnectionClosed:
                 pass
 
-    def _infer(self, policy: Policy, request: dict[str, Any]) -> dict[str, Any]:
-        reset = request.pop(wire.RESET_KEY, None)
-        if reset:
-            policy.reset(str(reset["task"]), int(reset["seed"]))
-        observation = wire.observation_from_native(request)
+    def _check_request(self, connection: Any, request: Any) -> Any:
+        """Answer /healthz without a key; refuse a handshake without the right key (401)."""
+        if request.path == "/healthz":
+            return connection.respond(http.HTTPStatus.OK, "OK\n")
+        if self._authorization:
+            sent = request.headers.get_all("Authorization")  # exactly one, or refused
+            given = sent[0].encode("utf-8", "replace") if len(sent) == 1 else b""
+            if not hmac.compare_digest(given, self._authorization):
+                log.warning("policy server: refused %s: missing or wrong API key",
+                            connection.remote_address)
+                return connection.respond(http.HTTPStatus.UNAUTHORIZED,
+                                          "missing or wrong API key\n")
+        return None
+
+    def _infer(self, policy: Policy, reset: tuple[str, int] | None,
+               observation: Observation) -> dict[str, Any]:
+        if reset is not None:
+            policy.reset(*reset)
         with self._lock:
             started = time.monotonic()
             actions = np.asarray(policy.infer(observation), dtype=np.float64)
@@ -96,7 +130,19 @@ class PolicyServer:
         return {"actions": actions, "policy_timing": {"infer_ms": infer_ms}, "server_timing": {}}
 
 
-def _health_check(connection: Any, request: Any) -> Any:
-    if request.path == "/healthz":
-        return connection.respond(http.HTTPStatus.OK, "OK\n")
-    return None
+def _parse_request(frame: Any) -> tuple[tuple[str, int] | None, Observation]:
+    """The episode reset and observation a frame carries, or ProtocolError saying why not."""
+    request = msgpack_numpy.unpackb(frame)
+    if not isinstance(request, dict):
+        raise msgpack_numpy.ProtocolError(
+            f"a request is a map of observation keys, got a {type(request).__name__}")
+    reset = request.pop(wire.RESET_KEY, None)
+    if reset and not (isinstance(reset, dict) and isinstance(reset.get("task"), str)
+                      and type(reset.get("seed")) is int):
+        raise msgpack_numpy.ProtocolError(
+            f"{wire.RESET_KEY} must be {{'task': str, 'seed': int}}, got {reset!r:.60}")
+    try:
+        observation = wire.observation_from_native(request)
+    except (TypeError, ValueError) as exc:
+        raise msgpack_numpy.ProtocolError(one_line(exc)) from None
+    return ((reset["task"], reset["seed"]) if reset else None), observation
