@@ -30,6 +30,7 @@ from ...core.errors import CaseUnavailableError, EpisodeError, UsageError
 from ...core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
 from . import protocol
 from .variants import Catalog, Variant
+from .world import WorldReader
 
 ASSET_HINT = (
     "download assets.zip from https://huggingface.co/datasets/Sylvest/LIBERO-plus, "
@@ -89,11 +90,14 @@ class LiberoPlusEnv:
 
     spec = ENV_SPEC
 
-    def __init__(self, catalog: Catalog, variant: Variant, episode: EpisodeSpec) -> None:
+    def __init__(self, catalog: Catalog, variant: Variant, episode: EpisodeSpec,
+                 init_state_index: int = protocol.INIT_STATE_INDEX) -> None:
+        """`init_state_index` other than the protocol's 0 starts from another of LIBERO's
+        recorded scenes (benchmarks over several scenes per task; never a case)."""
         self.variant = variant
         self.episode = episode
         self.instruction = catalog.instruction(variant)
-        self._init_state = catalog.init_state(variant)
+        self._init_state = catalog.init_state(variant, init_state_index)
         self._assets = catalog.assets_dir()
         self._noise = variant.params if variant.axis == "noise" else None
         _configure_libero()
@@ -138,6 +142,7 @@ class LiberoPlusEnv:
         if self.variant.axis == "robot_init":
             self._restore_perturbed_joints()
         self._set_cameras_enabled(False)
+        self._world = WorldReader(self._env.env)
         for _ in range(protocol.NUM_SETTLE_STEPS):
             self.step(protocol.NOOP_ACTION)
         return self.observe()
@@ -172,8 +177,12 @@ class LiberoPlusEnv:
             images=images,
             state=protocol.state_from_obs(obs),
             instruction=self.instruction,
-            privileged={"joint_pos": np.asarray(obs["robot0_joint_pos"], dtype=np.float64)},
+            privileged=self.world_state(),
         )
+
+    def world_state(self) -> dict[str, Any]:
+        """What a privileged oracle reads (`world`): poses, extents, joints, BDDL goal."""
+        return self._world.read()
 
     def _corrupt(self, image: np.ndarray) -> np.ndarray:
         from PIL import Image

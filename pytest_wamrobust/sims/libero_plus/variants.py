@@ -266,14 +266,22 @@ class Catalog:
             folder = folder / "libero_newobj"
         return folder / variant.sub_suite / f"{variant.init_states_file}.pruned_init"
 
-    def init_state(self, variant: Variant) -> np.ndarray:
-        """The protocol's initial MuJoCo state (index 0). Layout variants store one flat
-        state, which upstream reshapes to (1, -1)."""
+    def init_state(self, variant: Variant, index: int = protocol.INIT_STATE_INDEX) -> np.ndarray:
+        """The protocol's initial MuJoCo state (index 0; other indices pick LIBERO's other
+        recorded scenes, for measurements beyond the protocol). Layout variants store one
+        flat state, which upstream reshapes to (1, -1)."""
+        states = self.init_states(variant)
+        if not 0 <= index < len(states):
+            raise UsageError(f"libero_plus: {variant.name} has {len(states)} init states; "
+                             f"no index {index}")
+        return states[index]
+
+    def init_states(self, variant: Variant) -> np.ndarray:
+        """All recorded initial MuJoCo states of the variant's task, one per row."""
         import torch  # the init files are torch pickles; only the env process loads them
 
-        states = np.atleast_2d(np.asarray(torch.load(self.init_states_path(variant),
-                                                     weights_only=False)))
-        return states[protocol.INIT_STATE_INDEX]
+        return np.atleast_2d(np.asarray(torch.load(self.init_states_path(variant),
+                                                   weights_only=False)))
 
     def instruction(self, variant: Variant) -> str:
         """The prompt (upstream bug 2 fixed): a language variant's rewritten BDDL
