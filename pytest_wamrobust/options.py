@@ -22,6 +22,8 @@ from .core.types import SETTINGS
 from .video import parse_video_policy
 
 GROUP = "wamrobust"
+#: More seeds per (task, setting, level) than anyone runs: a typo, not a plan.
+MAX_SEEDS = 10_000
 #: Where --wam-video writes, relative to the directory pytest runs in.
 DEFAULT_ARTIFACTS = "wamrobust-artifacts"
 
@@ -63,8 +65,8 @@ def seed_count(text: str) -> int:
         seeds = int(str(text).strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"--seeds takes a whole number of seeds, got {text!r}") from None
-    if seeds < 1:
-        raise argparse.ArgumentTypeError(f"--seeds must be at least 1, got {seeds}")
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"--seeds must be 1-{MAX_SEEDS}, got {seeds}")
     return seeds
 
 

@@ -40,6 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not run_options.suite:
         if run_options.policy and not hasattr(config, "workerinput"):
             _check_policy_name(run_options.policy)
+        if config.getoption("wam_policy"):  # an ini default alone may serve other runs
+            raise pytest.UsageError("--policy needs --suite, the suite whose cases to run "
+                                    "(e.g. --suite=tabletop, or wamrobust_suite in the ini file)")
         return
     try:
         run = WamRun.build(run_options, config.rootpath)

@@ -8,21 +8,26 @@ Everything is validated here, before the first episode.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .core import gates, registry
 from .core.errors import UsageError
-from .core.protocols import CaseSelection, Suite
+from .core.protocols import CaseSelection, PolicyContext, Suite
 from .core.sharding import stratified_sample
 from .core.types import CaseKey
-from .options import RunOptions
+from .options import DEFAULT_ARTIFACTS, RunOptions
+from .video import check_artifacts_dir
 
 #: Node id of the synthetic module that holds the generated cases.
 NODE_PREFIX = "wamrobust"
 EPISODE_TEST = "test_episode"
 LATENCY_TEST = "test_latency"
+#: The most cases one session lists: a larger matrix would take minutes and gigabytes
+#: to collect, and sharding or sampling it still lists it whole first.
+MAX_CASES = 1_000_000
 
 _CASE_ID = re.compile(r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<axis>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
 
@@ -40,14 +45,18 @@ class WamRun:
         if not options.policy:
             raise UsageError("--suite needs --policy: a registered name (e.g. scripted), "
                              "module:callable, ws://host:port or lerobot:/path")
-        registry.policy_factory(options.policy)
-        if options.video not in (None, "none") and importlib.util.find_spec("imageio_ffmpeg") is None:
-            raise UsageError("--wam-video needs imageio-ffmpeg (it bundles ffmpeg): "
-                             "pip install 'pytest-wamrobust[reports]'")
+        factory = registry.policy_factory(options.policy)
+        if options.video not in (None, "none"):
+            if importlib.util.find_spec("imageio_ffmpeg") is None:
+                raise UsageError("--wam-video needs imageio-ffmpeg (it bundles ffmpeg): "
+                                 "pip install 'pytest-wamrobust[reports]'")
+            check_artifacts_dir(options.artifacts or DEFAULT_ARTIFACTS)
         suite = registry.make_suite(options.suite or "")
+        registry.check_policy_args(options.policy, factory,
+                                   PolicyContext.from_options(suite.env_spec, options.policy_args))
         selection = CaseSelection(tasks=options.tasks, axes=options.axes,
                                   levels=options.levels, seeds=options.seeds)
-        cases = list(suite.cases(selection))
+        cases = list_cases(suite, selection)
         if options.sample is not None:
             cases = stratified_sample(cases, options.sample)
         manifest = getattr(suite, "manifest", None)
@@ -60,6 +69,22 @@ class WamRun:
     def policy_label(self) -> str:
         """The id of the latency case: the policy spec, shortened to a readable name."""
         return re.sub(r"[^\w.-]+", "_", self.policy_spec.split(":")[-1].split("/")[-1]) or "policy"
+
+
+def list_cases(suite: Suite, selection: CaseSelection) -> list[CaseKey]:
+    """The selection's cases, refused in one line beyond MAX_CASES: counted without
+    listing where the suite can (`case_count`), else listed no further than the limit."""
+    count = getattr(suite, "case_count", None)
+    total = count(selection) if callable(count) else None
+    if total is not None and total > MAX_CASES:
+        size = f"{total:,} cases (tasks x settings x levels x seeds)"
+    else:
+        cases = list(itertools.islice(suite.cases(selection), MAX_CASES + 1))
+        if len(cases) <= MAX_CASES:
+            return cases
+        size = f"more than {MAX_CASES:,} cases"
+    raise UsageError(f"--suite={suite.name} selects {size}, more than the {MAX_CASES:,} one "
+                     f"session lists (MAX_CASES); narrow --tasks, --axes, --levels or --seeds")
 
 
 def parse_case_id(text: str) -> CaseKey | None:

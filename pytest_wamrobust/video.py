@@ -11,6 +11,7 @@ that Jenkins' JUnit attachments plugin and GitLab's test reports read.
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -36,6 +37,29 @@ def parse_video_policy(text: str) -> str:
         raise VideoPolicyError(
             f"invalid --wam-video {text!r}: choose one of {', '.join(VIDEO_POLICIES)}")
     return value
+
+
+def check_artifacts_dir(folder: str | Path) -> None:
+    """Create the video folder and write a probe file in it, once before any episode: a
+    file in the way or a read-only folder is then one line, not a traceback per case.
+    The folders made for the probe are removed again while empty: a run with nothing
+    to record leaves nothing behind."""
+    path = Path(folder)
+    made = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".wamrobust-probe-"):
+            pass
+    except OSError as exc:
+        reason = "it is a file" if path.is_file() else exc.strerror or str(exc)
+        raise UsageError(f"--wam-artifacts {folder} cannot hold the videos ({reason}); "
+                         f"pass a folder this user can write") from None
+    finally:
+        for empty in made:
+            try:
+                empty.rmdir()
+            except OSError:  # not empty: another process is already writing videos there
+                break
 
 
 def attachment_line(path: str | Path) -> str:

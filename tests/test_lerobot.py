@@ -101,12 +101,13 @@ def checkpoint(tmp_path_factory) -> Path:
 def test_not_a_checkpoint_is_one_line_without_lerobot(tmp_path):
     ctx = PolicyContext(registry.make_suite("tabletop").env_spec)
     (tmp_path / "config.json").write_text("{}")
-    for path, missing in ((tmp_path / "nope", "config.json / model.safetensors"),
-                          (tmp_path, "model.safetensors")):
+    for path, problem in ((tmp_path / "nope", "no such folder"),
+                          (tmp_path / "config.json", "a file, not a folder"),
+                          (tmp_path, "no model.safetensors there")):
         with pytest.raises(UsageError) as info:
             registry.make_policy(f"lerobot:{path}", ctx)
         assert str(info.value) == (
-            f"{str(path)!r} is not a LeRobot checkpoint (no {missing} there); pass the "
+            f"{str(path)!r} is not a LeRobot checkpoint ({problem}); pass the "
             f"pretrained_model folder save_pretrained wrote, e.g. "
             f"outputs/train/RUN/checkpoints/last/pretrained_model")
 

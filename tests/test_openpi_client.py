@@ -32,6 +32,11 @@ def ctx(tabletop):
     return PolicyContext(tabletop.env_spec, options={"connect_timeout": "2"})
 
 
+def in_process(name: str, tabletop):
+    """A policy built here (served or as the reference): the client's options are not its."""
+    return registry.make_policy(name, PolicyContext(tabletop.env_spec))
+
+
 @contextmanager
 def serving(factory: Callable, env_spec) -> Iterator[tuple[str, PolicyServer]]:
     server = PolicyServer(factory, env_spec, host="127.0.0.1", port=0)
@@ -74,8 +79,8 @@ class Scripted:
 
 
 def test_served_random_policy_gives_in_process_actions_to_interleaved_clients(tabletop, ctx):
-    local = registry.make_policy("random", ctx)
-    with serving(lambda: registry.make_policy("random", ctx), tabletop.env_spec) as (url, _):
+    local = in_process("random", tabletop)
+    with serving(lambda: in_process("random", tabletop), tabletop.env_spec) as (url, _):
         a, b = connect_policy(url, ctx), connect_policy(url, ctx)
         assert a.metadata == local.metadata  # name, chunking and family come from the server
         a.reset("lift_cube", 11)
@@ -95,8 +100,8 @@ def test_served_random_policy_gives_in_process_actions_to_interleaved_clients(ta
 def test_scripted_oracle_served_with_its_privileged_state_solves_like_in_process(tabletop, ctx):
     key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
     spec = tabletop.episode_spec(key)
-    local = run_episode(tabletop.make_env(spec), registry.make_policy("scripted", ctx), spec)
-    with serving(lambda: registry.make_policy("scripted", ctx), tabletop.env_spec) as (url, _):
+    local = run_episode(tabletop.make_env(spec), in_process("scripted", tabletop), spec)
+    with serving(lambda: in_process("scripted", tabletop), tabletop.env_spec) as (url, _):
         remote_policy = connect_policy(url, ctx)
         assert remote_policy.metadata.privileged
         remote = run_episode(tabletop.make_env(spec), remote_policy, spec)
@@ -128,7 +133,7 @@ def test_unreachable_server_bad_urls_and_mismatched_suites_are_one_line(tabletop
     with pytest.raises(UsageError, match="connect_timeout=soon must be a positive number"):
         connect_policy(url, PolicyContext(tabletop.env_spec, {"connect_timeout": "soon"}))
     robotwin_like = PolicyContext(registry.make_suite("robotwin_plus").env_spec)
-    with serving(lambda: registry.make_policy("random", ctx), tabletop.env_spec) as (url, _), \
+    with serving(lambda: in_process("random", tabletop), tabletop.env_spec) as (url, _), \
             pytest.raises(UsageError, match=r"serves 'random' for suite 'tabletop'.*this run "
                                             r"is --suite=robotwin_plus"):
         connect_policy(url, robotwin_like)
@@ -195,7 +200,7 @@ def test_bad_actions_from_a_server_fail_the_episode_not_the_run(tabletop, ctx):
 def test_a_server_gone_mid_run_errors_the_remaining_episodes_quickly(tabletop, ctx):
     key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
     spec = tabletop.episode_spec(key)
-    with serving(lambda: registry.make_policy("scripted", ctx), tabletop.env_spec) as (url, srv):
+    with serving(lambda: in_process("scripted", tabletop), tabletop.env_spec) as (url, srv):
         policy = connect_policy(url, ctx)
         first = run_episode(tabletop.make_env(spec), policy, spec)
         srv.shutdown()  # closes the open connection too

@@ -62,7 +62,7 @@ def test_an_object_that_is_not_a_policy_is_rejected():
 
 
 def test_bad_option_values_reach_the_user_as_one_line():
-    with pytest.raises(UsageError, match="chunk_length / replan_steps must be integers"):
+    with pytest.raises(UsageError, match="--policy-arg chunk_length=many must be an integer >= 1"):
         registry.make_policy("random", PolicyContext(SPEC, {"chunk_length": "many"}))
 
 
@@ -73,12 +73,15 @@ def test_url_specs_dispatch_to_their_adapter(monkeypatch, spec, adapter):
     seen = []
     monkeypatch.setitem(registry._ADAPTERS, adapter,
                         ("tests_adapter_probe", "connect"))
+    monkeypatch.setitem(registry._ADAPTERS, "lerobot-checkpoint",
+                        ("tests_adapter_probe", "check"))
     probe = types.ModuleType("tests_adapter_probe")
     probe.connect = lambda target, ctx: seen.append((target, ctx)) or "policy"
+    probe.check = lambda target: seen.append(target)
     monkeypatch.setitem(sys.modules, "tests_adapter_probe", probe)
     assert registry.policy_factory(spec)(CTX) == "policy"
-    expected = spec if adapter == "ws" else "/ckpt/pi0"
-    assert seen == [(expected, CTX)]
+    expected = [(spec, CTX)] if adapter == "ws" else ["/ckpt/pi0", ("/ckpt/pi0", CTX)]
+    assert seen == expected
 
 
 def test_a_missing_adapter_module_is_one_line(monkeypatch):

@@ -22,9 +22,7 @@ from typing import Any, Callable, Mapping
 from hypothesis import strategies as st
 
 from .errors import UsageError
-from .types import AXES, CLEAN
-
-LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
+from .types import AXES, CLEAN, LEVELS
 
 
 @dataclass(frozen=True)

@@ -129,23 +129,33 @@ class GridSuite:
         return self.manifest.tasks
 
     def cases(self, selection: CaseSelection) -> Iterable[CaseKey]:
+        tasks, settings, levels, seeds = self._matrix(selection)
+        for task in tasks:
+            for setting in settings:
+                if setting == CLEAN:
+                    for j in range(seeds * len(levels)):
+                        yield CaseKey(self.name, task, CLEAN, 0, j)
+                    continue
+                for level in levels:
+                    for j in range(seeds):
+                        yield CaseKey(self.name, task, setting, level, j)
+
+    def case_count(self, selection: CaseSelection) -> int:
+        """tasks x settings x levels x seeds, without listing the cases."""
+        tasks, settings, levels, seeds = self._matrix(selection)
+        return len(tasks) * len(settings) * len(levels) * seeds
+
+    def _matrix(self, selection: CaseSelection) -> tuple[list[str], list[str], list[int], int]:
+        """The selection's tasks (checked), settings in canonical order, levels, seeds."""
         tasks = [self.manifest.task(t).name for t in selection.tasks] if selection.tasks else [
             t.name for t in self.manifest.tasks]
         settings = list(selection.axes) if selection.axes else [CLEAN, *AXES]
         for setting in settings:
             if setting != CLEAN:
                 get_axis(setting)
-        levels = list(selection.levels) if selection.levels else list(self.manifest.default_levels)
+        levels = sorted(selection.levels or self.manifest.default_levels)
         seeds = selection.seeds if selection.seeds is not None else self.manifest.default_seeds
-        for task in tasks:
-            for setting in [s for s in (CLEAN, *AXES) if s in settings]:
-                if setting == CLEAN:
-                    for j in range(seeds * len(levels)):
-                        yield CaseKey(self.name, task, CLEAN, 0, j)
-                    continue
-                for level in sorted(levels):
-                    for j in range(seeds):
-                        yield CaseKey(self.name, task, setting, level, j)
+        return tasks, [s for s in (CLEAN, *AXES) if s in settings], levels, seeds
 
     def episode_spec(self, key: CaseKey) -> EpisodeSpec:
         task = self.manifest.task(key.task)

@@ -7,11 +7,13 @@ change to add one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .errors import UsageError
 from .types import CaseKey, EnvSpec, EpisodeSpec, Observation, PolicyMetadata, TaskSpec
 
 
@@ -79,7 +81,10 @@ class Suite(Protocol):
         """All tasks, in a stable order."""
 
     def cases(self, selection: CaseSelection) -> Iterable[CaseKey]:
-        """The case matrix, in a stable order (every xdist worker must agree)."""
+        """The case matrix, in a stable order (every xdist worker must agree).
+
+        A suite may also offer `case_count(selection) -> int`, the same count without
+        listing, so an oversized selection is refused before it fills memory."""
 
     def episode_spec(self, key: CaseKey) -> EpisodeSpec:
         """Draw the case's perturbation parameters, deterministically from the key."""
@@ -94,11 +99,75 @@ class PolicyContext:
 
     `options` come from `--policy-arg KEY=VALUE` (repeatable) and the ini file;
     `device` (torch device for in-process models) from `--policy-arg device=cuda:0`.
+    Read options with the typed accessors (`text`, `integer`, `number`, `seconds`,
+    `torch_device`): a bad value is then one UsageError worded like every other,
+    "--policy-arg NAME=VALUE must be ...".
     """
 
     env_spec: EnvSpec
     options: Mapping[str, str] = field(default_factory=dict)
     device: str = "cpu"
+
+    @classmethod
+    def from_options(cls, env_spec: EnvSpec, options: Mapping[str, str]) -> PolicyContext:
+        """A run's context: `device` is one of the options, cpu unless given."""
+        return cls(env_spec, dict(options), options.get("device", "cpu"))
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        return self.options.get(name, default)
+
+    def integer(self, name: str, default: int | None, *,
+                minimum: int | None = None) -> int | None:
+        what = "an integer" if minimum is None else f"an integer >= {minimum}"
+        return self._parsed(name, default, int, what,
+                            lambda v: minimum is None or v >= minimum)
+
+    def number(self, name: str, default: float | None, *,
+               minimum: float | None = None) -> float | None:
+        what = "a number" if minimum is None else f"a number >= {minimum:g}"
+        return self._parsed(name, default, float, what,
+                            lambda v: math.isfinite(v) and (minimum is None or v >= minimum))
+
+    def seconds(self, name: str, default: float) -> float:
+        return self._parsed(name, default, float, "a positive number of seconds",
+                            lambda v: math.isfinite(v) and v > 0)
+
+    def torch_device(self) -> str:
+        """`device`, checked to exist on this machine (torch is imported only for a
+        device other than cpu): a missing GPU is one line, not a CUDA error per case."""
+        if self.device == "cpu":
+            return self.device
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, ValueError):
+            raise UsageError(f"--policy-arg device={self.device} must be a torch device, "
+                             f"e.g. cpu, cuda or cuda:0") from None
+        backend = getattr(torch, device.type, None)
+        available = getattr(backend, "is_available", None)
+        if callable(available) and not available():
+            raise UsageError(f"device {self.device} is not available (torch.{device.type}"
+                             f".is_available() is False); use --policy-arg device=cpu")
+        count = getattr(backend, "device_count", None)
+        if device.index is not None and callable(count) and device.index >= count():
+            raise UsageError(f"device {self.device} is not available (torch.{device.type}"
+                             f".device_count() is {count()}); use --policy-arg "
+                             f"device={device.type}:0")
+        return self.device
+
+    def _parsed(self, name: str, default: Any, parse: Callable[[str], Any], what: str,
+                accept: Callable[[Any], bool]) -> Any:
+        raw = self.options.get(name)
+        if raw is None:
+            return default
+        try:
+            value = parse(str(raw).strip())
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise UsageError(f"--policy-arg {name}={raw} must be {what}")
+        return value
 
 
 PolicyFactory = Callable[[PolicyContext], Policy]

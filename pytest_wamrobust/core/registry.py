@@ -9,12 +9,16 @@ their adapters are imported only when chosen. Every failure is one UsageError li
 
 from __future__ import annotations
 
+import difflib
+import functools
 import importlib
+import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
 from .errors import UsageError, one_line
+from .policy_args import declared
 from .protocols import Policy, PolicyContext, Suite
 from .types import PolicyMetadata
 
@@ -22,12 +26,16 @@ POLICY_GROUP = "pytest_wamrobust.policies"
 SUITE_GROUP = "pytest_wamrobust.suites"
 
 #: URL-like policy specs -> (adapter module, function(spec_rest, ctx) -> Policy);
-#: "ws-preflight": the ws adapter's function(url, ctx) -> None that checks a server.
+#: "ws-preflight": the ws adapter's function(url, ctx) -> None that checks a server;
+#: "lerobot-checkpoint": function(path) that checks the folder without importing LeRobot.
 _ADAPTERS: dict[str, tuple[str, str]] = {
-    "ws": ("pytest_wamrobust.policies.openpi.client", "connect_policy"),
+    "ws": ("pytest_wamrobust.policies.remote", "connect_policy"),
     "ws-preflight": ("pytest_wamrobust.policies.openpi.client", "preflight"),
     "lerobot": ("pytest_wamrobust.policies.lerobot", "load_lerobot_policy"),
+    "lerobot-checkpoint": ("pytest_wamrobust.policies.lerobot", "checkpoint_dir"),
 }
+#: `scheme://...`: a URL, which only the ws adapter serves.
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def available(group: str) -> list[str]:
@@ -45,18 +53,38 @@ def policy_factory(spec: str) -> Callable[[PolicyContext], Policy]:
         raise UsageError("--policy is empty; give a registered name, module:callable, "
                          "ws://host:port or lerobot:/path")
     if spec.startswith(("ws://", "wss://")):
-        connect = _adapter("ws", spec)
-        return lambda ctx: connect(spec, ctx)
+        return _bound(_adapter("ws", spec), spec)
+    if _URL.match(spec):
+        raise UsageError(f"--policy {spec!r}: a policy server URL starts with ws:// or wss:// "
+                         f"(openpi's websocket protocol), e.g. ws://HOST:8000")
     if spec.startswith("lerobot:"):
-        load = _adapter("lerobot", spec)
         path = spec[len("lerobot:"):]
-        return lambda ctx: load(path, ctx)
+        _adapter("lerobot-checkpoint", spec)(path)
+        return _bound(_adapter("lerobot", spec), path)
     return _named_or_dotted(spec, POLICY_GROUP, "policy", "--policy")
+
+
+def check_policy_args(spec: str, factory: Callable[..., Any], ctx: PolicyContext) -> None:
+    """The --policy-arg keys a factory declared (core/policy_args.py), and nothing else,
+    with values it can read; a factory that declares nothing is not checked."""
+    args = declared(factory)
+    if args is None:
+        return
+    names = [arg.name for arg in args]
+    unknown = [key for key in ctx.options if key not in names]
+    if unknown:
+        raise UsageError(f"policy {spec!r} does not take --policy-arg {', '.join(unknown)}; "
+                         f"it takes: {', '.join(names) or 'none'}"
+                         f"{_did_you_mean(unknown[0], names)}")
+    for arg in args:
+        if arg.name in ctx.options:
+            arg.read(ctx)
 
 
 def make_policy(spec: str, ctx: PolicyContext) -> Policy:
     """Build the policy and check it honours the Policy protocol."""
     factory = policy_factory(spec)
+    check_policy_args(spec, factory, ctx)
     try:
         policy = factory(ctx)
     except UsageError:
@@ -120,7 +148,7 @@ def _named_or_dotted(spec: str, group: str, what: str, option: str) -> Callable[
     if not matches:
         names = ", ".join(available(group)) or "none installed"
         raise UsageError(f"unknown {what} {spec!r} for {option}; available: {names} "
-                         f"(or module:callable)")
+                         f"(or module:callable){_did_you_mean(spec, available(group))}")
     try:
         return matches[0].load()
     except Exception as exc:  # noqa: BLE001 - a broken plugin package is the user's to fix
@@ -158,3 +186,15 @@ def _adapter(kind: str, spec: str) -> Callable[..., Any]:
     if factory is None:
         raise UsageError(f"--policy {spec!r}: {module_name} has no {attr}()")
     return factory
+
+
+def _bound(adapter: Callable[..., Any], target: str) -> Callable[[PolicyContext], Policy]:
+    """`adapter(target, ctx)` as a factory of ctx alone, keeping what the adapter
+    declares (its --policy-arg keys)."""
+    return functools.wraps(adapter)(lambda ctx: adapter(target, ctx))
+
+
+def _did_you_mean(word: str, names: list[str]) -> str:
+    """Gymnasium's answer to a typo: the registered name closest to it, if any is close."""
+    close = difflib.get_close_matches(word, names, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""

@@ -26,6 +26,8 @@ AXES: tuple[str, ...] = (
 CLEAN = "clean"
 #: Every setting a case can have, clean first (the order of the robustness table).
 SETTINGS: tuple[str, ...] = (CLEAN, *AXES)
+#: Difficulty levels of the perturbed axes.
+LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.errors import UsageError
+from ..core import policy_args
 from ..core.protocols import PolicyContext
 from ..core.seeding import rng_for
 from ..core.types import EnvSpec, Observation, PolicyMetadata
@@ -18,14 +18,14 @@ from ..core.types import EnvSpec, Observation, PolicyMetadata
 GRIPPER_OPEN = -1.0
 
 
+#: Chunking is a property of the model being imitated; default 8 executed in full.
+CHUNK_LENGTH = policy_args.integer("chunk_length", 8)
+REPLAN_STEPS = policy_args.integer("replan_steps")
+
+
 def _chunk_options(ctx: PolicyContext) -> tuple[int, int]:
-    """Chunking is a property of the model being imitated; default 8 executed in full."""
-    try:
-        chunk = int(ctx.options.get("chunk_length", 8))
-        replan = int(ctx.options.get("replan_steps", chunk))
-    except ValueError:
-        raise UsageError("--policy-arg chunk_length / replan_steps must be integers") from None
-    return chunk, replan
+    chunk = CHUNK_LENGTH.read(ctx)
+    return chunk, REPLAN_STEPS.read(ctx) or chunk
 
 
 class RandomPolicy:
@@ -59,9 +59,11 @@ class NoopPolicy:
         return self._chunk.copy()
 
 
+@policy_args.declare(CHUNK_LENGTH, REPLAN_STEPS)
 def make_random_policy(ctx: PolicyContext) -> RandomPolicy:
     return RandomPolicy(ctx.env_spec, *_chunk_options(ctx))
 
 
+@policy_args.declare(CHUNK_LENGTH, REPLAN_STEPS)
 def make_noop_policy(ctx: PolicyContext) -> NoopPolicy:
     return NoopPolicy(ctx.env_spec, *_chunk_options(ctx))

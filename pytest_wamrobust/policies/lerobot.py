@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import policy_args
 from ..core.errors import UsageError, one_line
 from ..core.protocols import PolicyContext
 from ..core.types import EnvSpec, Observation, PolicyMetadata
@@ -21,6 +22,10 @@ from ..core.types import EnvSpec, Observation, PolicyMetadata
 IMAGE_PREFIX = "observation.images."
 STATE_KEY = "observation.state"
 REQUIRED_FILES = ("config.json", "model.safetensors")
+#: Default: LeRobot's (torch's) own thread count.
+THREADS = policy_args.integer("threads")
+#: Default: the checkpoint's n_action_steps.
+REPLAN_STEPS = policy_args.integer("replan_steps")
 
 
 class LeRobotPolicy:
@@ -57,14 +62,16 @@ class LeRobotPolicy:
         return actions.reshape(-1, actions.shape[-1]).float().cpu().numpy()
 
 
+@policy_args.declare(policy_args.DEVICE, THREADS, REPLAN_STEPS)
 def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
     """The registry's adapter for `--policy=lerobot:PATH`."""
-    directory = _checkpoint_dir(path)
-    threads = ctx.options.get("threads")
+    directory = checkpoint_dir(path)
+    device = policy_args.DEVICE.read(ctx)
+    threads = THREADS.read(ctx)
     if threads:
         import torch
 
-        torch.set_num_threads(_positive_int(threads, "threads"))
+        torch.set_num_threads(threads)
     try:
         from lerobot.configs.policies import PreTrainedConfig
         from lerobot.policies.factory import get_policy_class, make_pre_post_processors
@@ -77,20 +84,19 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
     except Exception as exc:  # noqa: BLE001 - any load fault is one line about the checkpoint
         raise UsageError(f"cannot read the LeRobot config in {directory}: {one_line(exc)}") from None
     cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
-    config.device = ctx.device
+    config.device = device
     try:
         model = get_policy_class(config.type).from_pretrained(directory, config=config,
                                                               local_files_only=True)
         preprocess, postprocess = make_pre_post_processors(
             config, pretrained_path=str(directory),
-            preprocessor_overrides={"device_processor": {"device": ctx.device}})
+            preprocessor_overrides={"device_processor": {"device": device}})
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"cannot load the LeRobot checkpoint {directory}: {one_line(exc)}") from None
     model.eval()
     chunk = int(getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
                 or getattr(config, "n_action_steps", 1))
-    replan = _positive_int(ctx.options.get("replan_steps", getattr(config, "n_action_steps", chunk)),
-                           "replan_steps")
+    replan = REPLAN_STEPS.read(ctx) or int(getattr(config, "n_action_steps", None) or chunk)
     try:
         metadata = PolicyMetadata(f"lerobot-{config.type}", chunk, min(replan, chunk))
     except ValueError as exc:
@@ -98,22 +104,18 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
     return LeRobotPolicy(model, preprocess, postprocess, metadata, cameras, shapes, has_state)
 
 
-def _positive_int(value: Any, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = 0
-    if number < 1:
-        raise UsageError(f"--policy-arg {name}={value} must be a positive integer")
-    return number
-
-
-def _checkpoint_dir(path: str) -> Path:
+def checkpoint_dir(path: str) -> Path:
+    """The folder `save_pretrained` wrote, checked without importing LeRobot (the registry
+    calls this at start-up, so a wrong path is one line before any episode)."""
     directory = Path(path).expanduser()
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
-    if missing:
+    if not directory.is_dir():
+        problem = "a file, not a folder" if directory.exists() else "no such folder"
+    else:
+        missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+        problem = f"no {' / '.join(missing)} there" if missing else ""
+    if problem:
         raise UsageError(
-            f"{path!r} is not a LeRobot checkpoint (no {' / '.join(missing)} there); pass the "
+            f"{path!r} is not a LeRobot checkpoint ({problem}); pass the "
             f"pretrained_model folder save_pretrained wrote, e.g. "
             f"outputs/train/RUN/checkpoints/last/pretrained_model")
     return directory

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from ..core import policy_args
 from ..core.errors import UsageError, one_line
 from ..core.protocols import Policy, PolicyContext
 
 ORACLE_GROUP = "pytest_wamrobust.oracles"
 
 
+@policy_args.declare(policy_args.integer("chunk_length"), policy_args.integer("replan_steps"))
 def make_policy(ctx: PolicyContext) -> Policy:
-    """The registered oracle of the suite `ctx.env_spec.suite`."""
+    """The registered oracle of the suite `ctx.env_spec.suite`; `chunk_length` and
+    `replan_steps` imitate another model's chunking (each oracle has its defaults)."""
     suite = ctx.env_spec.suite
     matches = [ep for ep in entry_points(group=ORACLE_GROUP) if ep.name == suite]
     if not matches:

@@ -3,13 +3,15 @@
 The `wam.*` test-case properties (core/results.py) are the whole interface: any JUnit
 file pytest wrote for a wamrobust run - one per shard, per policy, per machine - can be
 read and merged here, and nothing else is trusted. Bad files end in one `UsageError`
-line naming the file and what to pass instead.
+line naming the file and what to pass instead; an episode whose suite, axis, status or
+level cannot be right is left out of the rates with one warning line on stderr.
 """
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from junitparser import (
@@ -24,19 +26,28 @@ from junitparser import (
 )
 
 from ..core.errors import UsageError
-from ..core.results import FAILURE, EpisodeResult, has_result_properties
-from ..core.types import CaseKey
+from ..core.results import FAILURE, PREFIX, STATUSES, EpisodeResult
+from ..core.types import CLEAN, LEVELS, SETTINGS, CaseKey
 from ..video import attachment_line
 
+#: Properties that mark a test case as an episode, even one too broken to read.
+EPISODE_PROPERTIES = ("suite", "task", "axis", "status")
 
-def read_results(paths: Sequence[str | Path]) -> list[EpisodeResult]:
+Warn = Callable[[str], None]
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"wamrobust: warning: {message}", file=sys.stderr)
+
+
+def read_results(paths: Sequence[str | Path], warn: Warn = warn_on_stderr) -> list[EpisodeResult]:
     """Every wamrobust episode in `paths`, merged; a case may appear once per policy."""
     if not paths:
         raise UsageError("no JUnit files given; pass the files written by pytest --junitxml")
     seen: dict[tuple[str, CaseKey], Path] = {}
     results: list[EpisodeResult] = []
     for path in map(Path, paths):
-        for result in _read_file(path):
+        for result in _read_file(path, warn):
             where = seen.setdefault((result.policy, result.key), path)
             if where is not path:
                 raise UsageError(
@@ -46,7 +57,7 @@ def read_results(paths: Sequence[str | Path]) -> list[EpisodeResult]:
     return results
 
 
-def _read_file(path: Path) -> list[EpisodeResult]:
+def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
     if not path.is_file():
         raise UsageError(f"{path}: no such file; pass the file written by pytest --junitxml")
     try:
@@ -58,10 +69,16 @@ def _read_file(path: Path) -> list[EpisodeResult]:
         raise UsageError(
             f"{path} is not a JUnit report (root element <{root}>, expected <testsuites> or "
             f"<testsuite>); pass the file written by pytest --junitxml") from None
-    results = []
+    results, left_out = [], 0
     for case in _cases(xml):
         properties = _properties(case)
-        if not has_result_properties(properties):
+        values = {n[len(PREFIX):]: v for n, v in properties if n.startswith(PREFIX)}
+        if not any(name in values for name in EPISODE_PROPERTIES):
+            continue
+        problem = _unusable(values)
+        if problem:
+            warn(f"{path}: test case {case.name!r} {problem}; left out of the rates")
+            left_out += 1
             continue
         try:
             results.append(EpisodeResult.from_properties(properties))
@@ -69,11 +86,30 @@ def _read_file(path: Path) -> list[EpisodeResult]:
             raise UsageError(
                 f"{path}: test case {case.name!r} has malformed wam.* properties "
                 f"({type(exc).__name__}: {exc}); was the file edited by hand?") from None
+    if not results and left_out:
+        raise UsageError(f"{path}: all {left_out} episodes were left out (see the warnings); "
+                         f"pass a file pytest wrote, not edited by hand")
     if not results:
         raise UsageError(
             f"{path} has no wamrobust results (no test case carries wam.* properties); write it "
             f"with pytest --suite=... --junitxml={path.name} and junit_family=xunit1")
     return results
+
+
+def _unusable(values: Mapping[str, str]) -> str:
+    """What makes an episode's properties impossible to count right ("" if nothing):
+    counted anyway, it would land in a wrong row or vanish from the table."""
+    axis, status, level = values.get("axis"), values.get("status"), values.get("level")
+    if not values.get("suite"):
+        return "has no wam.suite"
+    if axis not in SETTINGS:
+        return f"has unknown axis {axis!r} (known: {', '.join(SETTINGS)})"
+    if status not in STATUSES:
+        return f"has unknown status {status!r} (known: {', '.join(STATUSES)})"
+    levels = ("0",) if axis == CLEAN else tuple(map(str, LEVELS))
+    if level is not None and level.strip() not in levels:
+        return f"has unknown level {level!r} for axis {axis} (known: {', '.join(levels)})"
+    return ""
 
 
 def _cases(xml: JUnitXml) -> Iterable[TestCase]:

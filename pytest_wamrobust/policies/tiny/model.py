@@ -149,7 +149,7 @@ class TinyWAM(nn.Module):
 
     def imagine(self, ctx: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Iterative refinement from pure noise to the predicted future frame."""
-        sigmas = noise_levels(self.cfg.denoise_steps)
+        sigmas = noise_levels(self.cfg.denoise_steps).to(noise.device)
         x = noise * sigmas[0]
         estimate = x
         for i, sigma in enumerate(sigmas):

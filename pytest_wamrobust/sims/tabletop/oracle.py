@@ -180,11 +180,8 @@ class TabletopOracle:
 def make_oracle(ctx: PolicyContext) -> TabletopOracle:
     """The `tabletop` entry of `pytest_wamrobust.oracles`; `--policy-arg chunk_length=N`
     and `replan_steps=M` imitate another model's chunking."""
-    try:
-        chunk = int(ctx.options.get("chunk_length", 10))
-        replan = int(ctx.options.get("replan_steps", min(5, chunk)))
-    except ValueError:
-        raise UsageError("--policy-arg chunk_length / replan_steps must be integers") from None
-    if not 1 <= replan <= chunk:
+    chunk = ctx.integer("chunk_length", 10, minimum=1)
+    replan = ctx.integer("replan_steps", min(5, chunk), minimum=1)
+    if replan > chunk:
         raise UsageError(f"--policy-arg replan_steps={replan} must be in 1..chunk_length={chunk}")
     return TabletopOracle(chunk, replan)
