@@ -25,9 +25,9 @@ from .core.compare import Comparison
 from .core.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
 from .core.seeding import episode_seed
 from .core.verdict import RunVerdict, decide
+from .report.junit_io import conform_to_xunit2
 from .run import WamRun, episode_case_key
 from .video import link_videos
-
 
 #: error kinds of cases whose report carries no episode result
 WORKER_CRASH = "worker_crash"
@@ -50,7 +50,14 @@ class Controller:
         self.other_failures: set[str] = set()
         self.rows: list[gates.Row] = []
         self.verdict: RunVerdict | None = None
+        self.junit_family = "xunit1"
         self.verdicts: list[gates.Verdict] = []
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.junit_family = junit.choose_family(session.config)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return [junit.family_header(self.junit_family)] if config.option.xmlpath else []
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Without xdist: the cases this session owes a result (after -k, shards)."""
@@ -124,6 +131,8 @@ class Controller:
                             self.not_run, compared)
             if any(r.video for r in results):
                 link_videos(xmlpath)
+        if xmlpath and Path(xmlpath).is_file() and self.junit_family == "xunit2":
+            conform_to_xunit2(xmlpath)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int):

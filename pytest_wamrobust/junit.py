@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pytest
+from _pytest.junitxml import xml_key  # the LogXML pytest writes the file with
 from junitparser import (
     Error,
     Failure,
@@ -31,6 +33,27 @@ from .core.compare import REGRESSED, Comparison
 from .core.results import EpisodeResult
 
 GATES_SUITE = "wamrobust.gates"
+def choose_family(config: pytest.Config) -> str:
+    """The family the file is written in. Left unset, we write xunit1: per-episode
+    properties inside each <testcase>, the shape junitparser, Jenkins and our own
+    `wamrobust report` read best. A user who sets xunit2 gets a file valid under it."""
+    user_set = any(arg.split("=", 1)[0].strip() == "junit_family"
+                   for arg in config.getoption("override_ini", None) or [])
+    inicfg = getattr(config, "_inicfg", None) or getattr(config, "inicfg", None) or {}
+    if user_set or "junit_family" in inicfg:
+        return str(config.getini("junit_family"))
+    logxml = config.stash.get(xml_key, None)
+    if logxml is not None:
+        logxml.family = "xunit1"
+    return "xunit1"
+
+
+def family_header(family: str) -> str:
+    if family == "xunit2":
+        return ("wamrobust: JUnit xunit2 (schema-valid: per-episode wam.* properties as "
+                "[[PROPERTY|name=value]] lines in each case's <system-out>)")
+    return (f"wamrobust: JUnit {family} (per-episode wam.* properties inside each "
+            f"<testcase>; junit_family=xunit2 writes a file valid under the xunit2 schema)")
 
 
 def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],

@@ -34,6 +34,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
 def pytest_configure(config: pytest.Config) -> None:
     _register_hypothesis_profiles()
     run_options = options.RunOptions.from_config(config)
@@ -49,9 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = run
+    _quiet_disabled_benchmark(config)
     if not hasattr(config, "workerinput"):
         try:
-            controller = Controller(run)
+            controller = Controller(run, config)
             if not config.option.collectonly:  # a remote policy must answer before any case
                 args = dict(run.options.policy_args)
                 registry.preflight(run.policy_spec, PolicyContext(
@@ -89,6 +91,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = metafunc.config.stash.get(RUN_KEY, None)
     if run is not None:
         collection.parametrize(metafunc, run)
+
+
+def _quiet_disabled_benchmark(config: pytest.Config) -> None:
+    """Under xdist pytest-benchmark disables itself and warns once per process; the
+    latency case already says why it is skipped, so disable it quietly instead."""
+    distributed = config.getoption("dist", "no") != "no" or hasattr(config, "workerinput")
+    if distributed and not config.getoption("benchmark_enable", False):
+        config.option.benchmark_disable = True
 
 
 def _check_policy_name(spec: str) -> None:

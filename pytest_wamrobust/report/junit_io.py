@@ -125,10 +125,44 @@ def _suite_cases(suite: TestSuite) -> Iterable[TestCase]:
 
 
 def _properties(case: TestCase) -> list[tuple[str, str]]:
+    """Inside the case (xunit1), or as lines of its <system-out> (a file declared xunit2)."""
     props = case.child(Properties)
     if props is None:
-        return []
+        return property_lines_to_pairs(case.system_out or "")
     return [(p.name, p.value) for p in props]
+
+
+#: xunit2's schema has no <properties> inside <testcase>: in a file declared xunit2 each
+#: property becomes one line of the case's <system-out> (the convention test-results-
+#: reporter and Azure DevOps read); `wamrobust report` reads both shapes.
+PROPERTY_LINE = "[[PROPERTY|{name}={value}]]"
+
+
+
+def property_lines_to_pairs(text: str) -> list[tuple[str, str]]:
+    """Inverse of the xunit2 shape: the (name, value) pairs in a <system-out>."""
+    head, tail = PROPERTY_LINE.split("{name}={value}")
+    pairs = []
+    for line in (text or "").splitlines():
+        if line.startswith(head) and line.endswith(tail) and "=" in line:
+            name, _, value = line[len(head):-len(tail)].partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
+def conform_to_xunit2(path: str | Path) -> None:
+    """Move every test case's properties into its <system-out>, so the file validates
+    against the xunit2 schema it declares (pytest writes them inside <testcase>)."""
+    xml = JUnitXml.fromfile(str(path))
+    for suite in (xml if not isinstance(xml, TestSuite) else [xml]):
+        for case in suite:
+            props = case.child(Properties)
+            if props is None:
+                continue
+            lines = [PROPERTY_LINE.format(name=p.name, value=p.value) for p in props]
+            case.remove(props)
+            case.system_out = "\n".join(filter(None, ["\n".join(lines), case.system_out]))
+    xml.write(str(path))
 
 
 def write_results(results: Iterable[EpisodeResult], path: str | Path,
