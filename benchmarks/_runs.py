@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_wamrobust.report.junit_io import read_results
+from pytest_wamrobust.records.junit import read_results
 
 HERE = Path(__file__).resolve().parent
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from pytest_wamrobust.core.episode import run_episode
 from pytest_wamrobust.core.errors import CaseUnavailableError
-from pytest_wamrobust.core.sharding import stratified_sample
 from pytest_wamrobust.core.protocols import CaseSelection
+from pytest_wamrobust.core.sharding import stratified_sample
 from pytest_wamrobust.core.types import EpisodeSpec, PolicyMetadata
 from pytest_wamrobust.sims.libero_plus.protocol import NOOP_ACTION
 from pytest_wamrobust.sims.libero_plus.suite import LiberoPlusSuite

@@ -3,14 +3,14 @@ then feed every bad input of the catalogue to a fresh pytest, and count what hel
 
     python benchmarks/bench_reliability.py
 
-Faults (tests/test_reliability.py's FAULTS): each is a real run of 4 cases with one
+Faults (tests/plugin/test_reliability.py's FAULTS): each is a real run of 4 cases with one
 fault injected (a policy that raises, hangs, spins, segfaults its worker, a simulator
 that fails mid-episode, a served policy that stalls or dies, a session cut short). It
 survived when every case is in the JUnit file and the table, the faulty ones as errors
 with one line and their seed, no traceback reached the user, and the exit status is
 the one the gates call for. A case missing from the JUnit file counts as lost.
 
-Bad inputs (tests/test_bad_input.py and tests/test_hostile_peer.py): the test modules
+Bad inputs (tests/plugin/test_bad_input.py and tests/policies/test_hostile_peer.py): the test modules
 run as they do in CI; each bad input is one test case asserting one line, no traceback
 and no episode, so "one line" counts the cases that passed.
 """
@@ -26,15 +26,15 @@ from pathlib import Path
 from junitparser import JUnitXml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "plugin")]
 
 from test_reliability import CASES, FAULTS, problems, run_fault
 
 #: The hostile-peer tests that feed bad input (URLs, ports) rather than a faulty peer.
-BAD_INPUT_TESTS = ("test_bad_input.py",
-                   "test_hostile_peer.py::test_bad_urls_are_one_usage_line_before_connecting",
-                   "test_hostile_peer.py::test_serve_refuses_a_bad_port_in_one_argparse_line",
-                   "test_hostile_peer.py::test_serve_on_a_port_in_use_is_one_line")
+BAD_INPUT_TESTS = ("plugin/test_bad_input.py",
+                   "policies/test_hostile_peer.py::test_bad_urls_are_one_usage_line_before_connecting",
+                   "policies/test_hostile_peer.py::test_serve_refuses_a_bad_port_in_one_argparse_line",
+                   "policies/test_hostile_peer.py::test_serve_on_a_port_in_use_is_one_line")
 
 
 def run_faults() -> tuple[int, int, int]:

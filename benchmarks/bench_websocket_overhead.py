@@ -41,7 +41,7 @@ def pytest_runtest_logreport(report) -> None:
 
 
 def serve(policy: str) -> tuple[str, subprocess.Popen]:
-    proc = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust.cli", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust", "serve",
                              f"--policy={policy}", "--suite=tabletop", "--host=127.0.0.1",
                              "--port=0"], stdout=subprocess.PIPE, text=True)
     banner = ""

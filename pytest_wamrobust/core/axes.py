@@ -21,8 +21,8 @@ from typing import Any, Callable, Mapping
 
 from hypothesis import strategies as st
 
-from .errors import UsageError
-from .types import AXES, CLEAN, LEVELS
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.types import AXES, CLEAN, LEVELS
 
 
 @dataclass(frozen=True)

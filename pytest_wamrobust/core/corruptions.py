@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import UsageError
+from pytest_wamrobust.core.errors import UsageError
 
 #: Name of the identity corruption (the axis' level-0 parameters).
 NONE = "none"

@@ -14,11 +14,11 @@ from typing import Callable
 
 import numpy as np
 
-from .deadline import call_with_deadline
-from .errors import EpisodeError, one_line
-from .protocols import Env, Policy
-from .results import ERROR, FAILURE, SUCCESS, EpisodeResult
-from .types import EpisodeSpec, Observation
+from pytest_wamrobust.core.deadline import call_with_deadline
+from pytest_wamrobust.core.errors import EpisodeError, one_line
+from pytest_wamrobust.core.protocols import Env, Policy
+from pytest_wamrobust.core.results import ERROR, FAILURE, SUCCESS, EpisodeResult
+from pytest_wamrobust.core.types import EpisodeSpec, Observation
 
 #: Called after every executed action with the env, e.g. to record a video frame.
 StepHook = Callable[[Env], None]

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import tomllib
 
-from .errors import UsageError
-from .results import EpisodeResult
-from .stats import wilson_interval
-from .types import CLEAN, SETTINGS
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.stats import wilson_interval
+from pytest_wamrobust.core.types import CLEAN, SETTINGS
 
 #: The row over every perturbed-axis episode (clean excluded), and its threshold key.
 OVERALL = "overall"

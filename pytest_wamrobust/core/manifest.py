@@ -8,17 +8,18 @@ case's parameters; a simulator backend subclasses it and only builds scenes.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import sampling, seeding
-from .axes import LEVELS, AxisRanges, get_axis
-from .errors import UsageError
-from .protocols import CaseSelection, Env
-from .types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+import tomllib
+
+from pytest_wamrobust.core import sampling, seeding
+from pytest_wamrobust.core.axes import LEVELS, AxisRanges, get_axis
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.protocols import CaseSelection, Env
+from pytest_wamrobust.core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
 
 
 @dataclass(frozen=True)

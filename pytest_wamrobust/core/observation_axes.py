@@ -13,10 +13,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .axes import rewrite_instruction
-from .corruptions import NONE, corrupt
-from .protocols import Env
-from .types import EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.core.axes import rewrite_instruction
+from pytest_wamrobust.core.corruptions import NONE, corrupt
+from pytest_wamrobust.core.protocols import Env
+from pytest_wamrobust.core.types import EnvSpec, EpisodeSpec, Observation
 
 
 def transform_observation(observation: Observation, spec: EpisodeSpec,

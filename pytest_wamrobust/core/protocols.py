@@ -13,8 +13,15 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime
 
 import numpy as np
 
-from .errors import UsageError
-from .types import CaseKey, EnvSpec, EpisodeSpec, Observation, PolicyMetadata, TaskSpec
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.types import (
+    CaseKey,
+    EnvSpec,
+    EpisodeSpec,
+    Observation,
+    PolicyMetadata,
+    TaskSpec,
+)
 
 
 @runtime_checkable

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from .errors import UsageError, one_line
-from .policy_args import declared
-from .protocols import Policy, PolicyContext, Suite
-from .types import PolicyMetadata
+from pytest_wamrobust.core.errors import UsageError, one_line
+from pytest_wamrobust.core.policy_args import declared
+from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
+from pytest_wamrobust.core.types import PolicyMetadata
 
 POLICY_GROUP = "pytest_wamrobust.policies"
 SUITE_GROUP = "pytest_wamrobust.suites"

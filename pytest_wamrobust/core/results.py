@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .types import CaseKey
+from pytest_wamrobust.core.types import CaseKey
 
 SUCCESS = "success"
 FAILURE = "failure"

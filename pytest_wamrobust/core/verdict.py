@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .compare import REGRESSED, Comparison
-from .gates import Verdict
-from .results import EpisodeResult
+from pytest_wamrobust.core.compare import REGRESSED, Comparison
+from pytest_wamrobust.core.gates import Verdict
+from pytest_wamrobust.core.results import EpisodeResult
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core import policy_args
-from ..core.errors import UsageError, one_line
-from ..core.protocols import PolicyContext
-from ..core.types import EnvSpec, Observation, PolicyMetadata
+from pytest_wamrobust.core import policy_args
+from pytest_wamrobust.core.errors import UsageError, one_line
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
 
 IMAGE_PREFIX = "observation.images."
 STATE_KEY = "observation.state"

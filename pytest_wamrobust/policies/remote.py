@@ -5,8 +5,8 @@ else they carry (the presets' `preflight`) still reaches the registry."""
 
 from __future__ import annotations
 
-from ..core import policy_args
-from .openpi import client
+from pytest_wamrobust.core import policy_args
+from pytest_wamrobust.policies.openpi import client
 
 CONNECTION = (
     policy_args.text("api_key"),

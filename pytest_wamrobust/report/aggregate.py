@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.gates import OVERALL, Row, table_rows
-from ..core.results import EpisodeResult
-from ..core.types import SETTINGS
+from pytest_wamrobust.core.gates import OVERALL, Row, table_rows
+from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.types import SETTINGS
 
 #: What `by` may break the rows down by.
 BREAKDOWNS = ("task", "level")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import UsageError
-from .aggregate import LatencyRow
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.report.aggregate import LatencyRow
 
 
 def read_benchmark_json(path: str | Path) -> list[LatencyRow]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from ..core.errors import UsageError
-from .aggregate import SuccessTable
-from .tables import title
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.report.aggregate import SuccessTable
+from pytest_wamrobust.report.tables import title
 
 
 def heatmap_png(table: SuccessTable, dpi: int = 110) -> bytes:

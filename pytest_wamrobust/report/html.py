@@ -9,7 +9,7 @@ import base64
 from collections.abc import Sequence
 from html import escape
 
-from .tables import Table
+from pytest_wamrobust.report.tables import Table
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }

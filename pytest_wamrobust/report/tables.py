@@ -10,9 +10,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..core.compare import Comparison
-from ..core.gates import OVERALL, Row
-from .aggregate import LatencyRow, SuccessTable
+from pytest_wamrobust.core.compare import Comparison
+from pytest_wamrobust.core.gates import OVERALL, Row
+from pytest_wamrobust.report.aggregate import LatencyRow, SuccessTable
 
 #: Column titles of the settings, as the study prints them.
 TITLES = {

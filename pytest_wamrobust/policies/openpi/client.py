@@ -19,12 +19,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ...core.errors import UsageError, one_line
-from ...core.protocols import PolicyContext
-from ...core.types import Observation, PolicyMetadata
-from . import wire
-from .connection import Connection
-from .conventions import MINUS_ONE_OPEN, PRESETS, convention_for
+from pytest_wamrobust.core.errors import UsageError, one_line
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.policies.openpi import wire
+from pytest_wamrobust.policies.openpi.connection import Connection
+from pytest_wamrobust.policies.openpi.conventions import MINUS_ONE_OPEN, PRESETS, convention_for
 
 #: Environment fallbacks for `--policy-arg server=...` / `api_key=...`.
 SERVER_ENV = "WAMROBUST_POLICY_SERVER"

@@ -15,8 +15,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...core.errors import EpisodeError, UsageError
-from . import msgpack_numpy
+from pytest_wamrobust.core.errors import EpisodeError, UsageError
+from pytest_wamrobust.policies.openpi import msgpack_numpy
 
 #: How long to wait between attempts while the server is not up yet.
 _RETRY_S = 0.25

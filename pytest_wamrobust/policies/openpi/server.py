@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import one_line
-from ...core.protocols import Policy
-from ...core.types import EnvSpec, Observation
-from . import msgpack_numpy, wire
-from .client import WAMROBUST_METADATA
+from pytest_wamrobust.core.errors import one_line
+from pytest_wamrobust.core.protocols import Policy
+from pytest_wamrobust.core.types import EnvSpec, Observation
+from pytest_wamrobust.policies.openpi import msgpack_numpy, wire
+from pytest_wamrobust.policies.openpi.client import WAMROBUST_METADATA
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import EpisodeError
-from ...core.types import EnvSpec, Observation
-from .conventions import MINUS_ONE_OPEN, ZERO_ONE_CLOSED, SuiteConvention
+from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.types import EnvSpec, Observation
+from pytest_wamrobust.policies.openpi.conventions import (
+    MINUS_ONE_OPEN,
+    ZERO_ONE_CLOSED,
+    SuiteConvention,
+)
 
 IMAGE_PREFIX = "observation/images/"
 STATE_KEY = "observation/state"

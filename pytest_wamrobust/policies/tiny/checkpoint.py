@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import MissingAssetError
-from .model import ModelConfig
-from .vocab import Vocabulary
+from pytest_wamrobust.core.errors import MissingAssetError
+from pytest_wamrobust.policies.tiny.model import ModelConfig
+from pytest_wamrobust.policies.tiny.vocab import Vocabulary
 
 
 @dataclass

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.errors import UsageError
-from ...core.protocols import Suite
-from ...core.seeding import episode_seed, rng_for
-from ...core.types import CLEAN, CameraSpec, CaseKey
-from .features import downsample
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.protocols import Suite
+from pytest_wamrobust.core.seeding import episode_seed, rng_for
+from pytest_wamrobust.core.types import CLEAN, CameraSpec, CaseKey
+from pytest_wamrobust.policies.tiny.features import downsample
 
 #: First seed index of demo scenes; test grids use 0..(seeds x levels - 1).
 DEMO_SEED_START = 100_000

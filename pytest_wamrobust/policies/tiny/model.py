@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .features import STATE_FEATURES
+from pytest_wamrobust.policies.tiny.features import STATE_FEATURES
 
 
 @dataclass(frozen=True)

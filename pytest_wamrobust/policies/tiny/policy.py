@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core import policy_args
-from ...core.errors import UsageError
-from ...core.protocols import PolicyContext
-from ...core.types import EnvSpec, Observation, PolicyMetadata
-from .checkpoint import Checkpoint, packaged_dir
-from .features import downsample, state_features
+from pytest_wamrobust.core import policy_args
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
+from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint, packaged_dir
+from pytest_wamrobust.policies.tiny.features import downsample, state_features
 
 REPLAN_STEPS = 5
 THREADS = policy_args.integer("threads", 1)
@@ -30,7 +30,7 @@ class TinyPolicy:
                  device: str = "cpu") -> None:
         import torch
 
-        from .model import build
+        from pytest_wamrobust.policies.tiny.model import build
 
         cfg = checkpoint.config
         missing = [c for c in cfg.cameras if c not in env_spec.camera_names]

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.errors import UsageError
-from .checkpoint import Checkpoint
-from .demos import iter_episodes
-from .features import downsample, state_features
-from .model import ModelConfig, noise_levels
-from .vocab import UNK, Vocabulary
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint
+from pytest_wamrobust.policies.tiny.demos import iter_episodes
+from pytest_wamrobust.policies.tiny.features import downsample, state_features
+from pytest_wamrobust.policies.tiny.model import ModelConfig, noise_levels
+from pytest_wamrobust.policies.tiny.vocab import UNK, Vocabulary
 
 #: Random image shift in training; small, since absolute position tells where the cube is.
 SHIFT_PX = 1
@@ -80,7 +80,7 @@ def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch
           cameras: tuple[str, ...] = ("agentview", "wrist")) -> Checkpoint:
     import torch
 
-    from .model import build
+    from pytest_wamrobust.policies.tiny.model import build
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import EpisodeError
-from ...core.types import EnvSpec, EpisodeSpec, Observation
-from . import scene as scene_lib
-from .arm import ARM_JOINTS, EefTarget, quat_axis_angle
-from .robot import HOME, Arm
-from .tasks import (
+from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.types import EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.sims.robotwin import scene as scene_lib
+from pytest_wamrobust.sims.robotwin.arm import ARM_JOINTS, EefTarget, quat_axis_angle
+from pytest_wamrobust.sims.robotwin.robot import HOME, Arm
+from pytest_wamrobust.sims.robotwin.tasks import (
     BUTTON_BASE_H,
     BUTTON_CAP,
     BUTTON_TRAVEL,
@@ -66,7 +66,7 @@ class RobotwinEnv:
     def _build(self) -> None:
         import sapien
 
-        from .vulkan import render_system
+        from pytest_wamrobust.sims.robotwin.vulkan import render_system
 
         systems = [sapien.physx.PhysxCpuSystem()]
         if self.render:

@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import EpisodeError
-from ...core.protocols import PolicyContext
-from ...core.types import Observation, PolicyMetadata
-from .arm import FINGER_LEN
-from .env import MAX_STEP_M, MAX_STEP_YAW, SIDES
-from .robot import HOME
-from .tasks import BUTTON_TRAVEL, POT_BODY, POT_HANDLE, POT_HANDLE_X
+from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.sims.robotwin.arm import FINGER_LEN
+from pytest_wamrobust.sims.robotwin.env import MAX_STEP_M, MAX_STEP_YAW, SIDES
+from pytest_wamrobust.sims.robotwin.robot import HOME
+from pytest_wamrobust.sims.robotwin.tasks import BUTTON_TRAVEL, POT_BODY, POT_HANDLE, POT_HANDLE_X
 
 World = Mapping[str, Any]
 #: Lowest grasp centre above the table: fingertips just clear of it.

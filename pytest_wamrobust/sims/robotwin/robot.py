@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .arm import (
+from pytest_wamrobust.sims.robotwin.arm import (
     ARM_JOINTS,
     FINGER_LEN,
     FINGER_OPEN,

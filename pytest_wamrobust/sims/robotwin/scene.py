@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..tabletop.textures import Surface, render_surface
-from .arm import quat_axis_angle
+from pytest_wamrobust.sims.robotwin.arm import quat_axis_angle
+from pytest_wamrobust.sims.tabletop.textures import Surface, render_surface
 
 TABLE_HALF = (0.6, 0.45, 0.025)
 TABLE_RGB = (0.62, 0.48, 0.34)

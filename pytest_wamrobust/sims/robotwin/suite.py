@@ -11,13 +11,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ...core.errors import UsageError
-from ...core.manifest import GridSuite, SuiteManifest
-from ...core.observation_axes import with_observation_axes
-from ...core.protocols import Env
-from ...core.types import CameraSpec, EnvSpec, EpisodeSpec
-from .env import ACTION_SEMANTICS, CONTROL_HZ, STATE_SEMANTICS, RobotwinEnv
-from .tasks import TASKS
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.observation_axes import with_observation_axes
+from pytest_wamrobust.core.protocols import Env
+from pytest_wamrobust.core.types import CameraSpec, EnvSpec, EpisodeSpec
+from pytest_wamrobust.sims.robotwin.env import (
+    ACTION_SEMANTICS,
+    CONTROL_HZ,
+    STATE_SEMANTICS,
+    RobotwinEnv,
+)
+from pytest_wamrobust.sims.robotwin.tasks import TASKS
 
 KNOWN_SETTINGS = ("image_width", "image_height", "render")
 

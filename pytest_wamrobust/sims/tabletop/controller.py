@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import robot
+from pytest_wamrobust.sims.tabletop import robot
 
 POS_SCALE = 0.05
 ROT_SCALE = 0.5

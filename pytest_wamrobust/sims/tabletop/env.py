@@ -11,16 +11,20 @@ from typing import Any
 
 import numpy as np
 
-from ...core.seeding import rng_for
-from ...core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
-from . import robot
-from .controller import CONTROL_HZ, DeltaEefController, quat_to_axis_angle
-from .gl import import_mujoco, make_renderer
-from .props import DRAWER_JOINT, HANDLE_SITE
-from .scene import AGENTVIEW, SceneSpec, to_mjcf
-from .scene_axes import edit_scene, initial_arm
-from .tasks import SimView, Task, get_task
-from .textures import render_surface
+from pytest_wamrobust.core.seeding import rng_for
+from pytest_wamrobust.core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.sims.tabletop import robot
+from pytest_wamrobust.sims.tabletop.controller import (
+    CONTROL_HZ,
+    DeltaEefController,
+    quat_to_axis_angle,
+)
+from pytest_wamrobust.sims.tabletop.gl import import_mujoco, make_renderer
+from pytest_wamrobust.sims.tabletop.props import DRAWER_JOINT, HANDLE_SITE
+from pytest_wamrobust.sims.tabletop.scene import AGENTVIEW, SceneSpec, to_mjcf
+from pytest_wamrobust.sims.tabletop.scene_axes import edit_scene, initial_arm
+from pytest_wamrobust.sims.tabletop.tasks import SimView, Task, get_task
+from pytest_wamrobust.sims.tabletop.textures import render_surface
 
 
 def env_spec(image_size: int) -> EnvSpec:

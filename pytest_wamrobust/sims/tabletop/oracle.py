@@ -13,10 +13,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...core.errors import EpisodeError, UsageError
-from ...core.protocols import PolicyContext
-from ...core.types import Observation, PolicyMetadata
-from .controller import POS_SCALE, ROT_SCALE
+from pytest_wamrobust.core.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.sims.tabletop.controller import POS_SCALE, ROT_SCALE
 
 OPEN, CLOSE = -1.0, 1.0
 MAX_SPEED = 0.4  # fraction of the 5 cm/step action scale: 2 cm per step

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .scene import Prop
+from pytest_wamrobust.sims.tabletop.scene import Prop
 
 CUBE_HALF = 0.02
 CAN_RADIUS, CAN_HALF_HEIGHT = 0.022, 0.04

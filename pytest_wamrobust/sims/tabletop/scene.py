@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import robot
-from .textures import Surface
+from pytest_wamrobust.sims.tabletop import robot
+from pytest_wamrobust.sims.tabletop.textures import Surface
 
 AGENTVIEW = "agentview"
 ROBOT_BASE = (-0.56, 0.0, 0.12)

@@ -13,12 +13,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ...core.errors import EpisodeError
-from ...core.seeding import rng_for
-from . import robot
-from .props import cube, can
-from .scene import TABLE_HALF, CameraPose, Light, Prop, SceneSpec
-from .textures import Surface
+from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.seeding import rng_for
+from pytest_wamrobust.sims.tabletop import robot
+from pytest_wamrobust.sims.tabletop.props import can, cube
+from pytest_wamrobust.sims.tabletop.scene import TABLE_HALF, CameraPose, Light, Prop, SceneSpec
+from pytest_wamrobust.sims.tabletop.textures import Surface
 
 
 def apply_camera(scene: SceneSpec, p: Mapping[str, Any]) -> SceneSpec:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ...core.errors import UsageError
-from ...core.manifest import GridSuite, SuiteManifest
-from ...core.observation_axes import with_observation_axes
-from ...core.protocols import Env
-from ...core.types import EpisodeSpec
-from .env import TabletopEnv, env_spec
-from .tasks import get_task
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.observation_axes import with_observation_axes
+from pytest_wamrobust.core.protocols import Env
+from pytest_wamrobust.core.types import EpisodeSpec
+from pytest_wamrobust.sims.tabletop.env import TabletopEnv, env_spec
+from pytest_wamrobust.sims.tabletop.tasks import get_task
 
 IMAGE_SIZES = range(32, 1025)
 KNOWN_SETTINGS = ("image_size",)

@@ -12,9 +12,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ...core.errors import UsageError
-from . import props as P
-from .scene import Prop
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.sims.tabletop import props as P
+from pytest_wamrobust.sims.tabletop.scene import Prop
 
 RED, GREEN, YELLOW, BLUE = (0.85, 0.12, 0.1), (0.15, 0.7, 0.2), (0.95, 0.8, 0.1), (0.15, 0.3, 0.85)
 

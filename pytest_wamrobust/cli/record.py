@@ -1,0 +1,42 @@
+"""`wamrobust record`: demonstrations of the scripted oracle on a suite's clean scenes."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+DEFAULT_OUT = Path(".cache/demos")
+
+
+def add_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--suite", default="tabletop", help="registered suite (default: tabletop)")
+    sub.add_argument("--episodes", type=int, default=60, help="successful demos per task (default: 60)")
+    sub.add_argument("--tasks", nargs="*", help="tasks to record (default: all of the suite)")
+    sub.add_argument("--image-size", type=int,
+                     help="stored image width in pixels, a divisor of the cameras' width; "
+                          "the aspect ratio is kept (default: 64 for square cameras, else "
+                          "half the width)")
+    sub.add_argument("--start", type=int, default=0,
+                     help="first demo scene index, to add demos to a folder (default: 0)")
+    sub.add_argument("--out", type=Path, help=f"output folder (default: {DEFAULT_OUT}/<suite>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_wamrobust.core.errors import UsageError
+    from pytest_wamrobust.core.protocols import PolicyContext
+    from pytest_wamrobust.core.registry import make_policy, make_suite
+    from pytest_wamrobust.policies.tiny.demos import record
+
+    if args.episodes < 1 or args.start < 0:
+        raise UsageError("--episodes must be at least 1 and --start at least 0")
+    suite = make_suite(args.suite)
+    first = suite.env_spec.cameras[0]
+    image_size = args.image_size or (64 if first.height == first.width else first.width // 2)
+    oracle = make_policy("scripted", PolicyContext(env_spec=suite.env_spec))
+    tasks = args.tasks or [t.name for t in suite.tasks()]
+    out = args.out or DEFAULT_OUT / suite.name
+    started = time.perf_counter()
+    counts = record(suite, oracle, out, tasks, args.episodes, image_size, start=args.start)
+    print(f"recorded {sum(counts.values())} demos in {time.perf_counter() - started:.0f} s -> {out}")
+    return 0

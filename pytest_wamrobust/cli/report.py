@@ -1,0 +1,118 @@
+"""`wamrobust report RESULTS...`: merge JUnit files (shards, runs, policies) into the
+study's tables, as Markdown on stdout or in a file, and as an HTML page with a heatmap.
+With `--thresholds`, the merged results are gated: each shard of a CI run sees only
+part of the matrix, so the gates are judged here, once, on all of it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_wamrobust.core import gates
+from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.report.aggregate import (
+    BREAKDOWNS,
+    LatencyRow,
+    SuccessTable,
+    latency_rows,
+    success_table,
+)
+from pytest_wamrobust.report.tables import (
+    Table,
+    detail_table,
+    latency_table,
+    summary_table,
+    to_markdown,
+)
+
+
+def add_parser(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("results", nargs="+", metavar="RESULTS",
+                     help="JUnit XML files written by pytest --junitxml (any number of "
+                          "shards, runs or policies)")
+    sub.add_argument("--by", choices=BREAKDOWNS,
+                     help="also break each policy's table down by task or by level")
+    sub.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
+                     help="pytest-benchmark --benchmark-json output to fold into the "
+                          "latency table (repeatable)")
+    sub.add_argument("--markdown", metavar="FILE", help="write Markdown here (default: stdout)")
+    sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page here")
+    sub.add_argument("--png", metavar="FILE", help="write the heatmap PNG here")
+    sub.add_argument("--merged-xml", metavar="FILE",
+                     help="write all results as one JUnit file (e.g. the next baseline)")
+    sub.add_argument("--title", default="Robustness report", help="page and document title")
+    sub.add_argument("--thresholds", metavar="FILE",
+                     help="gates TOML (as for pytest --wam-thresholds): judge every policy's "
+                          "merged results; exit status 1 if a gate fails")
+
+
+def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
+                 benchmarks: Sequence[LatencyRow] = (),
+                 table: SuccessTable | None = None) -> list[Table]:
+    """Summary, one detail table per policy, then latency - the report's body."""
+    table = table or success_table(results, by)
+    return [summary_table(table),
+            *(detail_table(table, p) for p in table.policies),
+            latency_table([*latency_rows(results), *benchmarks])]
+
+
+def gate_table(results: Sequence[EpisodeResult],
+               thresholds: gates.Thresholds) -> tuple[Table, bool]:
+    """One row per (policy, gate): observed, threshold, verdict; and whether any failed."""
+    rows, failed = [], False
+    for policy in sorted({r.policy for r in results}):
+        mine = [r for r in results if r.policy == policy]
+        for v in gates.evaluate(thresholds, gates.table_rows(mine),
+                                    gates.chunk_latency(mine, thresholds.latency_statistic)):
+            verdict = "not judged" if v.passed is None else ("held" if v.passed else "FAILED")
+            failed = failed or v.passed is False
+            rows.append((policy, v.name, v.detail, verdict))
+    table = Table(f"Gates ({thresholds.judged_by})", ("Policy", "Gate", "Measured", "Verdict"),
+                  tuple(rows), "; ".join(thresholds.sources))
+    return table, failed
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_wamrobust.records.junit import read_results, write_results
+    from pytest_wamrobust.report.benchmark import read_benchmark_json
+
+    thresholds = gates.load_thresholds_file(args.thresholds) if args.thresholds else None
+    results = read_results(args.results)
+    benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
+    table = success_table(results, args.by)
+    tables = build_tables(results, args.by, benchmarks, table)
+    gate_failed = False
+    if thresholds is not None:
+        gates_table, gate_failed = gate_table(results, thresholds)
+        tables.append(gates_table)
+    markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
+    if args.markdown:
+        _write(args.markdown, markdown)
+    else:
+        print(markdown, end="")
+    if args.html or args.png:
+        from pytest_wamrobust.report.heatmap import heatmap_png
+        from pytest_wamrobust.report.html import page
+
+        png = heatmap_png(table)  # its cells without a breakdown group
+        if args.png:
+            _write(args.png, png)
+        if args.html:
+            _write(args.html, page(args.title, tables, png, [*args.results, *args.benchmark_json]))
+    if args.merged_xml:
+        write_results(results, args.merged_xml)
+    if gate_failed:
+        print("wamrobust report: a gate failed; see the Gates table", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write(path: str, content: str | bytes) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)

@@ -1,0 +1,99 @@
+"""`wamrobust serve`: host one registered policy for many test workers or machines.
+
+    wamrobust serve --policy=scripted --suite=tabletop --port 8000
+    pytest --suite=tabletop --policy=ws://127.0.0.1:8000 -n 16
+
+    export WAMROBUST_POLICY_API_KEY=...     # for other machines: both ends read it
+    wamrobust serve --policy=tiny-vla --suite=tabletop --host 0.0.0.0 --port 8000
+    pytest --suite=tabletop --policy=ws://gpu-box:8000 -n 16
+
+It listens on 127.0.0.1 unless told otherwise: whoever reaches the port can run the
+policy (and load the server), so exposing it is an explicit `--host`, best with a key.
+Top-level imports stay light; the policy, the suite and websockets load in `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import os
+import sys
+
+from pytest_wamrobust.core.policy_args import key_value
+from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
+
+
+def port(text: str) -> int:
+    """A TCP port to listen on, 0 meaning any free one; anything else is one usage line."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; give 1-65535 "
+                                         f"(or 0 for any free port)")
+    return value
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policy", required=True,
+                        help="registered policy name or module:callable (as for pytest --policy)")
+    parser.add_argument("--suite", default="tabletop",
+                        help="suite whose observations and actions the clients use "
+                             "(default: tabletop)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default: 127.0.0.1, this machine only; "
+                             "0.0.0.0 for every interface)")
+    parser.add_argument("--port", type=port, default=8000, help="TCP port (0: any free port)")
+    parser.add_argument("--api-key", default=os.environ.get(API_KEY_ENV, ""),
+                        help=f"require clients to send this key (openpi's `Authorization: "
+                             f"Api-Key` header; default: ${API_KEY_ENV})")
+    parser.add_argument("--debug", action="store_true",
+                        help="send a policy error's full traceback to the client (it is "
+                             "always logged here); by default the client gets one line")
+    parser.add_argument("--policy-arg", dest="policy_args", action="append", default=[],
+                        type=key_value,
+                        metavar="KEY=VALUE", help="option for the policy factory (repeatable)")
+    parser.add_argument("--device", default="cpu", help="torch device for learned policies")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pytest_wamrobust.core import registry
+    from pytest_wamrobust.core.errors import UsageError
+    from pytest_wamrobust.core.protocols import PolicyContext
+    from pytest_wamrobust.policies.openpi.server import PolicyServer
+
+    if args.policy.startswith(("ws://", "wss://")):
+        raise UsageError("wamrobust serve needs a local policy, not another server's URL")
+    env_spec = registry.make_suite(args.suite).env_spec
+    ctx = PolicyContext(env_spec=env_spec, options=dict(args.policy_args), device=args.device)
+    try:
+        server = PolicyServer(lambda: registry.make_policy(args.policy, ctx), env_spec,
+                              host=args.host, port=args.port, api_key=args.api_key,
+                              debug=args.debug)
+    except OSError as exc:  # socket.create_server appends "(while attempting to bind ...)"
+        reason = str(exc.strerror or exc).split(" (while attempting")[0]
+        fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "check --host"
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}; {fix}") from None
+    if not args.api_key and not _loopback(args.host):
+        print(f"wamrobust serve: warning: listening on {args.host}: anyone who can reach port "
+              f"{server.port} can use the policy; set --api-key or ${API_KEY_ENV}",
+              file=sys.stderr, flush=True)
+    print(f"serving {args.policy!r} for suite {env_spec.suite!r} on "
+          f"ws://{args.host}:{server.port} (health: http://{args.host}:{server.port}/healthz)",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False

@@ -1,0 +1,73 @@
+"""`--wam-baseline FILE`: gate this run against an earlier one (the last release) in the
+same pytest command, with the paired test of `wamrobust compare`.
+
+The file is read and checked when the session starts, so a wrong path, a file that is
+not a wamrobust JUnit report, another suite or no shared case stops the run in one
+line before any episode; the comparison itself runs once, on the controller, over the
+results of every worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pytest_wamrobust.core.compare import (
+    DEFAULT_ALPHA,
+    DEFAULT_MIN_EFFECT,
+    REGRESSED,
+    Comparison,
+    compare_results,
+)
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.plugin.run import WamRun
+
+
+@dataclass(frozen=True)
+class Baseline:
+    path: str
+    results: tuple[EpisodeResult, ...]
+    alpha: float
+    min_effect: float
+
+    @classmethod
+    def load(cls, run: WamRun) -> Baseline | None:
+        """The run's baseline, checked against the run's cases; None without one."""
+        path = run.options.baseline
+        if not path:
+            return None
+        from pytest_wamrobust.records.junit import read_results
+
+        results = tuple(read_results([path]))
+        policies = sorted({r.policy for r in results})
+        if len(policies) > 1:
+            raise UsageError(f"--wam-baseline {path} holds results of {len(policies)} policies "
+                             f"({', '.join(policies)}); give the file of one run")
+        suites = sorted({r.key.suite for r in results})
+        if suites != [run.suite.name]:
+            raise UsageError(f"--wam-baseline {path} ran suite {', '.join(suites)}, this run "
+                             f"{run.suite.name}; compare runs of the same suite")
+        if not set(run.cases) & {r.key for r in results}:
+            raise UsageError(f"--wam-baseline {path} shares no case with this run; run with "
+                             "the baseline's --tasks/--axes/--levels/--seeds")
+        alpha = DEFAULT_ALPHA if run.options.alpha is None else run.options.alpha
+        min_effect = DEFAULT_MIN_EFFECT if run.options.min_effect is None else run.options.min_effect
+        return cls(path, results, alpha, min_effect)
+
+    def compare(self, results: Sequence[EpisodeResult]) -> Comparison:
+        return compare_results(self.results, results, alpha=self.alpha,
+                               min_effect=self.min_effect)
+
+
+def summary_lines(baseline: Baseline, comparison: Comparison) -> list[str]:
+    """The comparison table as Markdown (readable in a log, pasteable in a PR) and the
+    verdict that sets the exit status."""
+    from pytest_wamrobust.report.tables import comparison_table, to_markdown
+
+    regressed = [r.setting for r in comparison.rows if r.verdict == REGRESSED]
+    verdict = (f"REGRESSED ({', '.join(regressed)}); the exit status is 1" if regressed
+               else "no regression")
+    return [f"baseline {baseline.path}:",
+            *to_markdown(comparison_table(comparison)).rstrip("\n").splitlines(),
+            f"baseline comparison: {verdict}"]

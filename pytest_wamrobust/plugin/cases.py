@@ -1,0 +1,48 @@
+"""The tests `--suite` generates; collected by the plugin as the module `wamrobust`.
+
+`test_episode[tabletop/pick_cube/camera/L3/s07]` passes iff the policy solves the
+task; `test_latency[<policy>]` times `policy.infer` with pytest-benchmark.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_wamrobust.core import gates
+from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.plugin.episode_fixtures import describe
+from pytest_wamrobust.plugin.run import WamRun
+
+
+def test_episode(episode_result: EpisodeResult) -> None:
+    if not episode_result.success:
+        pytest.fail(f"task not solved ({describe(episode_result)})", pytrace=False)
+
+
+def test_latency(benchmark, policy, suite, wam_run: WamRun, policy_name: str) -> None:
+    """Per-chunk inference time on a real observation: the reset of the first task's
+    clean scene. pytest-benchmark switches itself off under xdist; a disabled
+    benchmark is reported as skipped, never as a measurement."""
+    if benchmark.disabled:
+        pytest.skip("latency benchmark disabled (xdist or --benchmark-disable); rerun with "
+                    "-n 0 or -p no:xdist to measure it")
+    task = suite.tasks()[0].name
+    spec = suite.episode_spec(CaseKey(suite.name, task, CLEAN, 0, 0))
+    env = suite.make_env(spec)
+    try:
+        observation = env.reset()
+    finally:
+        env.close()
+    policy.reset(task, spec.episode_seed)
+    benchmark(policy.infer, observation)
+    timings_ms = np.asarray(benchmark.stats.stats.data) * 1000.0
+    for stat, q in gates.LATENCY_STATS.items():
+        benchmark.extra_info[f"{stat}_ms"] = float(np.percentile(timings_ms, q))
+    stat = wam_run.thresholds.latency_statistic
+    observed = benchmark.extra_info[f"{stat}_ms"]
+    limit = wam_run.thresholds.max_chunk_latency_ms
+    if limit is not None and observed > limit:
+        pytest.fail(f"policy {policy_name}: {stat} chunk latency {observed:.1f} ms > "
+                    f"max_chunk_latency_ms {limit:g}", pytrace=False)

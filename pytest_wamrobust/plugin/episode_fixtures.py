@@ -1,0 +1,176 @@
+"""Fixtures for the generated cases and for users who write their own tests.
+
+    def test_short_episodes(episode_spec, run_episode):   # parametrized over --suite's cases
+        result = run_episode(episode_spec)
+        assert result.steps < 200
+
+`policy` and `suite` are session-scoped, so each xdist worker builds the policy once
+(and again only after an `infer` call it had to abandon at --wam-infer-timeout).
+`run_episode` records the result's `wam.*` properties, which is what the controller's
+table, the gates and `wamrobust report` read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pytest_wamrobust.core import registry
+from pytest_wamrobust.core.deadline import InferTimeout
+from pytest_wamrobust.core.episode import StepHook
+from pytest_wamrobust.core.episode import run_episode as _run_episode
+from pytest_wamrobust.core.errors import CaseUnavailableError, UsageError, one_line
+from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
+from pytest_wamrobust.core.results import ERROR, EpisodeResult
+from pytest_wamrobust.core.types import EpisodeSpec
+from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS
+from pytest_wamrobust.plugin.run import WamRun
+from pytest_wamrobust.records.video import VideoRecorder
+
+RUN_KEY = pytest.StashKey[WamRun]()
+
+RunEpisode = Callable[..., EpisodeResult]
+
+
+def current_run(config: pytest.Config) -> WamRun:
+    run = config.stash.get(RUN_KEY, None)
+    if run is None:
+        pytest.fail("this test needs a suite: run pytest with --suite=NAME --policy=NAME",
+                    pytrace=False)
+    return run
+
+
+@pytest.fixture(scope="session")
+def wam_run(pytestconfig: pytest.Config) -> WamRun:
+    """The session's suite, policy spec, cases and gates."""
+    return current_run(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def suite(pytestconfig: pytest.Config) -> Suite:
+    """The suite chosen with --suite."""
+    return current_run(pytestconfig).suite
+
+
+class PolicySlot:
+    """The process's policy instance, built on first use. An instance whose `infer` call
+    was abandoned at the deadline may still be running it, so it is never used again:
+    the next episode gets a fresh one."""
+
+    def __init__(self, run: WamRun) -> None:
+        self._run = run
+        self._policy: Policy | None = None
+        self._build_error = ""
+
+    def current(self) -> Policy:
+        """The instance; a policy that cannot be built fails every case with one line,
+        built (and failing) once per process."""
+        if self._policy is None and not self._build_error:
+            options = dict(self._run.options.policy_args)
+            ctx = PolicyContext(env_spec=self._run.suite.env_spec, options=options,
+                                device=options.get("device", "cpu"))
+            try:
+                self._policy = registry.make_policy(self._run.policy_spec, ctx)
+            except UsageError as exc:
+                self._build_error = str(exc)
+        if self._policy is None:
+            pytest.fail(self._build_error, pytrace=False)
+        return self._policy
+
+    def discard(self) -> None:
+        policy, self._policy = self._policy, None
+        close = getattr(policy, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - a hung instance may not close cleanly
+                pass
+
+
+@pytest.fixture(scope="session")
+def policy_slot(pytestconfig: pytest.Config) -> PolicySlot:
+    return PolicySlot(current_run(pytestconfig))
+
+
+@pytest.fixture(scope="session")
+def policy(policy_slot: PolicySlot) -> Policy:
+    """The policy chosen with --policy, built once per process (xdist worker)."""
+    return policy_slot.current()
+
+
+@pytest.fixture
+def episode_spec(request: pytest.FixtureRequest, suite: Suite) -> EpisodeSpec:
+    """The case of this test; tests asking for it are parametrized over the suite's cases."""
+    key = getattr(request, "param", None)
+    if key is None:
+        pytest.fail("episode_spec is only available when pytest runs with --suite", pytrace=False)
+    return suite.episode_spec(key)
+
+
+@pytest.fixture
+def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
+                policy_slot: PolicySlot) -> RunEpisode:
+    """Run an EpisodeSpec with the session's policy and record its properties.
+
+    With --wam-video, the episode's cameras are recorded and kept as an MP4 when its
+    outcome is one the option keeps (`result.video`, the `wam.video` property).
+
+    A fault while building the scene ends the episode as an error, like any fault
+    inside it, so a broken case never hides the others. A case this machine cannot
+    build (an optional asset archive is absent) is skipped with the reason, and the
+    controller counts it.
+    """
+
+    def run(spec: EpisodeSpec, step_hook: StepHook | None = None) -> EpisodeResult:
+        policy = policy_slot.current()
+        try:
+            env = suite.make_env(spec)
+        except CaseUnavailableError as exc:
+            pytest.skip(one_line(exc))
+        except Exception as exc:  # noqa: BLE001 - recorded against the case
+            result = EpisodeResult(key=spec.key, status=ERROR, steps=0, params=dict(spec.params),
+                                   episode_seed=spec.episode_seed, policy=policy.metadata.name,
+                                   error=f"building the scene failed: {one_line(exc)}",
+                                   error_kind="env_error")
+        else:
+            recorder = video_recorder(wam_run) if step_hook is None else None
+            try:
+                result = _run_episode(env, policy, spec, step_hook=step_hook or recorder,
+                                      infer_timeout_s=wam_run.options.infer_deadline_s)
+                if result.error_kind == InferTimeout.KIND:
+                    policy_slot.discard()
+                if recorder is not None:
+                    result = recorder.finish(result)
+            finally:
+                env.close()
+        # user_properties directly, not record_property: same transport (xdist, JUnit),
+        # without its warning when a project keeps junit_family=xunit2
+        request.node.user_properties.extend(result.to_properties())
+        return result
+
+    return run
+
+
+def video_recorder(run: WamRun) -> VideoRecorder | None:
+    which = run.options.video or "none"
+    if which == "none":
+        return None
+    return VideoRecorder(run.options.artifacts or DEFAULT_ARTIFACTS, which)
+
+
+@pytest.fixture
+def episode_result(episode_spec: EpisodeSpec, run_episode: RunEpisode) -> EpisodeResult:
+    """The episode of a generated case; an errored episode errors the test (setup), so
+    JUnit shows `<error>` for it and `<failure>` only for a task not solved."""
+    result = run_episode(episode_spec)
+    if result.errored:
+        pytest.fail(f"episode error ({describe(result)}): {result.error}", pytrace=False)
+    return result
+
+
+def describe(result: EpisodeResult) -> str:
+    """Task, setting, level, seed and steps: enough to re-run and read the case."""
+    key = result.key
+    return (f"task={key.task} axis={key.axis} level={key.level} seed=s{key.seed_index:02d} "
+            f"episode_seed={result.episode_seed} steps={result.steps}")

@@ -1,0 +1,218 @@
+"""The plugin's command-line and ini options, and the typed functions that parse them.
+
+Each parser raises `argparse.ArgumentTypeError`, so bad input dies at the command line
+with one line; the same functions parse the ini equivalents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_wamrobust.core.axes import LEVELS
+from pytest_wamrobust.core.compare import alpha_type, effect_type
+from pytest_wamrobust.core.deadline import DEFAULT_INFER_TIMEOUT_S
+from pytest_wamrobust.core.policy_args import key_value
+from pytest_wamrobust.core.sharding import Shard, parse_sample_size, parse_shard
+from pytest_wamrobust.core.types import SETTINGS
+from pytest_wamrobust.records.video import parse_video_policy
+
+GROUP = "wamrobust"
+#: More seeds per (task, setting, level) than anyone runs: a typo, not a plan.
+MAX_SEEDS = 10_000
+#: Where --wam-video writes, relative to the directory pytest runs in.
+DEFAULT_ARTIFACTS = "wamrobust-artifacts"
+
+
+def csv_list(text: str) -> tuple[str, ...]:
+    items = tuple(part.strip() for part in str(text).split(",") if part.strip())
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def axes_list(text: str) -> tuple[str, ...]:
+    """`clean,camera,light`; names are checked so a typo does not silently run nothing."""
+    axes = csv_list(text)
+    unknown = [a for a in axes if a not in SETTINGS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown axis {', '.join(map(repr, unknown))}; choose from {','.join(SETTINGS)}")
+    return tuple(dict.fromkeys(axes))
+
+
+def levels_list(text: str) -> tuple[int, ...]:
+    """`1,3,5`, `1-5` or a mix (`1,3-5`)."""
+    levels: list[int] = []
+    for part in csv_list(text):
+        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
+        if not match:
+            raise argparse.ArgumentTypeError(f"invalid level {part!r}: use e.g. 1,3,5 or 1-5")
+        lo, hi = (int(match[1]), int(match[2])) if match[1] else (int(match[3]),) * 2
+        if lo > hi or lo < LEVELS[0] or hi > LEVELS[-1]:
+            raise argparse.ArgumentTypeError(
+                f"invalid level {part!r}: levels run {LEVELS[0]}-{LEVELS[-1]}")
+        levels += range(lo, hi + 1)
+    return tuple(sorted(set(levels)))
+
+
+def seed_count(text: str) -> int:
+    try:
+        seeds = int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes a whole number of seeds, got {text!r}") from None
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"--seeds must be 1-{MAX_SEEDS}, got {seeds}")
+    return seeds
+
+
+def infer_timeout(text: str) -> float:
+    """Seconds one `policy.infer` may take; 0 (or `off`) lifts the deadline."""
+    value = str(text).strip().lower()
+    if value in ("0", "off", "none"):
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"--wam-infer-timeout takes a positive number of seconds (or 0 for none), got {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class _Option:
+    flag: str
+    ini: str
+    parse: Callable[[str], Any] | None
+    help: str
+    metavar: str
+
+
+_OPTIONS = (
+    _Option("--policy", "wamrobust_policy", None,
+            "policy to evaluate: a registered name (scripted, random, noop ...), "
+            "module:callable, ws://host:port (openpi server) or lerobot:/path", "POLICY"),
+    _Option("--suite", "wamrobust_suite", None,
+            "suite whose cases to generate, e.g. tabletop (or module:callable)", "SUITE"),
+    _Option("--tasks", "wamrobust_tasks", csv_list, "comma list of tasks (default: all)", "T1,T2"),
+    _Option("--axes", "wamrobust_axes", axes_list,
+            f"comma list of settings (default: all): {','.join(SETTINGS)}", "A1,A2"),
+    _Option("--seeds", "wamrobust_seeds", seed_count,
+            "seeds per (task, axis, level) (default: the suite's)", "N"),
+    _Option("--levels", "wamrobust_levels", levels_list,
+            "difficulty levels, e.g. 1,3,5 or 1-5 (default: the suite's)", "LEVELS"),
+    _Option("--wam-thresholds", "wamrobust_thresholds", None,
+            "TOML file of gates (overrides [tool.wamrobust.thresholds] and the suite's)", "FILE"),
+    _Option("--wam-shard", "wamrobust_shard", parse_shard,
+            "run only shard I of N of the case matrix (1-based, e.g. 2/4); merging the "
+            "shards' JUnit files gives one run's results", "I/N"),
+    _Option("--wam-sample", "wamrobust_sample", parse_sample_size,
+            "keep K cases per (setting, level), chosen by a hash of the case id: a "
+            "deterministic smoke sample of a large suite", "K"),
+    _Option("--wam-video", "wamrobust_video", parse_video_policy,
+            "write an MP4 of the cameras for these episodes: failures, all or none "
+            "(default none)", "WHICH"),
+    _Option("--wam-artifacts", "wamrobust_artifacts", None,
+            f"folder for the videos (default {DEFAULT_ARTIFACTS})", "DIR"),
+    _Option("--wam-infer-timeout", "wamrobust_infer_timeout", infer_timeout,
+            "seconds one policy.infer call may take before its episode is an error and "
+            f"the policy instance is rebuilt (default {DEFAULT_INFER_TIMEOUT_S:g}; 0: none)",
+            "SECONDS"),
+    _Option("--wam-baseline", "wamrobust_baseline", None,
+            "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
+            "McNemar per setting, exit status 1 on a regression", "FILE"),
+    _Option("--wam-alpha", "wamrobust_alpha", alpha_type,
+            "family-wise significance level of --wam-baseline (default 0.05)", "ALPHA"),
+    _Option("--wam-min-effect", "wamrobust_min_effect", effect_type,
+            "smallest change in percentage points --wam-baseline counts (default 5)", "PP"),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(GROUP, "robustness evaluation of robot policies (pytest-wamrobust)")
+    for opt in _OPTIONS:
+        group.addoption(opt.flag, dest=_dest(opt), type=opt.parse, default=None,
+                        metavar=opt.metavar, help=opt.help)
+        parser.addini(opt.ini, f"default for {opt.flag}", default=None)
+    group.addoption("--policy-arg", dest="wam_policy_args", type=key_value, action="append",
+                    default=[], metavar="KEY=VALUE",
+                    help="option passed to the policy factory (repeatable)")
+    parser.addini("wamrobust_policy_args", "KEY=VALUE lines passed to the policy factory",
+                  type="linelist", default=[])
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options in force after the command line overrides the ini file."""
+
+    policy: str | None = None
+    suite: str | None = None
+    tasks: tuple[str, ...] | None = None
+    axes: tuple[str, ...] | None = None
+    seeds: int | None = None
+    levels: tuple[int, ...] | None = None
+    thresholds: str | None = None
+    shard: Shard | None = None
+    sample: int | None = None
+    video: str | None = None
+    artifacts: str | None = None
+    infer_timeout: float | None = None
+    baseline: str | None = None
+    alpha: float | None = None
+    min_effect: float | None = None
+    policy_args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def infer_deadline_s(self) -> float | None:
+        """The deadline in force: the default unless set; None when set to 0."""
+        if self.infer_timeout is None:
+            return DEFAULT_INFER_TIMEOUT_S
+        return self.infer_timeout or None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> RunOptions:
+        values = {}
+        for opt in _OPTIONS:
+            value = config.getoption(_dest(opt))
+            if value is None:
+                value = _from_ini(config, opt)
+            values[_dest(opt)[len("wam_"):]] = value
+        args = dict(_from_ini_line(line) for line in config.getini("wamrobust_policy_args"))
+        args.update(config.getoption("wam_policy_args"))
+        return cls(**values, policy_args=args)
+
+
+#: File options whose ini value is relative to the ini file, not to where pytest runs.
+_PATHS_RELATIVE_TO_INI = ("wamrobust_thresholds", "wamrobust_baseline", "wamrobust_artifacts")
+
+
+def _dest(opt: _Option) -> str:
+    return "wam_" + opt.flag.lstrip("-").removeprefix("wam-").replace("-", "_")
+
+
+def _from_ini(config: pytest.Config, opt: _Option) -> Any:
+    raw = config.getini(opt.ini)
+    if raw in (None, ""):
+        return None
+    if opt.ini in _PATHS_RELATIVE_TO_INI and config.inipath is not None:
+        return str(config.inipath.parent / str(raw).strip())
+    if opt.parse is None:
+        return str(raw).strip()
+    try:
+        return opt.parse(str(raw))
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option {opt.ini}: {exc}") from None
+
+
+def _from_ini_line(line: str) -> tuple[str, str]:
+    try:
+        return key_value(line)
+    except argparse.ArgumentTypeError as exc:
+        raise pytest.UsageError(f"ini option wamrobust_policy_args: {exc}") from None

@@ -1,0 +1,104 @@
+"""What one pytest session evaluates: the suite, the policy spec, the case list, the gates.
+
+Built in `pytest_configure` on the controller and on every xdist worker alike, from
+the same options, so all of them agree on the cases without talking to each other.
+Everything is validated here, before the first episode.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_wamrobust.core import gates, registry
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext, Suite
+from pytest_wamrobust.core.sharding import stratified_sample
+from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
+from pytest_wamrobust.records.video import check_artifacts_dir
+
+#: Node id of the synthetic module that holds the generated cases.
+NODE_PREFIX = "wamrobust"
+EPISODE_TEST = "test_episode"
+LATENCY_TEST = "test_latency"
+#: The most cases one session lists: a larger matrix would take minutes and gigabytes
+#: to collect, and sharding or sampling it still lists it whole first.
+MAX_CASES = 1_000_000
+
+_CASE_ID = re.compile(r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<axis>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
+
+
+@dataclass
+class WamRun:
+    options: RunOptions
+    suite: Suite
+    policy_spec: str
+    cases: list[CaseKey]
+    thresholds: gates.Thresholds
+
+    @classmethod
+    def build(cls, options: RunOptions, rootdir: Path) -> WamRun:
+        if not options.policy:
+            raise UsageError("--suite needs --policy: a registered name (e.g. scripted), "
+                             "module:callable, ws://host:port or lerobot:/path")
+        factory = registry.policy_factory(options.policy)
+        if options.video not in (None, "none"):
+            if importlib.util.find_spec("imageio_ffmpeg") is None:
+                raise UsageError("--wam-video needs imageio-ffmpeg (it bundles ffmpeg): "
+                                 "pip install 'pytest-wamrobust[reports]'")
+            check_artifacts_dir(options.artifacts or DEFAULT_ARTIFACTS)
+        suite = registry.make_suite(options.suite or "")
+        registry.check_policy_args(options.policy, factory,
+                                   PolicyContext.from_options(suite.env_spec, options.policy_args))
+        selection = CaseSelection(tasks=options.tasks, axes=options.axes,
+                                  levels=options.levels, seeds=options.seeds)
+        cases = list_cases(suite, selection)
+        if options.sample is not None:
+            cases = stratified_sample(cases, options.sample)
+        manifest = getattr(suite, "manifest", None)
+        thresholds = gates.resolve_thresholds(
+            getattr(manifest, "thresholds", {}) or {}, getattr(manifest, "source", suite.name),
+            rootdir, options.thresholds)
+        return cls(options, suite, options.policy, cases, thresholds)
+
+    @property
+    def policy_label(self) -> str:
+        """The id of the latency case: the policy spec, shortened to a readable name."""
+        return re.sub(r"[^\w.-]+", "_", self.policy_spec.split(":")[-1].split("/")[-1]) or "policy"
+
+
+def list_cases(suite: Suite, selection: CaseSelection) -> list[CaseKey]:
+    """The selection's cases, refused in one line beyond MAX_CASES: counted without
+    listing where the suite can (`case_count`), else listed no further than the limit."""
+    count = getattr(suite, "case_count", None)
+    total = count(selection) if callable(count) else None
+    if total is not None and total > MAX_CASES:
+        size = f"{total:,} cases (tasks x settings x levels x seeds)"
+    else:
+        cases = list(itertools.islice(suite.cases(selection), MAX_CASES + 1))
+        if len(cases) <= MAX_CASES:
+            return cases
+        size = f"more than {MAX_CASES:,} cases"
+    raise UsageError(f"--suite={suite.name} selects {size}, more than the {MAX_CASES:,} one "
+                     f"session lists (MAX_CASES); narrow --tasks, --axes, --levels or --seeds")
+
+
+def parse_case_id(text: str) -> CaseKey | None:
+    """Inverse of `CaseKey.case_id` (None if `text` is not one)."""
+    match = _CASE_ID.match(text)
+    if not match:
+        return None
+    return CaseKey(match["suite"], match["task"], match["axis"], int(match["level"]),
+                   int(match["seed"]))
+
+
+def episode_case_key(nodeid: str) -> CaseKey | None:
+    """The case of one of the plugin's own `test_episode[...]` node ids."""
+    prefix = f"{NODE_PREFIX}::{EPISODE_TEST}["
+    if not nodeid.startswith(prefix) or not nodeid.endswith("]"):
+        return None
+    return parse_case_id(nodeid[len(prefix):-1])

@@ -1,0 +1,251 @@
+"""The controller's side of a run: gather every episode's result from the test reports,
+judge the gates, print the table and set the exit status.
+
+It reads only `report.user_properties`, which xdist ships from the workers, so `-n N`
+and `-n 0` give the same numbers by construction. A case whose report carries no
+result (a worker crash, a fixture that failed before the episode) is still recorded,
+as an error with its seed; a collected case that never reported at all (xdist stopped
+replacing crashed workers, the session stopped early) is recorded as `not_run`, an
+error too, and the session cannot exit 0: no case is ever lost from the table.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+from _pytest.junitxml import xml_key  # the LogXML pytest writes the file with
+
+from pytest_wamrobust.core import gates
+from pytest_wamrobust.core.compare import Comparison
+from pytest_wamrobust.core.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
+from pytest_wamrobust.core.seeding import episode_seed
+from pytest_wamrobust.core.verdict import RunVerdict, decide
+from pytest_wamrobust.plugin import terminal
+from pytest_wamrobust.plugin.baseline_gate import Baseline
+from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines
+from pytest_wamrobust.plugin.run import WamRun, episode_case_key
+from pytest_wamrobust.records import junit
+
+#: error kinds of cases whose report carries no episode result
+WORKER_CRASH = "worker_crash"
+HARNESS_ERROR = "harness_error"
+
+
+class Controller:
+    """Registered as a plugin on the controller (or the single process), never on workers."""
+
+    def __init__(self, run: WamRun, config: pytest.Config) -> None:
+        self.run = run
+        self.config_reportchars = explicit_reportchars(config)
+        self.baseline = Baseline.load(run)
+        self.comparison: Comparison | None = None
+        self.results: dict[str, EpisodeResult] = {}
+        self.collected: set[str] = set()
+        self.unrecorded: dict[str, tuple[str, str]] = {}
+        self.not_run: dict[str, EpisodeResult] = {}
+        self.skipped: dict[str, str] = {}
+        self.other_failures: set[str] = set()
+        self.rows: list[gates.Row] = []
+        self.verdict: RunVerdict | None = None
+        self.junit_family = "xunit1"
+        self.verdicts: list[gates.Verdict] = []
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.junit_family = choose_family(session.config)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return [family_header(self.junit_family)] if config.option.xmlpath else []
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Without xdist: the cases this session owes a result (after -k, shards)."""
+        self._collect(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        """With xdist the controller collects nothing; every worker reports the same ids."""
+        self._collect(ids)
+
+    def _collect(self, nodeids) -> None:
+        self.collected.update(n for n in nodeids if episode_case_key(n) is not None)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if has_result_properties(report.user_properties):
+            self.results[report.nodeid] = EpisodeResult.from_properties(report.user_properties)
+            self.unrecorded.pop(report.nodeid, None)
+            return
+        if report.skipped and episode_case_key(report.nodeid) is not None:
+            self.skipped[report.nodeid] = _reason(report)
+            return
+        if not report.failed or report.nodeid in self.results:
+            return
+        if episode_case_key(report.nodeid) is None:
+            self.other_failures.add(report.nodeid)
+        elif report.nodeid not in self.unrecorded:
+            crashed = report.when == "???"  # xdist's report for a crashed worker's item
+            self.unrecorded[report.nodeid] = (
+                WORKER_CRASH if crashed else HARNESS_ERROR, _reason(report))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport):
+        """A case whose worker crashed is an error of the harness, not an unsolved task."""
+        if report.failed and report.when == "???" and episode_case_key(report.nodeid):
+            return "error", "E", "ERROR"
+        return None
+
+    def results_in_order(self) -> list[EpisodeResult]:
+        return sorted(self.results.values(), key=lambda r: r.key)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """After junitxml wrote its file: complete the results, judge, amend the XML."""
+        for nodeid, (kind, reason) in self.unrecorded.items():
+            self.results[nodeid] = self._error_result(nodeid, ERROR, kind, reason)
+        if not session.config.option.collectonly:
+            reason = _never_ran_reason(session)
+            for nodeid in sorted(self.collected - set(self.results) - set(self.skipped)):
+                self.not_run[nodeid] = self._error_result(nodeid, NOT_RUN, NOT_RUN, reason)
+            self.results.update(self.not_run)
+        results = self.results_in_order()
+        self.rows = gates.table_rows(results)
+        stat = self.run.thresholds.latency_statistic
+        self.verdicts = gates.evaluate(self.run.thresholds, self.rows,
+                                       gates.chunk_latency(results, stat))
+        if self.baseline is not None and results:
+            self.comparison = self.baseline.compare(results)
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            incomplete = len(self.not_run) + sum(kind == HARNESS_ERROR
+                                                 for kind, _ in self.unrecorded.values())
+            self.verdict = decide(results, self.verdicts, self.comparison,
+                                  gates_configured=self.run.thresholds.configured,
+                                  incomplete=incomplete, other_failures=len(self.other_failures))
+            session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
+        xmlpath = getattr(session.config.option, "xmlpath", None)
+        if xmlpath and results and Path(xmlpath).is_file():
+            compared = (self.baseline.path, self.comparison) if self.comparison else None
+            junit.add_gates(xmlpath, self.rows, self.verdicts,
+                            {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
+                            self.not_run, compared)
+            if any(r.video for r in results):
+                junit.link_videos(xmlpath)
+        if xmlpath and Path(xmlpath).is_file() and self.junit_family == "xunit2":
+            junit.conform_to_xunit2(xmlpath)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int):
+        """Outermost, so the table and the verdict print after pytest's short summary,
+        last on screen. Unsolved episodes are one line per setting unless -rf / -rE
+        asks for each: pytest's sections see them only while it prints."""
+        hidden = _hide_episode_reports(terminalreporter, self.config_reportchars)
+        try:
+            return (yield)
+        finally:
+            for category, reports in hidden.items():
+                terminalreporter.stats.setdefault(category, []).extend(reports)
+            if self.results or self.skipped:
+                self._write_summary(terminalreporter, hidden)
+
+    def _write_summary(self, terminalreporter, hidden: dict[str, list]) -> None:
+        lines = terminal.summary_lines(self.run, self.results_in_order(), self.rows,
+                                       self.verdicts)
+        lines += terminal.skipped_lines(self.skipped)
+        lines += terminal.not_run_lines(list(self.not_run.values()), len(self.results))
+        lines += terminal.hidden_lines(self.results_in_order(), hidden)
+        if self.comparison is not None and self.baseline is not None:
+            lines += baseline_lines(self.baseline, self.comparison)
+        if self.verdict is not None:
+            lines.append(self.verdict.line)
+        terminalreporter.write_sep("=", "wamrobust robustness")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+    def _error_result(self, nodeid: str, status: str, kind: str, reason: str) -> EpisodeResult:
+        key = episode_case_key(nodeid)
+        assert key is not None
+        try:
+            params = dict(self.run.suite.episode_spec(key).params)
+        except Exception:  # noqa: BLE001 - the seed is what matters; params are a bonus
+            params = {}
+        # the name the policy reports for itself, so reports group this case with its run
+        policy = next((r.policy for r in self.results.values() if r.policy),
+                      self.run.policy_label)
+        return EpisodeResult(key=key, status=status, steps=0, params=params,
+                             episode_seed=episode_seed(key), policy=policy,
+                             error=reason, error_kind=kind)
+
+
+def explicit_reportchars(config: pytest.Config) -> str:
+    """The -r characters the user typed (pytest's default "fE" is not a request)."""
+    args = [*config.invocation_params.args, *config.getini("addopts"),
+            *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    chars = ""
+    for arg, following in zip(args, [*args[1:], ""]):
+        if arg == "-r":
+            chars += following
+        elif arg.startswith("-r"):
+            chars += arg[2:]
+        elif arg.startswith("--report-chars="):
+            chars += arg.split("=", 1)[1]
+    return chars
+
+
+def _hide_episode_reports(terminalreporter, reportchars: str) -> dict[str, list]:
+    """Take the unsolved episodes' reports out of pytest's stats (put back after its
+    summary), unless the user asked for them with -rf / -ra / -rA. Errors stay listed:
+    they are few, and each is a fault to fix."""
+    if any(char in reportchars for char in "faA"):
+        return {}
+    reports = terminalreporter.stats.get("failed", [])
+    unsolved = [r for r in reports if episode_case_key(getattr(r, "nodeid", "")) is not None]
+    if unsolved:
+        terminalreporter.stats["failed"] = [r for r in reports if r not in unsolved]
+    return {"failed": unsolved} if unsolved else {}
+
+
+def _never_ran_reason(session: pytest.Session) -> str:
+    """Why collected cases have no report, as far as the session can tell."""
+    stopped = session.shouldfail or session.shouldstop
+    if stopped:
+        return f"never ran: the session stopped early ({stopped})"
+    if session.exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "never ran: the session was interrupted"
+    if session.config.pluginmanager.hasplugin("dsession"):
+        return ("never ran: its xdist worker was lost and the worker restart limit was "
+                "reached (--max-worker-restart)")
+    return "never ran"
+
+
+def _reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, "Skipped: message")
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    text = text.removeprefix("Failed: ")  # pytest.fail's marker, not part of the reason
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else f"failed in {report.when}"
+
+
+def choose_family(config: pytest.Config) -> str:
+    """The family the file is written in. Left unset, we write xunit1: per-episode
+    properties inside each <testcase>, the shape junitparser, Jenkins and our own
+    `wamrobust report` read best. A user who sets xunit2 gets a file valid under it."""
+    user_set = any(arg.split("=", 1)[0].strip() == "junit_family"
+                   for arg in config.getoption("override_ini", None) or [])
+    inicfg = getattr(config, "_inicfg", None) or getattr(config, "inicfg", None) or {}
+    if user_set or "junit_family" in inicfg:
+        return str(config.getini("junit_family"))
+    logxml = config.stash.get(xml_key, None)
+    if logxml is not None:
+        logxml.family = "xunit1"
+    return "xunit1"
+
+
+def family_header(family: str) -> str:
+    if family == "xunit2":
+        return ("wamrobust: JUnit xunit2 (schema-valid: per-episode wam.* properties as "
+                "[[PROPERTY|name=value]] lines in each case's <system-out>)")
+    return (f"wamrobust: JUnit {family} (per-episode wam.* properties inside each "
+            f"<testcase>; junit_family=xunit2 writes a file valid under the xunit2 schema)")

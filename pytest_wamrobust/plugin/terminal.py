@@ -1,0 +1,168 @@
+"""The robustness table and gate verdicts as terminal lines (plain text, no colour codes,
+so CI logs and copy-paste keep them readable)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from pytest_wamrobust.core import gates
+from pytest_wamrobust.core.results import ERROR, FAILURE, EpisodeResult
+from pytest_wamrobust.core.types import SETTINGS
+from pytest_wamrobust.plugin.run import WamRun
+
+#: Errored cases listed by name before the rest are only counted.
+MAX_LISTED_ERRORS = 10
+
+
+def header_lines(run: WamRun) -> list[str]:
+    """What pytest-randomly-style headers give: enough to repeat the run exactly."""
+    cases = run.cases
+    levels = sorted({k.level for k in cases if k.level}) or [0]
+    seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
+    settings = [s for s in SETTINGS if any(k.axis == s for k in cases)]
+    tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
+    gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
+    subset = ""
+    if run.options.shard:
+        subset += f" (shard {run.options.shard} runs about 1/{run.options.shard.count})"
+    if run.options.sample:
+        subset += f" (a sample of {run.options.sample} per setting and level)"
+    return [
+        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases{subset}: "
+         f"tasks {','.join(tasks)}; settings {','.join(settings)}; "
+         f"levels {','.join(map(str, levels))}; seeds {seeds}"),
+        f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
+        "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
+                                  ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
+    ]
+
+
+def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[gates.Row],
+                  verdicts: Sequence[gates.Verdict]) -> list[str]:
+    by_gate = {v.name: v for v in verdicts}
+    lines = [f"suite {run.suite.name}, policy {policy_label(run, results)}: "
+             f"{len(results)} episodes",
+             f"{'setting':<12}{'n':>5}{'succ':>6}{'err':>5}{'success':>9}  {'95% CI':<18}gate"]
+    for row in rows:
+        low, high = row.ci
+        ci = f"[{_pct(low)}, {_pct(high)}]"
+        lines.append(f"{row.setting:<12}{row.n:>5}{row.successes:>6}{row.errors:>5}"
+                     f"{_pct(row.rate):>9}  {ci:<18}{_gate(by_gate.get(row.setting))}".rstrip())
+    lines.append(_latency_line(results, by_gate.get(gates.LATENCY),
+                               run.thresholds.latency_statistic))
+    for verdict in verdicts:
+        if verdict.passed is None:
+            lines.append(f"gate {verdict.name}: not judged ({verdict.detail})")
+    lines += _clipping_lines(results)
+    lines += _error_lines(results)
+    if run.thresholds.configured:
+        failed = [v.name for v in verdicts if v.passed is False]
+        judged = [v for v in verdicts if v.passed is not None]
+        verdict = f"FAILED ({', '.join(failed)})" if failed else "all held"
+        lines.append(f"gates ({run.thresholds.judged_by}): {len(judged) - len(failed)}/"
+                     f"{len(judged)} held, {verdict}")
+    return lines
+
+
+def policy_label(run: WamRun, results: Sequence[EpisodeResult]) -> str:
+    """The name the policy gives itself (as JUnit and reports show it), with the spec
+    beside it when they differ (a server URL, a module:callable)."""
+    names = sorted({r.policy for r in results if r.policy})
+    if len(names) != 1 or names[0] == run.policy_spec:
+        return run.policy_spec
+    return f"{names[0]} ({run.policy_spec})"
+
+
+def skipped_lines(skipped: dict[str, str]) -> list[str]:
+    """Cases this machine could not build: not in the rates, but never out of sight."""
+    if not skipped:
+        return []
+    reasons = Counter(skipped.values())  # first-seen order, like the error lines
+    lines = [f"skipped {len(skipped)} episodes (not run, not in the rates):"]
+    lines += [f"  {count} x {reason}" for reason, count in list(reasons.items())[:MAX_LISTED_ERRORS]]
+    if len(reasons) > MAX_LISTED_ERRORS:
+        lines.append(f"  ... and {len(reasons) - MAX_LISTED_ERRORS} more reasons")
+    return lines
+
+
+def not_run_lines(not_run: Sequence[EpisodeResult], total: int) -> list[str]:
+    """Cases that were collected and never ran: errors in the table, and said aloud."""
+    if not not_run:
+        return []
+    reasons = Counter(r.error for r in not_run)
+    lines = [f"{len(not_run)} of {total} collected episodes never ran: counted as errors, "
+             f"so this run is incomplete and cannot exit 0"]
+    lines += [f"  {count} x {reason}" for reason, count in reasons.items()]
+    lines += [f"  not run: {r.key.case_id} (episode_seed {r.episode_seed})"
+              for r in not_run[:MAX_LISTED_ERRORS]]
+    if len(not_run) > MAX_LISTED_ERRORS:
+        lines.append(f"  ... and {len(not_run) - MAX_LISTED_ERRORS} more")
+    return lines
+
+
+def hidden_lines(results: Sequence[EpisodeResult], hidden: dict[str, list]) -> list[str]:
+    """What pytest's short summary would have listed case by case, one line per setting."""
+    if not hidden.get("failed"):
+        return []
+    unsolved = Counter(r.key.axis for r in results if r.status == FAILURE)
+    parts = [f"{setting} {unsolved[setting]}" for setting in SETTINGS if unsolved[setting]]
+    return [f"unsolved episodes: {', '.join(parts)} ({len(hidden['failed'])} FAILED lines "
+            f"folded; -rf lists them)"]
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "absent"
+
+
+def _pct(x: float) -> str:
+    return "-" if math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _gate(verdict: gates.Verdict | None) -> str:
+    if verdict is None:
+        return ""
+    if verdict.passed is None:
+        return f">= {_pct(verdict.threshold)} not run"
+    return f">= {_pct(verdict.threshold)} {'ok' if verdict.passed else 'FAIL'}"
+
+
+def _latency_line(results: Sequence[EpisodeResult], verdict: gates.Verdict | None,
+                  stat: str) -> str:
+    latencies = [ms for r in results for ms in r.chunk_latencies_ms]
+    if not latencies:
+        return "latency per chunk: no chunk was inferred"
+    p50, p95, p99 = np.percentile(latencies, [50, 95, 99])
+    text = (f"latency per chunk: p50 {p50:.2f} ms, p95 {p95:.2f} ms, p99 {p99:.2f} ms, "
+            f"max {max(latencies):.2f} ms over {len(latencies)} chunks")
+    if verdict is not None and verdict.passed is not None:
+        text += (f"; gate {stat} <= {verdict.threshold:g} ms "
+                 f"{'ok' if verdict.passed else 'FAIL'}")
+    return text
+
+
+def _clipping_lines(results: Sequence[EpisodeResult]) -> list[str]:
+    """A policy that relies on the clip acts differently than its numbers say."""
+    clipped = [r for r in results if r.clipped_values]
+    if not clipped:
+        return []
+    worst = max(clipped, key=lambda r: r.clipped_values)
+    return [f"actions outside [-1, 1]: {sum(r.clipped_values for r in clipped)} values clipped "
+            f"in {len(clipped)} of {len(results)} episodes (most: {worst.key.case_id}, "
+            f"{worst.clipped_values}); see the wam.clipped_values property"]
+
+
+def _error_lines(results: Sequence[EpisodeResult]) -> list[str]:
+    errored = [r for r in results if r.status == ERROR]
+    lines = [f"error {r.key.case_id} (episode_seed {r.episode_seed}): {r.error}"
+             for r in errored[:MAX_LISTED_ERRORS]]
+    if len(errored) > MAX_LISTED_ERRORS:
+        lines.append(f"... and {len(errored) - MAX_LISTED_ERRORS} more errored episodes")
+    return lines

@@ -1,0 +1,330 @@
+"""Read episode results out of JUnit XML files, and write them back as one merged file.
+
+The `wam.*` test-case properties (core/results.py) are the whole interface: any JUnit
+file pytest wrote for a wamrobust run - one per shard, per policy, per machine - can be
+read and merged here, and nothing else is trusted. Bad files end in one `UsageError`
+line naming the file and what to pass instead; an episode whose suite, axis, status or
+level cannot be right is left out of the rates with one warning line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from junitparser import (
+    Error,
+    Failure,
+    JUnitXml,
+    JUnitXmlError,
+    Properties,
+    Property,
+    TestCase,
+    TestSuite,
+)
+
+from pytest_wamrobust.core import gates
+from pytest_wamrobust.core.compare import REGRESSED, Comparison
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.results import FAILURE, PREFIX, STATUSES, EpisodeResult
+from pytest_wamrobust.core.types import CLEAN, LEVELS, SETTINGS, CaseKey
+
+#: Properties that mark a test case as an episode, even one too broken to read.
+EPISODE_PROPERTIES = ("suite", "task", "axis", "status")
+
+Warn = Callable[[str], None]
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"wamrobust: warning: {message}", file=sys.stderr)
+
+
+def read_results(paths: Sequence[str | Path], warn: Warn = warn_on_stderr) -> list[EpisodeResult]:
+    """Every wamrobust episode in `paths`, merged; a case may appear once per policy."""
+    if not paths:
+        raise UsageError("no JUnit files given; pass the files written by pytest --junitxml")
+    seen: dict[tuple[str, CaseKey], Path] = {}
+    results: list[EpisodeResult] = []
+    for path in map(Path, paths):
+        for result in _read_file(path, warn):
+            where = seen.setdefault((result.policy, result.key), path)
+            if where is not path:
+                raise UsageError(
+                    f"case {result.key.case_id} of policy {result.policy!r} appears in both "
+                    f"{where} and {path}; pass each shard's file once")
+            results.append(result)
+    return results
+
+
+def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file; pass the file written by pytest --junitxml")
+    try:
+        xml = JUnitXml.fromfile(str(path))
+    except SyntaxError as exc:  # ElementTree's ParseError and lxml's XMLSyntaxError
+        raise UsageError(f"{path} is not XML ({exc}); pass the file written by pytest --junitxml") from None
+    except JUnitXmlError:
+        root = ET.parse(path).getroot().tag
+        raise UsageError(
+            f"{path} is not a JUnit report (root element <{root}>, expected <testsuites> or "
+            f"<testsuite>); pass the file written by pytest --junitxml") from None
+    results, left_out = [], 0
+    for case in _cases(xml):
+        properties = _properties(case)
+        values = {n[len(PREFIX):]: v for n, v in properties if n.startswith(PREFIX)}
+        if not any(name in values for name in EPISODE_PROPERTIES):
+            continue
+        problem = _unusable(values)
+        if problem:
+            warn(f"{path}: test case {case.name!r} {problem}; left out of the rates")
+            left_out += 1
+            continue
+        try:
+            results.append(EpisodeResult.from_properties(properties))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UsageError(
+                f"{path}: test case {case.name!r} has malformed wam.* properties "
+                f"({type(exc).__name__}: {exc}); was the file edited by hand?") from None
+    if not results and left_out:
+        raise UsageError(f"{path}: all {left_out} episodes were left out (see the warnings); "
+                         f"pass a file pytest wrote, not edited by hand")
+    if not results:
+        raise UsageError(
+            f"{path} has no wamrobust results (no test case carries wam.* properties); write it "
+            f"with pytest --suite=... --junitxml={path.name} and junit_family=xunit1")
+    return results
+
+
+def _unusable(values: Mapping[str, str]) -> str:
+    """What makes an episode's properties impossible to count right ("" if nothing):
+    counted anyway, it would land in a wrong row or vanish from the table."""
+    axis, status, level = values.get("axis"), values.get("status"), values.get("level")
+    if not values.get("suite"):
+        return "has no wam.suite"
+    if axis not in SETTINGS:
+        return f"has unknown axis {axis!r} (known: {', '.join(SETTINGS)})"
+    if status not in STATUSES:
+        return f"has unknown status {status!r} (known: {', '.join(STATUSES)})"
+    levels = ("0",) if axis == CLEAN else tuple(map(str, LEVELS))
+    if level is not None and level.strip() not in levels:
+        return f"has unknown level {level!r} for axis {axis} (known: {', '.join(levels)})"
+    return ""
+
+
+def _cases(xml: JUnitXml) -> Iterable[TestCase]:
+    for suite in xml:
+        # a <testsuite> may nest further <testsuite>s (some merge tools do this)
+        yield from _suite_cases(suite)
+
+
+def _suite_cases(suite: TestSuite) -> Iterable[TestCase]:
+    for child in suite.iterchildren(TestSuite):
+        yield from _suite_cases(child)
+    yield from suite
+
+
+def _properties(case: TestCase) -> list[tuple[str, str]]:
+    """Inside the case (xunit1), or as lines of its <system-out> (a file declared xunit2)."""
+    props = case.child(Properties)
+    if props is None:
+        return property_lines_to_pairs(case.system_out or "")
+    return [(p.name, p.value) for p in props]
+
+
+#: xunit2's schema has no <properties> inside <testcase>: in a file declared xunit2 each
+#: property becomes one line of the case's <system-out> (the convention test-results-
+#: reporter and Azure DevOps read); `wamrobust report` reads both shapes.
+PROPERTY_LINE = "[[PROPERTY|{name}={value}]]"
+
+
+
+def property_lines_to_pairs(text: str) -> list[tuple[str, str]]:
+    """Inverse of the xunit2 shape: the (name, value) pairs in a <system-out>."""
+    head, tail = PROPERTY_LINE.split("{name}={value}")
+    pairs = []
+    for line in (text or "").splitlines():
+        if line.startswith(head) and line.endswith(tail) and "=" in line:
+            name, _, value = line[len(head):-len(tail)].partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
+def conform_to_xunit2(path: str | Path) -> None:
+    """Move every test case's properties into its <system-out>, so the file validates
+    against the xunit2 schema it declares (pytest writes them inside <testcase>)."""
+    xml = JUnitXml.fromfile(str(path))
+    for suite in (xml if not isinstance(xml, TestSuite) else [xml]):
+        for case in suite:
+            props = case.child(Properties)
+            if props is None:
+                continue
+            lines = [PROPERTY_LINE.format(name=p.name, value=p.value) for p in props]
+            case.remove(props)
+            case.system_out = "\n".join(filter(None, ["\n".join(lines), case.system_out]))
+    xml.write(str(path))
+
+
+def write_results(results: Iterable[EpisodeResult], path: str | Path,
+                  name: str = "wamrobust") -> Path:
+    """One JUnit file holding `results`, shaped like pytest's own (xunit1 properties,
+    <failure>/<error> elements, the video attachment line in system-out)."""
+    cases = []
+    for result in results:
+        case = TestCase(f"test_episode[{result.key.case_id}]",
+                        f"wamrobust.{result.policy or 'policy'}", result.wall_time_s)
+        props = Properties()
+        for key, value in result.to_properties():
+            props.add_property(Property(key, value))
+        case.append(props)
+        if result.status == FAILURE:
+            case.result = [Failure(f"task not solved in {result.steps} steps")]
+        elif result.errored:
+            case.result = [Error(result.error or "episode error", result.error_kind or None)]
+        if result.video:
+            case.system_out = attachment_line(result.video)
+        cases.append(case)
+    suite = TestSuite(name)
+    suite.add_testcases(cases)  # one statistics pass; add_testcase would redo it per case
+    xml = JUnitXml()
+    xml.add_testsuite(suite)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xml.write(str(path))
+    return path
+
+
+#: Jenkins' (and GitLab's) convention for a file attached to a test case.
+ATTACHMENT = "[[ATTACHMENT|{}]]"
+
+
+def attachment_line(path: str | Path) -> str:
+    return ATTACHMENT.format(path)
+
+
+def link_videos(junit_path: str | Path) -> int:
+    """Add the `[[ATTACHMENT|...]]` line to system-out of every case with a `wam.video`
+    property (pytest writes captured output only under junit_logging, so the plugin
+    calls this on the controller after the session). Returns how many were linked."""
+    xml = JUnitXml.fromfile(str(junit_path))
+    linked = 0
+    for suite in xml:
+        for case in suite:
+            props = case.child(Properties)
+            video = next((p.value for p in props or () if p.name == "wam.video"), "")
+            line = attachment_line(video)
+            if video and line not in (case.system_out or ""):
+                case.system_out = "\n".join(filter(None, [case.system_out, line]))
+                linked += 1
+    if linked:
+        xml.write(str(junit_path))
+    return linked
+
+
+GATES_SUITE = "wamrobust.gates"
+
+
+def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
+              unrecorded: Mapping[str, EpisodeResult], not_run: Mapping[str, EpisodeResult],
+              baseline: tuple[str, Comparison] | None = None) -> None:
+    xml = JUnitXml.fromfile(str(path))
+    if isinstance(xml, TestSuite):  # a bare <testsuite> root: wrap it
+        wrapped = JUnitXml()
+        wrapped.add_testsuite(xml)
+        xml = wrapped
+    _complete_properties(xml, unrecorded)
+    _add_not_run(xml, not_run)
+    if verdicts or baseline is not None:
+        xml.add_testsuite(_gates_suite(rows, verdicts, baseline))
+    xml.write(str(path))
+
+
+def _gates_suite(rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
+                 baseline: tuple[str, Comparison] | None) -> TestSuite:
+    """Only where something was judged: an empty suite would read as a passed gate."""
+    suite = TestSuite(GATES_SUITE)
+    table = Properties()
+    for row in rows:
+        low, high = row.ci
+        table.add_property(Property(
+            f"wam.table.{row.setting}",
+            f"n={row.n} successes={row.successes} errors={row.errors} "
+            f"rate={row.rate:.4f} ci95=[{low:.4f},{high:.4f}]"))
+    suite.append(table)
+    cases = [_gate_case(v) for v in verdicts]
+    if baseline is not None:
+        cases.append(_baseline_case(*baseline))
+    suite.add_testcases(cases)
+    return suite
+
+
+def _gate_case(verdict: gates.Verdict) -> TestCase:
+    case = TestCase(verdict.name, GATES_SUITE, 0.0)
+    props = Properties()
+    for name, value in (("observed", f"{verdict.observed:.4f}"),
+                        ("threshold", f"{verdict.threshold:g}"),
+                        ("passed", str(verdict.passed).lower())):
+        props.add_property(Property(f"wam.gate.{name}", value))
+    case.append(props)
+    if verdict.passed is False:
+        case.result = [Failure(f"gate {verdict.name}: {verdict.detail}")]
+    elif verdict.passed is None:
+        case.result = [Skipped(f"gate {verdict.name}: {verdict.detail}")]
+    return case
+
+
+def _baseline_case(path: str, comparison: Comparison) -> TestCase:
+    case = TestCase("baseline", GATES_SUITE, 0.0)
+    props = Properties()
+    props.add_property(Property("wam.baseline.file", str(path)))
+    for row in comparison.rows:
+        props.add_property(Property(
+            f"wam.baseline.{row.setting}",
+            f"pairs={row.n} baseline={row.baseline_rate:.4f} candidate={row.candidate_rate:.4f} "
+            f"lost={row.only_baseline} gained={row.only_candidate} "
+            f"p_holm={row.adjusted_p:.3g} verdict={row.verdict}"))
+    case.append(props)
+    regressed = [row.setting for row in comparison.rows if row.verdict == REGRESSED]
+    if regressed:
+        case.result = [Failure(f"regressed against {path}: {', '.join(regressed)}")]
+    return case
+
+
+def _add_not_run(xml: JUnitXml, not_run: Mapping[str, EpisodeResult]) -> None:
+    """pytest writes nothing for a case without a report; the verdict still covers it."""
+    if not not_run:
+        return
+    suite = next(iter(xml), None)
+    if suite is None:
+        suite = TestSuite("pytest")
+        xml.add_testsuite(suite)
+    for nodeid, result in not_run.items():
+        path, _, name = nodeid.rpartition("::")
+        case = TestCase(name, path.replace("/", ".").removesuffix(".py"), 0.0)
+        props = Properties()
+        for key, value in result.to_properties():
+            props.add_property(Property(key, value))
+        case.append(props)
+        case.result = [Error(result.error, result.error_kind)]
+        suite.add_testcase(case)
+    suite.update_statistics()
+
+
+def _complete_properties(xml: JUnitXml, unrecorded: Mapping[str, EpisodeResult]) -> None:
+    """pytest writes properties only from a teardown report, which a crashed test never has."""
+    if not unrecorded:
+        return
+    by_name = {nodeid.split("::")[-1]: result for nodeid, result in unrecorded.items()}
+    for suite in xml:
+        for case in suite:
+            result = by_name.get(case.name)
+            if result is None or case.child(Properties) is not None:
+                continue
+            props = Properties()
+            for name, value in result.to_properties():
+                props.add_property(Property(name, value))
+            outcome = case.result
+            case.result = []  # re-added after, so <properties> comes first, as pytest writes it
+            case.append(props)
+            case.result = outcome

@@ -1,0 +1,259 @@
+"""Faults injected through real runs: a policy that raises, hangs, spins, crashes or
+segfaults its worker, a simulator that fails mid-episode, a served policy that stalls
+or disappears, a session cut short. For each one the promise is the same: every
+collected case is in the JUnit file and the table (the faulty ones as errors with one
+line and their seed), no traceback reaches the user, and the exit status is the one
+the gates (or the missing cases) call for.
+
+The catalogue `FAULTS` is also what `benchmarks/bench_reliability.py` counts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from junitparser import JUnitXml, Properties
+
+HERE = Path(__file__).parents[1]  # the helper modules beside conftest.py
+#: Two tasks x two settings = 4 cases: lift_cube takes the fault, cube_on_plate is the
+#: healthy control that must still run (and succeed) beside it.
+SELECT = ("--tasks=lift_cube,cube_on_plate", "--axes=clean,noise", "--levels=1", "--seeds=1")
+CASES = 4
+FAULTY_TASK = "lift_cube"
+#: Gates that any policy holds, so the exit status shows what faults alone do to it.
+LENIENT_GATES = "clean = 0.0\nnoise = 0.0\n"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    args: tuple[str, ...]
+    message: str          # regex the faulty cases' one-line wam.error must match
+    exit: int = 0         # with LENIENT_GATES
+    statuses: tuple[str, ...] = ("error",)
+    env: dict[str, str] = field(default_factory=dict)
+    healthy_runs: bool = True   # the control task still produces a result
+    served: bool = False        # the faulty policy runs behind `wamrobust serve`
+
+
+def policy_fault(name: str, fault: str, message: str, *extra: str, **kw) -> Fault:
+    return Fault(name, ("--suite=tabletop", "--policy=faulty_policies:faulty",
+                        f"--policy-arg={FAULTY_TASK}={fault}", *extra), message, **kw)
+
+
+def sim_fault(name: str, fault: str, message: str) -> Fault:
+    return Fault(name, ("--suite=faulty_suites:faulty_tabletop", "--policy=scripted"),
+                 message, env={"WAMROBUST_SUITE_FAULTS": f"{FAULTY_TASK}={fault}"})
+
+
+XDIST = ("-n", "2")
+NOT_RUN = ("error", "not_run")
+FAULTS = [
+    policy_fault("policy raises", "raise", r"^policy raised RuntimeError: model exploded at step 0$"),
+    policy_fault("NaN actions", "nan", r"returned \d+ NaN/inf values in an action chunk$"),
+    policy_fault("inf actions", "inf", r"returned \d+ NaN/inf values in an action chunk$"),
+    policy_fault("wrong action shape", "shape", r"returned actions of shape \(3, 2\); this suite "
+                                                r"expects \(chunk_length, 7\)$"),
+    policy_fault("non-numeric actions", "text", r"returned a non-numeric action chunk"),
+    policy_fault("None for a chunk", "none", r"returned actions of shape \(\)"),
+    policy_fault("reset raises", "reset", r"^policy raised ValueError: no prompt embedding"),
+    policy_fault("policy calls sys.exit", "exit", r"^policy raised SystemExit: CUDA error"),
+    policy_fault("infer blocks forever", "hang", r"did not return a chunk within 1 s",
+                 "--wam-infer-timeout=1"),
+    policy_fault("infer spins forever", "spin", r"did not return a chunk within 1 s",
+                 "--wam-infer-timeout=1"),
+    policy_fault("worker killed (os._exit)", "crash", r"^worker 'gw\d' crashed while running",
+                 *XDIST),
+    policy_fault("worker segfaults", "segfault", r"^worker 'gw\d' crashed while running",
+                 *XDIST),
+    policy_fault("worker lost, no restarts left", "crash",
+                 r"^(worker 'gw\d' crashed while running|never ran: its xdist worker was lost)",
+                 *XDIST, "--max-worker-restart=0", exit=1, statuses=NOT_RUN, healthy_runs=False),
+    policy_fault("session stopped early (-x)", "raise",
+                 r"^(policy raised|never ran: the session stopped early)",
+                 "-x", exit=1, statuses=NOT_RUN, healthy_runs=False),
+    policy_fault("a stall per episode vs a p99 latency gate", "stall", r"",
+                 "--wam-thresholds=stall_gates.toml", exit=1, statuses=("success",)),
+    policy_fault("actions outside [-1, 1]", "big", r"", statuses=("success", "failure")),
+    Fault("policy factory raises", ("--suite=tabletop", "--policy=faulty_policies:broken_factory"),
+          r"^policy 'faulty_policies:broken_factory' could not be created: OSError: checkpoint",
+          exit=1, healthy_runs=False),
+    Fault("factory returns a non-policy", ("--suite=tabletop", "--policy=faulty_policies:not_a_policy"),
+          r"the factory returned object, which lacks metadata, reset, infer", exit=1,
+          healthy_runs=False),
+    sim_fault("scene build fails", "build", r"^building the scene failed: FileNotFoundError"),
+    sim_fault("physics step fails mid-episode", "step",
+              r"^simulator raised FloatingPointError: mj_step: .* at step 12$"),
+    sim_fault("success predicate fails", "success", r"^simulator raised KeyError: .*cube"),
+    sim_fault("rendering fails mid-episode", "observe",
+              r"^simulator raised RuntimeError: renderer lost its EGL context"),
+    Fault("served policy stalls past the deadline", ("--wam-infer-timeout=1",),
+          r"did not return a chunk within 1 s", served=True),
+    Fault("policy server killed mid-run", (), r"^policy server ws://127\.0\.0\.1:\d+ ",
+          served=True, statuses=("error", "success"), healthy_runs=False),
+]
+
+
+def fault_id(fault: Fault) -> str:
+    return re.sub(r"\W+", "-", fault.name).strip("-")
+
+
+def copy_helpers(folder: Path) -> None:
+    for name in ("faulty_policies.py", "faulty_suites.py"):
+        shutil.copy(HERE / name, folder / name)
+    (folder / "lenient_gates.toml").write_text(LENIENT_GATES)
+    (folder / "stall_gates.toml").write_text(
+        LENIENT_GATES + "max_chunk_latency_ms = 500\nlatency_stat = \"p99\"\n")
+
+
+def serve(folder: Path, *policy_args: str) -> tuple[subprocess.Popen, str]:
+    """`wamrobust serve` on a free port of 127.0.0.1, with the faulty policy."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_wamrobust", "serve", "--policy=faulty_policies:faulty",
+         "--suite=tabletop", "--host=127.0.0.1", "--port=0", *policy_args],
+        cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONPATH": str(folder)})
+    line = proc.stdout.readline()
+    match = re.search(r"ws://127\.0\.0\.1:(\d+)", line)
+    if not match:
+        proc.kill()
+        raise AssertionError(f"wamrobust serve did not start: {line}{proc.stdout.read()}")
+    return proc, f"ws://127.0.0.1:{match[1]}"
+
+
+@dataclass
+class Outcome:
+    exit: int
+    output: str
+    episodes: dict[str, dict[str, str]]
+
+
+def run_fault(fault: Fault, folder: Path) -> Outcome:
+    """One real pytest process with the fault injected; what the user gets back."""
+    copy_helpers(folder)
+    args = list(fault.args)
+    server = None
+    if fault.served:
+        if "killed" in fault.name:
+            server, url = serve(folder)
+            (folder / "killer.py").write_text(
+                "import os, signal\n"
+                "def pytest_runtest_logreport(report):\n"
+                "    if report.when == 'teardown' and 'test_episode' in report.nodeid:\n"
+                f"        try: os.kill({server.pid}, signal.SIGKILL)\n"
+                "        except ProcessLookupError: pass\n")
+            args += ["-p", "killer"]
+        else:
+            server, url = serve(folder, f"--policy-arg={FAULTY_TASK}=stall")
+        args += ["--suite=tabletop", f"--policy={url}"]
+    if not any(a.startswith("--wam-thresholds") for a in args):
+        args.append("--wam-thresholds=lenient_gates.toml")
+    if "-n" not in args:
+        args += ["-p", "no:xdist"]
+    env = {**os.environ, **fault.env, "PYTHONPATH": str(folder)}
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        env.pop(name, None)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
+             "--junitxml=report.xml", "--benchmark-disable", *SELECT, *args],
+            cwd=folder, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGKILL)
+            server.wait(10)
+    return Outcome(proc.returncode, proc.stdout + proc.stderr, read_episodes(folder / "report.xml"))
+
+
+def read_episodes(path: Path) -> dict[str, dict[str, str]]:
+    if not path.is_file():
+        return {}
+    found = {}
+    for suite in JUnitXml.fromfile(str(path)):
+        for case in suite:
+            props = case.child(Properties)
+            if case.name.startswith("test_episode["):
+                found[case.name] = {p.name: p.value for p in props} if props is not None else {}
+    return found
+
+
+def problems(fault: Fault, outcome: Outcome) -> list[str]:
+    """Everything that breaks the promise for this fault; empty when it held."""
+    found = []
+    if outcome.exit != fault.exit:
+        found.append(f"exit status {outcome.exit}, expected {fault.exit}")
+    for marker in ("Traceback (most recent call last)", "During handling of the above"):
+        if marker in outcome.output:
+            found.append(f"the output holds a traceback ({marker!r})")
+    if len(outcome.episodes) != CASES:
+        found.append(f"{CASES - len(outcome.episodes)} of {CASES} cases lost from JUnit")
+    if f": {CASES} episodes" not in outcome.output:
+        found.append(f"the table does not count all {CASES} episodes")
+    for name, props in outcome.episodes.items():
+        status, error = props.get("wam.status", "<none>"), props.get("wam.error", "")
+        if "\n" in error:
+            found.append(f"{name}: a multi-line error")
+        if FAULTY_TASK in name:
+            if status not in fault.statuses:
+                found.append(f"{name}: status {status}, expected one of {fault.statuses}")
+            if status in NOT_RUN and not re.search(fault.message, error):
+                found.append(f"{name}: error {error!r} does not match {fault.message!r}")
+            if status in NOT_RUN and not props.get("wam.episode_seed"):
+                found.append(f"{name}: the error lost its episode seed")
+        elif fault.healthy_runs and status not in ("success", "failure"):
+            found.append(f"{name}: the healthy control did not run ({status}: {error})")
+    return found
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=fault_id)
+def test_a_fault_costs_its_cases_not_the_run(fault, tmp_path):
+    outcome = run_fault(fault, tmp_path)
+    assert not problems(fault, outcome), "\n".join(problems(fault, outcome)) + "\n" + outcome.output[-3000:]
+    if fault.name == "a stall per episode vs a p99 latency gate":
+        assert re.search(r"gate p99 <= 500 ms FAIL", outcome.output), outcome.output[-2000:]
+    if fault.name == "actions outside [-1, 1]":
+        clipped = [int(p["wam.clipped_values"]) for n, p in outcome.episodes.items()
+                   if FAULTY_TASK in n]
+        assert all(c > 0 for c in clipped)
+        assert re.search(r"actions outside \[-1, 1\]: \d+ values clipped in 2 of 4 episodes",
+                         outcome.output)
+    if "no restarts left" in fault.name or "-x" in fault.args:
+        assert "never ran: counted as errors" in outcome.output
+        statuses = [p["wam.status"] for p in outcome.episodes.values()]
+        assert "not_run" in statuses
+
+
+def test_the_fault_catalogue_is_large_enough():
+    assert len({f.name for f in FAULTS}) >= 20
+
+
+def test_a_deadline_off_waits_for_a_slow_policy(tmp_path):
+    """`--wam-infer-timeout=0` lifts the deadline: a stall is waited for, not an error."""
+    fault = policy_fault("stall, no deadline", "stall", r"", "--wam-infer-timeout=0",
+                         statuses=("success",))
+    outcome = run_fault(fault, tmp_path)
+    assert not problems(fault, outcome), outcome.output[-3000:]
+
+
+def test_timed_out_call_leaves_the_next_episode_a_fresh_policy(tmp_path):
+    """After an abandoned call the instance is rebuilt: the control task still succeeds
+    in the same worker, with the deadline's thread hand-off kept out of the latency."""
+    outcome = run_fault(FAULTS[8], tmp_path)
+    healthy = [p for n, p in outcome.episodes.items() if FAULTY_TASK not in n]
+    assert healthy and all(p["wam.status"] == "success" for p in healthy)
+    assert all(float(p["wam.latency_p50_ms"]) < 50 for p in healthy)
+
+
+def test_wall_time_of_a_hung_policy_is_bounded(tmp_path):
+    started = time.monotonic()
+    run_fault(FAULTS[9], tmp_path)
+    assert time.monotonic() - started < 60

@@ -1,0 +1,79 @@
+"""A user hosts a policy with `wamrobust serve` and points pytest workers at it:
+two xdist workers share one server, the server's timings land in the JUnit file, and a
+server killed mid-run turns the remaining cases into errors while the run completes."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+from junitparser import Error, JUnitXml, Properties
+
+SELECT = ("--suite=tabletop", "--tasks=lift_cube", "--levels=2", "--seeds=1")
+
+
+@pytest.fixture
+def served_oracle():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_wamrobust", "serve", "--policy=scripted",
+         "--suite=tabletop", "--host=127.0.0.1", "--port=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    banner = proc.stdout.readline()
+    assert "serving 'scripted' for suite 'tabletop' on ws://127.0.0.1:" in banner, (
+        banner + proc.stderr.read() if proc.poll() is not None else banner)
+    url = banner.split(" on ")[1].split()[0]
+    yield url, proc
+    proc.kill()
+    proc.wait(10)
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "junit_family=xunit1",
+                                         "--junitxml=report.xml", *args)
+
+
+def episodes(pytester: pytest.Pytester) -> dict:
+    xml = JUnitXml.fromfile(str(pytester.path / "report.xml"))
+    return {case.name: (case, {p.name: p.value for p in case.child(Properties)})
+            for suite in xml for case in suite
+            if case.name.startswith("test_episode[") and case.child(Properties) is not None}
+
+
+def test_two_workers_share_one_served_oracle(pytester, served_oracle):
+    url, _ = served_oracle
+    result = run(pytester, f"--policy={url}", *SELECT, "--axes=clean,camera", "-n", "2")
+    result.assert_outcomes(passed=2, skipped=1)  # latency case skipped under xdist
+    result.stdout.fnmatch_lines(["*clean * 1 * 1 * 0 * 100.0%*"])
+    for _, props in episodes(pytester).values():
+        assert props["wam.status"] == "success" and props["wam.policy"] == "scripted"
+        assert float(props["wam.server_infer_p50_ms"]) > 0
+        assert float(props["wam.latency_p50_ms"]) >= float(props["wam.server_infer_p50_ms"])
+
+
+def test_server_killed_mid_run_errors_the_rest_and_the_run_completes(pytester, served_oracle):
+    url, proc = served_oracle
+    # a -p plugin, not a conftest: conftest hooks only see items under its folder
+    pytester.makepyfile(killer=f"""
+        import os, signal
+        def pytest_runtest_logreport(report):
+            if report.when == "teardown" and "test_episode" in report.nodeid:
+                try:
+                    os.kill({proc.pid}, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    """)
+    result = run(pytester, f"--policy={url}", *SELECT, "--axes=clean,camera,noise",
+                 "-p", "no:xdist", "-p", "killer")
+    assert result.ret == 1
+    found = episodes(pytester)
+    assert len(found) == 3
+    ordered = [found[name] for name in sorted(found, key=lambda n: ("clean" not in n, n))]
+    assert ordered[0][1]["wam.status"] == "success"
+    for case, props in ordered[1:]:
+        assert props["wam.status"] == "error", props
+        assert props["wam.error"].startswith(f"policy server {url} ")
+        assert isinstance(case.result[0], Error)
+    result.stdout.fnmatch_lines(["clean * 1 * 1 * 0 * 100.0%*", "*overall * 2 * 0 * 2 *"])
+    assert proc.wait(10) == -signal.SIGKILL
