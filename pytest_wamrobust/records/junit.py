@@ -21,6 +21,7 @@ from junitparser import (
     JUnitXmlError,
     Properties,
     Property,
+    Skipped,
     TestCase,
     TestSuite,
 )
