@@ -7,10 +7,12 @@ boundaries (xdist workers, policy servers) and be written to JUnit properties.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the first episode, not with the plugin
+    import numpy as np
 
 #: The perturbation axes of the study, in the order of its tables.
 AXES: tuple[str, ...] = (
@@ -173,6 +175,8 @@ class EpisodeSpec:
 
 
 def _json_default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -1,20 +1,24 @@
-"""pytest-wamrobust: the pytest11 entry point. Options, wiring and hooks only.
+"""pytest-wamrobust's pytest layer: the `pytest11` entry point. Hooks and wiring only.
 
-The work lives in small modules: `options` (parsing), `run` (what this session
-evaluates), `collection` (generated cases), `fixtures`, `controller` (results, gates,
-exit status), `terminal` and `junit` (output). Heavy libraries (torch, mujoco, sapien)
-are imported by suites and policies inside the process that runs episodes, never here.
+The only package that imports pytest (tests/test_layout.py holds the rule). Its modules:
+`options` (the command line), `run` (what a session evaluates), `collection` and
+`cases` (the generated tests), `episode_fixtures`, `session` (results, verdict, exit
+status, JUnit), `terminal` (the table), `baseline_gate` (--wam-baseline).
+
+Installed, the plugin loads in every pytest run of the environment, so this module
+imports only the options: everything else (numpy, the suites, the policies) loads
+when a run passes --suite, and torch, mujoco and sapien only in the process that runs
+an episode.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.plugin import collection, options, terminal
-from pytest_wamrobust.plugin.episode_fixtures import (  # noqa: F401
+from pytest_wamrobust.plugin import options
+from pytest_wamrobust.plugin.episode_fixtures import (  # noqa: F401 - fixtures, registered here
     RUN_KEY,
     episode_result,
     episode_spec,
@@ -24,10 +28,19 @@ from pytest_wamrobust.plugin.episode_fixtures import (  # noqa: F401
     suite,
     wam_run,
 )
-from pytest_wamrobust.plugin.run import WamRun
-from pytest_wamrobust.plugin.session import Controller
+
+if TYPE_CHECKING:
+    from pytest_wamrobust.plugin.run import WamRun
 
 CONTROLLER = "wamrobust-controller"
+#: Hypothesis settings profiles for the plugin's users (a rollout outlasts Hypothesis'
+#: 200 ms default deadline); prefixed so they never replace a profile of the project.
+HYPOTHESIS_PROFILES = {
+    "wamrobust-quick": {"max_examples": 10, "deadline": None},
+    "wamrobust-ci": {"max_examples": 50, "deadline": None, "derandomize": True,
+                     "print_blob": True},
+    "wamrobust-full": {"max_examples": 500, "deadline": None},
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,15 +49,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
 def pytest_configure(config: pytest.Config) -> None:
-    _register_hypothesis_profiles()
+    _register_hypothesis_profiles()  # Hypothesis is loaded by its own plugin anyway
     run_options = options.RunOptions.from_config(config)
     if not run_options.suite:
-        if run_options.policy and not hasattr(config, "workerinput"):
-            _check_policy_name(run_options.policy)
         if config.getoption("wam_policy"):  # an ini default alone may serve other runs
+            _check_policy_name(config.getoption("wam_policy"))  # a typo first, then the rest
             raise pytest.UsageError("--policy needs --suite, the suite whose cases to run "
                                     "(e.g. --suite=tabletop, or wamrobust_suite in the ini file)")
         return
+    from pytest_wamrobust.core import registry
+    from pytest_wamrobust.core.errors import UsageError
+    from pytest_wamrobust.core.protocols import PolicyContext
+    from pytest_wamrobust.plugin.run import WamRun
+    from pytest_wamrobust.plugin.session import Controller
+
     try:
         run = WamRun.build(run_options, config.rootpath)
     except UsageError as exc:
@@ -55,26 +73,29 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             controller = Controller(run, config)
             if not config.option.collectonly:  # a remote policy must answer before any case
-                args = dict(run.options.policy_args)
-                registry.preflight(run.policy_spec, PolicyContext(
-                    env_spec=run.suite.env_spec, options=args, device=args.get("device", "cpu")))
+                registry.preflight(run.policy_spec, PolicyContext.from_options(
+                    run.suite.env_spec, run.options.policy_args))
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(controller, CONTROLLER)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    run = config.stash.get(RUN_KEY, None)
+    run = _run(config)
     if run is None:
         return []
+    from pytest_wamrobust.plugin import terminal
+
     return terminal.header_lines(run)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector):
     report = yield
-    run = collector.config.stash.get(RUN_KEY, None)
+    run = _run(collector.config)
     if run is not None and isinstance(collector, pytest.Session) and report.passed:
+        from pytest_wamrobust.plugin import collection
+
         if collection.only_generated(collector.config):
             report.result.clear()
         report.result.append(collection.cases_module(collector))
@@ -82,15 +103,33 @@ def pytest_make_collect_report(collector: pytest.Collector):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run = config.stash.get(RUN_KEY, None)
+    run = _run(config)
     if run is not None and run.options.shard is not None:
+        from pytest_wamrobust.plugin import collection
+
         items[:] = collection.keep_shard(config, items, run.options.shard)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    run = metafunc.config.stash.get(RUN_KEY, None)
+    run = _run(metafunc.config)
     if run is not None:
+        from pytest_wamrobust.plugin import collection
+
         collection.parametrize(metafunc, run)
+
+
+def _run(config: pytest.Config) -> WamRun | None:
+    return config.stash.get(RUN_KEY, None)
+
+
+def _check_policy_name(spec: str) -> None:
+    from pytest_wamrobust.core import registry
+    from pytest_wamrobust.core.errors import UsageError
+
+    try:
+        registry.policy_factory(spec)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _quiet_disabled_benchmark(config: pytest.Config) -> None:
@@ -101,19 +140,13 @@ def _quiet_disabled_benchmark(config: pytest.Config) -> None:
         config.option.benchmark_disable = True
 
 
-def _check_policy_name(spec: str) -> None:
-    """Fail fast on a typo even when the user's own tests build the suite."""
-    try:
-        registry.policy_factory(spec)
-    except UsageError as exc:
-        raise pytest.UsageError(str(exc)) from None
-
-
 def _register_hypothesis_profiles() -> None:
-    """Hypothesis' default 200 ms deadline is shorter than one rollout."""
+    """Register ours, leaving any profile of the same name the project registered."""
     from hypothesis import settings
+    from hypothesis.errors import InvalidArgument
 
-    settings.register_profile("quick", max_examples=10, deadline=None)
-    settings.register_profile("ci", max_examples=50, deadline=None, derandomize=True,
-                              print_blob=True)
-    settings.register_profile("full", max_examples=500, deadline=None)
+    for name, values in HYPOTHESIS_PROFILES.items():
+        try:
+            settings.get_profile(name)
+        except InvalidArgument:  # not registered yet
+            settings.register_profile(name, **values)

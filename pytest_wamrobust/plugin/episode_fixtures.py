@@ -13,24 +13,25 @@ table, the gates and `wamrobust report` read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.deadline import InferTimeout
-from pytest_wamrobust.core.episode import StepHook
-from pytest_wamrobust.core.episode import run_episode as _run_episode
-from pytest_wamrobust.core.errors import CaseUnavailableError, UsageError, one_line
-from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
-from pytest_wamrobust.core.results import ERROR, EpisodeResult
-from pytest_wamrobust.core.types import EpisodeSpec
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS
-from pytest_wamrobust.plugin.run import WamRun
-from pytest_wamrobust.records.video import VideoRecorder
 
-RUN_KEY = pytest.StashKey[WamRun]()
+# The rest loads when a fixture is first used: the plugin is imported by every pytest run
+# of the environment, most of which never evaluate a policy.
+if TYPE_CHECKING:
+    from pytest_wamrobust.core.episode import StepHook
+    from pytest_wamrobust.core.protocols import Policy, Suite
+    from pytest_wamrobust.core.results import EpisodeResult
+    from pytest_wamrobust.core.types import EpisodeSpec
+    from pytest_wamrobust.plugin.run import WamRun
+    from pytest_wamrobust.records.video import VideoRecorder
 
-RunEpisode = Callable[..., EpisodeResult]
+RUN_KEY = pytest.StashKey["WamRun"]()
+
+RunEpisode = Callable[..., "EpisodeResult"]
 
 
 def current_run(config: pytest.Config) -> WamRun:
@@ -66,6 +67,10 @@ class PolicySlot:
     def current(self) -> Policy:
         """The instance; a policy that cannot be built fails every case with one line,
         built (and failing) once per process."""
+        from pytest_wamrobust.core import registry
+        from pytest_wamrobust.core.errors import UsageError
+        from pytest_wamrobust.core.protocols import PolicyContext
+
         if self._policy is None and not self._build_error:
             options = dict(self._run.options.policy_args)
             ctx = PolicyContext(env_spec=self._run.suite.env_spec, options=options,
@@ -122,6 +127,11 @@ def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
     controller counts it.
     """
 
+    from pytest_wamrobust.core.deadline import InferTimeout
+    from pytest_wamrobust.core.episode import run_episode as _run_episode
+    from pytest_wamrobust.core.errors import CaseUnavailableError, one_line
+    from pytest_wamrobust.core.results import ERROR, EpisodeResult
+
     def run(spec: EpisodeSpec, step_hook: StepHook | None = None) -> EpisodeResult:
         policy = policy_slot.current()
         try:
@@ -153,6 +163,8 @@ def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
 
 
 def video_recorder(run: WamRun) -> VideoRecorder | None:
+    from pytest_wamrobust.records.video import VideoRecorder
+
     which = run.options.video or "none"
     if which == "none":
         return None

@@ -7,26 +7,46 @@ with one line; the same functions parse the ini equivalents.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_wamrobust.core.axes import LEVELS
-from pytest_wamrobust.core.compare import alpha_type, effect_type
 from pytest_wamrobust.core.deadline import DEFAULT_INFER_TIMEOUT_S
-from pytest_wamrobust.core.policy_args import key_value
-from pytest_wamrobust.core.sharding import Shard, parse_sample_size, parse_shard
-from pytest_wamrobust.core.types import SETTINGS
-from pytest_wamrobust.records.video import parse_video_policy
+from pytest_wamrobust.core.types import LEVELS, SETTINGS
+
+if TYPE_CHECKING:
+    from pytest_wamrobust.core.sharding import Shard
 
 GROUP = "wamrobust"
 #: More seeds per (task, setting, level) than anyone runs: a typo, not a plan.
 MAX_SEEDS = 10_000
 #: Where --wam-video writes, relative to the directory pytest runs in.
 DEFAULT_ARTIFACTS = "wamrobust-artifacts"
+
+
+def deferred(path: str) -> Callable[[str], Any]:
+    """An option type that imports its parser when an option is given: installed, the
+    plugin loads in every pytest run of the environment, which should not pay for numpy
+    (or anything else) unless it evaluates a policy."""
+    module, _, name = path.partition(":")
+
+    def parse(text: str) -> Any:
+        return getattr(importlib.import_module(module), name)(text)
+
+    parse.__name__ = name  # argparse names the type in "invalid <name> value"
+    return parse
+
+
+alpha_type = deferred("pytest_wamrobust.core.compare:alpha_type")
+effect_type = deferred("pytest_wamrobust.core.compare:effect_type")
+parse_shard = deferred("pytest_wamrobust.core.sharding:parse_shard")
+parse_sample_size = deferred("pytest_wamrobust.core.sharding:parse_sample_size")
+parse_video_selection = deferred("pytest_wamrobust.records.video:parse_video_selection")
+key_value = deferred("pytest_wamrobust.core.policy_args:key_value")
 
 
 def csv_list(text: str) -> tuple[str, ...]:
@@ -116,7 +136,7 @@ _OPTIONS = (
     _Option("--wam-sample", "wamrobust_sample", parse_sample_size,
             "keep K cases per (setting, level), chosen by a hash of the case id: a "
             "deterministic smoke sample of a large suite", "K"),
-    _Option("--wam-video", "wamrobust_video", parse_video_policy,
+    _Option("--wam-video", "wamrobust_video", parse_video_selection,
             "write an MP4 of the cameras for these episodes: failures, all or none "
             "(default none)", "WHICH"),
     _Option("--wam-artifacts", "wamrobust_artifacts", None,

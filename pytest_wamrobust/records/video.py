@@ -22,19 +22,19 @@ from pytest_wamrobust.core.protocols import Env
 from pytest_wamrobust.core.results import EpisodeResult
 
 #: --wam-video values: which episodes get a video.
-VIDEO_POLICIES = ("failures", "all", "none")
+VIDEO_SELECTIONS = ("failures", "all", "none")
 #: How Jenkins and GitLab link a file to a JUnit test case (in its system-out).
 
 
-class VideoPolicyError(UsageError, argparse.ArgumentTypeError):
+class VideoSelectionError(UsageError, argparse.ArgumentTypeError):
     """An unknown --wam-video value; argparse prints it as the usage error."""
 
 
-def parse_video_policy(text: str) -> str:
+def parse_video_selection(text: str) -> str:
     value = str(text).strip().lower()
-    if value not in VIDEO_POLICIES:
-        raise VideoPolicyError(
-            f"invalid --wam-video {text!r}: choose one of {', '.join(VIDEO_POLICIES)}")
+    if value not in VIDEO_SELECTIONS:
+        raise VideoSelectionError(
+            f"invalid --wam-video {text!r}: choose one of {', '.join(VIDEO_SELECTIONS)}")
     return value
 
 
@@ -77,7 +77,7 @@ class VideoRecorder:
 
     def __init__(self, artifacts_dir: str | Path, policy: str = "failures", *,
                  every: int = 1, fps: float | None = None) -> None:
-        self.policy = parse_video_policy(policy)
+        self.policy = parse_video_selection(policy)
         if every < 1:
             raise UsageError(f"video frame stride must be >= 1, got {every}")
         self.artifacts_dir = Path(artifacts_dir)

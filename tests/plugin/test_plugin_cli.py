@@ -67,10 +67,12 @@ def test_ini_options_select_the_same_cases(pytester):
 
 @pytest.mark.parametrize("args, message", [
     (("--policy=nope",), "ERROR: unknown policy 'nope' for --policy; available: "),
-    (("--policy=noop", "--suite=nowhere"), "ERROR: unknown suite 'nowhere' for --suite; available: "),
+    (("--policy=noop", "--suite=nowhere"),
+     "ERROR: unknown suite 'nowhere' for --suite; available: "),
     (("--policy=no_such_module:make",), "cannot import 'no_such_module'"),
     (("--suite=tabletop",), "ERROR: --suite needs --policy"),
-    (("--policy=noop", "--suite=tabletop", "--tasks=lift"), "ERROR: unknown task 'lift' in suite 'tabletop'"),
+    (("--policy=noop", "--suite=tabletop", "--tasks=lift"),
+     "ERROR: unknown task 'lift' in suite 'tabletop'"),
 ])
 def test_unknown_names_are_one_line(pytester, args, message):
     result = run(pytester, *args)
@@ -154,8 +156,22 @@ def test_hypothesis_profiles_are_registered_without_a_deadline(pytester):
     pytester.makepyfile(test_profile="""
         from hypothesis import settings
         def test_deadline():
-            for name in ("quick", "ci", "full"):
+            for name in ("wamrobust-quick", "wamrobust-ci", "wamrobust-full"):
                 assert settings.get_profile(name).deadline is None
+    """)
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_a_profile_the_project_registered_is_never_replaced(pytester):
+    pytester.makeconftest("""
+        from hypothesis import settings
+        settings.register_profile("wamrobust-ci", max_examples=3)
+    """)
+    pytester.makepyfile(test_profile="""
+        from hypothesis import settings
+        def test_kept():
+            assert settings.get_profile("wamrobust-ci").max_examples == 3
+            assert settings.get_profile("wamrobust-full").max_examples == 500
     """)
     run(pytester).assert_outcomes(passed=1)
 

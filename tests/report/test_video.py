@@ -23,7 +23,7 @@ from pytest_wamrobust.core.types import (
 from pytest_wamrobust.records.junit import link_videos, read_results
 from pytest_wamrobust.records.video import (
     VideoRecorder,
-    parse_video_policy,
+    parse_video_selection,
     tile_frames,
     video_path,
 )
@@ -188,9 +188,9 @@ def test_tile_and_policy_parsing():
     a, b = np.zeros((5, 4, 3), np.uint8), np.full((3, 3, 3), 255, np.uint8)
     tiled = tile_frames({"a": a, "b": b}, ["a", "b"])
     assert tiled.shape == (6, 8, 3) and tiled[:3, 4:7].min() == 255 and tiled[3:, 4:].max() == 0
-    assert parse_video_policy("Failures") == "failures"
+    assert parse_video_selection("Failures") == "failures"
     with pytest.raises(UsageError, match="choose one of failures, all, none"):
-        parse_video_policy("some")
+        parse_video_selection("some")
 
 
 def test_video_path_is_one_readable_file_per_case(tmp_path):
