@@ -7,6 +7,7 @@ boundaries (xdist workers, policy servers) and be written to JUnit properties.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -138,6 +139,19 @@ class CaseKey:
     def case_id(self) -> str:
         """Reads like `tabletop/pick_cube/camera/L3/s07`; also the pytest parameter id."""
         return f"{self.suite}/{self.task}/{self.axis}/L{self.level}/s{self.seed_index:02d}"
+
+    @classmethod
+    def parse(cls, case_id: str) -> CaseKey | None:
+        """Inverse of `case_id` (None if `case_id` is not one)."""
+        match = _CASE_ID.match(case_id)
+        if not match:
+            return None
+        return cls(match["suite"], match["task"], match["axis"], int(match["level"]),
+                   int(match["seed"]))
+
+
+_CASE_ID = re.compile(
+    r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<axis>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ LATENCY_TEST = "test_latency"
 #: to collect, and sharding or sampling it still lists it whole first.
 MAX_CASES = 1_000_000
 
-_CASE_ID = re.compile(r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<axis>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
 
 
 @dataclass
@@ -87,18 +86,9 @@ def list_cases(suite: Suite, selection: CaseSelection) -> list[CaseKey]:
                      f"session lists (MAX_CASES); narrow --tasks, --axes, --levels or --seeds")
 
 
-def parse_case_id(text: str) -> CaseKey | None:
-    """Inverse of `CaseKey.case_id` (None if `text` is not one)."""
-    match = _CASE_ID.match(text)
-    if not match:
-        return None
-    return CaseKey(match["suite"], match["task"], match["axis"], int(match["level"]),
-                   int(match["seed"]))
-
-
 def episode_case_key(nodeid: str) -> CaseKey | None:
     """The case of one of the plugin's own `test_episode[...]` node ids."""
     prefix = f"{NODE_PREFIX}::{EPISODE_TEST}["
     if not nodeid.startswith(prefix) or not nodeid.endswith("]"):
         return None
-    return parse_case_id(nodeid[len(prefix):-1])
+    return CaseKey.parse(nodeid[len(prefix):-1])
