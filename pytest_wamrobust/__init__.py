@@ -1,3 +1,5 @@
 """pytest-wamrobust: robustness gates for robot manipulation policies."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("pytest-wamrobust")  # one home: pyproject.toml

@@ -15,14 +15,19 @@ or 1-5 cm region jitter; five image corruptions plus pixel noise).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from statistics import NormalDist
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from hypothesis import strategies as st
 
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.types import AXES, CLEAN, LEVELS
+
+#: Upper bound of the seeds an axis draws for its own randomness (textures, noise,
+#: distractors): what numpy's legacy seeding and MuJoCo accept on every platform.
+MAX_SUB_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class Band:
         return st.tuples(magnitude, st.sampled_from((-1.0, 1.0))).map(lambda t: t[0] * t[1])
 
     @classmethod
-    def parse(cls, value: Any, where: str) -> "Band":
+    def parse(cls, value: Any, where: str) -> Band:
         """Accepts `[start, end]` or a table {start, end, signed, identity}."""
         if isinstance(value, Band):
             return value
@@ -77,7 +82,7 @@ class Band:
 class AxisRanges:
     """Base of every axis' ranges; `merged` applies a suite's overrides with checks."""
 
-    def merged(self, overrides: Mapping[str, Any], where: str) -> "AxisRanges":
+    def merged(self, overrides: Mapping[str, Any], where: str) -> AxisRanges:
         known = {f.name: f for f in fields(self)}
         unknown = set(overrides) - set(known)
         if unknown:
@@ -163,11 +168,13 @@ def _robot_init_strategy(r: RobotInitRanges, level: int) -> st.SearchStrategy[di
             lambda t: max(-r.clip_rad, min(r.clip_rad, t[0] * normal.inv_cdf(t[1])))
         )
     else:
-        raise UsageError(f"robot_init.distribution must be uniform or gaussian, not {r.distribution!r}")
+        raise UsageError("robot_init.distribution must be uniform or gaussian, "
+                         f"not {r.distribution!r}")
     gripper = st.just("keep")
     if r.gripper_extreme_p > 0:
         gripper = st.floats(0, 1).flatmap(
-            lambda u: st.sampled_from(("open", "closed")) if u < r.gripper_extreme_p else st.just("keep")
+            lambda u: (st.sampled_from(("open", "closed")) if u < r.gripper_extreme_p
+                       else st.just("keep"))
         )
     return st.fixed_dictionaries(
         {"joint_offsets": st.lists(joint, min_size=r.n_joints, max_size=r.n_joints),
@@ -198,7 +205,7 @@ class LanguageRanges(AxisRanges):
 def _language_strategy(r: LanguageRanges, level: int) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(
         {"kind": st.sampled_from(tuple(r.kinds_by_level[level - 1])),
-         "choice": st.integers(0, 2**31 - 1)}
+         "choice": st.integers(0, MAX_SUB_SEED)}
     )
 
 
@@ -268,7 +275,7 @@ def _background_strategy(r: BackgroundRanges, level: int) -> st.SearchStrategy[d
             {"pattern": st.sampled_from(tuple(r.patterns)),
              "shift": r.color_shift.strategy(level),
              "direction": rgb,
-             "texture_seed": st.integers(0, 2**31 - 1)}
+             "texture_seed": st.integers(0, MAX_SUB_SEED)}
         )
 
     return st.fixed_dictionaries(
@@ -292,7 +299,8 @@ class NoiseRanges(AxisRanges):
     (RoboTwin 2.0-Plus: 0.3-1.5); the default fog follows the severity table.
     """
 
-    corruptions: tuple = ("motion_blur", "gaussian_blur", "zoom_blur", "fog", "glass_blur", "pixel_noise")
+    corruptions: tuple = ("motion_blur", "gaussian_blur", "zoom_blur", "fog", "glass_blur",
+                          "pixel_noise")
     fog_strength: Band = Band(0.0, 0.0)
 
 
@@ -301,7 +309,7 @@ def _noise_strategy(r: NoiseRanges, level: int) -> st.SearchStrategy[dict]:
         {"corruption": st.sampled_from(tuple(r.corruptions)),
          "severity": st.just(level),
          "fog_strength": r.fog_strength.strategy(level),
-         "noise_seed": st.integers(0, 2**31 - 1)}
+         "noise_seed": st.integers(0, MAX_SUB_SEED)}
     )
 
 
@@ -335,7 +343,7 @@ def _layout_strategy(r: LayoutRanges, level: int) -> st.SearchStrategy[dict]:
          "jitter_angle_rad": st.floats(-math.pi, math.pi),
          "yaw_deg": r.yaw_deg.strategy(level)}
     )
-    seed = st.integers(0, 2**31 - 1)
+    seed = st.integers(0, MAX_SUB_SEED)
     if r.mode == "both":
         return st.fixed_dictionaries(
             {"n_distractors": count, "distractor_seed": seed, "target": jitter}
@@ -345,7 +353,8 @@ def _layout_strategy(r: LayoutRanges, level: int) -> st.SearchStrategy[dict]:
     no_move = st.just({"jitter_m": 0.0, "jitter_angle_rad": 0.0, "yaw_deg": 0.0})
     return st.one_of(
         st.fixed_dictionaries({"n_distractors": count, "distractor_seed": seed, "target": no_move}),
-        st.fixed_dictionaries({"n_distractors": st.just(0), "distractor_seed": seed, "target": jitter}),
+        st.fixed_dictionaries({"n_distractors": st.just(0), "distractor_seed": seed,
+                               "target": jitter}),
     )
 
 

@@ -8,8 +8,9 @@ change to add one.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, overload, runtime_checkable
 
 import numpy as np
 
@@ -123,12 +124,22 @@ class PolicyContext:
     def text(self, name: str, default: str | None = None) -> str | None:
         return self.options.get(name, default)
 
+    @overload
+    def integer(self, name: str, default: int, *, minimum: int | None = None) -> int: ...
+    @overload
+    def integer(self, name: str, default: None, *,
+                minimum: int | None = None) -> int | None: ...
     def integer(self, name: str, default: int | None, *,
                 minimum: int | None = None) -> int | None:
         what = "an integer" if minimum is None else f"an integer >= {minimum}"
         return self._parsed(name, default, int, what,
                             lambda v: minimum is None or v >= minimum)
 
+    @overload
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float: ...
+    @overload
+    def number(self, name: str, default: None, *,
+               minimum: float | None = None) -> float | None: ...
     def number(self, name: str, default: float | None, *,
                minimum: float | None = None) -> float | None:
         what = "a number" if minimum is None else f"a number >= {minimum:g}"
@@ -178,4 +189,3 @@ class PolicyContext:
 
 
 PolicyFactory = Callable[[PolicyContext], Policy]
-SuiteFactory = Callable[[], Suite]

@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.policy_args import declared
-from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
+from pytest_wamrobust.core.protocols import Policy, PolicyContext, PolicyFactory, Suite
 from pytest_wamrobust.core.types import PolicyMetadata
 
 POLICY_GROUP = "pytest_wamrobust.policies"
@@ -43,7 +43,7 @@ def available(group: str) -> list[str]:
     return sorted({ep.name for ep in entry_points(group=group)})
 
 
-def policy_factory(spec: str) -> Callable[[PolicyContext], Policy]:
+def policy_factory(spec: str) -> PolicyFactory:
     """The factory a `--policy` value names; imports it but builds nothing yet.
 
     Resolving first lets a typo fail at start-up, on the controller, before any episode.
@@ -188,7 +188,7 @@ def _adapter(kind: str, spec: str) -> Callable[..., Any]:
     return factory
 
 
-def _bound(adapter: Callable[..., Any], target: str) -> Callable[[PolicyContext], Policy]:
+def _bound(adapter: Callable[..., Any], target: str) -> PolicyFactory:
     """`adapter(target, ctx)` as a factory of ctx alone, keeping what the adapter
     declares (its --policy-arg keys)."""
     return functools.wraps(adapter)(lambda ctx: adapter(target, ctx))

@@ -25,7 +25,6 @@ FINGER_OPEN = 0.045
 ARM_JOINTS = 5
 ROLL_LIMIT = math.pi
 #: Names of the joints of one arm, in qpos order (fingers last).
-JOINT_NAMES = ("yaw", "shoulder", "elbow", "wrist_pitch", "wrist_roll", "finger_a", "finger_b")
 
 
 def quat_axis_angle(axis: tuple[float, float, float], angle: float) -> list[float]:
