@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from pytest_wamrobust.core.sharding import Shard
 
 GROUP = "wamrobust"
+#: The naming rule, stated where users look for it (`pytest --help`).
+DESCRIPTION = ("robustness evaluation of robot policies (pytest-wamrobust). Bare options "
+               "select what runs (--policy, --suite, --tasks, --axes, --levels, --seeds, "
+               "--policy-arg); --wam-* options set how it runs and reports; each has an ini "
+               "key of the same name with wamrobust_ (e.g. wamrobust_suite, "
+               "wamrobust_thresholds). A setting is clean or one of the seven axes")
 #: More seeds per (task, setting, level) than anyone runs: a typo, not a plan.
 MAX_SEEDS = 10_000
 #: Where --wam-video writes, relative to the directory pytest runs in.
@@ -156,7 +162,7 @@ _OPTIONS = (
 
 
 def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup(GROUP, "robustness evaluation of robot policies (pytest-wamrobust)")
+    group = parser.getgroup(GROUP, DESCRIPTION)
     for opt in _OPTIONS:
         group.addoption(opt.flag, dest=_dest(opt), type=opt.parse, default=None,
                         metavar=opt.metavar, help=opt.help)
