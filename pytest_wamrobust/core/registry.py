@@ -12,8 +12,10 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import inspect
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -124,11 +126,22 @@ def check_policy(policy: Any, spec: str) -> None:
             f"{type(policy.metadata).__name__}")
 
 
-def make_suite(spec: str) -> Suite:
-    """Build the suite a `--suite` value names (a registered name or module:callable)."""
+def make_suite(spec: str, options: Mapping[str, str] | None = None) -> Suite:
+    """Build the suite a `--suite` value names (a registered name or module:callable).
+
+    `options` are the `--suite-arg KEY=VALUE`s. A factory with a parameter named
+    `options` receives them (a mapping, empty when none were given) and refuses the keys
+    it does not read; a factory without one is called with no argument, as always, and
+    any `--suite-arg` given to it is refused here, in one line.
+    """
     factory = _named_or_dotted(spec.strip(), SUITE_GROUP, "suite", "--suite")
+    kwargs = {"options": dict(options or {})} if takes_suite_args(factory) else {}
+    if options and not kwargs:
+        raise UsageError(f"suite {spec.strip()!r} does not take --suite-arg (got "
+                         f"{', '.join(options)}): its factory {_name_of(factory)}() has no "
+                         f"'options' parameter")
     try:
-        suite = factory()
+        suite = factory(**kwargs)
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -141,14 +154,32 @@ def make_suite(spec: str) -> Suite:
     return suite
 
 
+def takes_suite_args(factory: Callable[..., Any]) -> bool:
+    """Whether a suite factory has a parameter named `options` (the --suite-args)."""
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return False
+    option = parameters.get("options")
+    return option is not None and option.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def _name_of(factory: Callable[..., Any]) -> str:
+    module = getattr(factory, "__module__", None)
+    name = getattr(factory, "__qualname__", None) or type(factory).__name__
+    return f"{module}:{name}" if module else name
+
+
 def _named_or_dotted(spec: str, group: str, what: str, option: str) -> Callable[..., Any]:
     if ":" in spec:
         return _load_dotted(spec, what)
     matches = [ep for ep in entry_points(group=group) if ep.name == spec]
     if not matches:
         names = ", ".join(available(group)) or "none installed"
-        raise UsageError(f"unknown {what} {spec!r} for {option}; available: {names} "
-                         f"(or module:callable){_did_you_mean(spec, available(group))}")
+        raise UsageError(f"unknown {what} {spec!r} for {option} (searched the entry points "
+                         f"of {sys.executable}); available: {names} (or module:callable)"
+                         f"{_did_you_mean(spec, available(group))}")
     try:
         return matches[0].load()
     except Exception as exc:  # noqa: BLE001 - a broken plugin package is the user's to fix

@@ -55,6 +55,14 @@ parse_video_selection = deferred("pytest_wamrobust.records.video:parse_video_sel
 key_value = deferred("pytest_wamrobust.core.policy_args:key_value")
 
 
+def suite_key_value(text: str) -> tuple[str, str]:
+    """`--suite-arg KEY=VALUE`, passed to the suite factory (like --policy-arg)."""
+    key, sep, value = str(text).partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--suite-arg takes KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
 def csv_list(text: str) -> tuple[str, ...]:
     items = tuple(part.strip() for part in str(text).split(",") if part.strip())
     if not items:
@@ -172,6 +180,12 @@ def add_options(parser: pytest.Parser) -> None:
                     help="option passed to the policy factory (repeatable)")
     parser.addini("wamrobust_policy_args", "KEY=VALUE lines passed to the policy factory",
                   type="linelist", default=[])
+    group.addoption("--suite-arg", dest="wam_suite_args", type=suite_key_value,
+                    action="append", default=[], metavar="KEY=VALUE",
+                    help="option passed to the suite factory (repeatable); refused unless "
+                         "the factory takes options")
+    parser.addini("wamrobust_suite_args", "KEY=VALUE lines passed to the suite factory",
+                  type="linelist", default=[])
 
 
 @dataclass(frozen=True)
@@ -194,6 +208,7 @@ class RunOptions:
     alpha: float | None = None
     min_effect: float | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
+    suite_args: dict[str, str] = field(default_factory=dict)
 
     @property
     def infer_deadline_s(self) -> float | None:
@@ -212,7 +227,10 @@ class RunOptions:
             values[_dest(opt)[len("wam_"):]] = value
         args = dict(_from_ini_line(line) for line in config.getini("wamrobust_policy_args"))
         args.update(config.getoption("wam_policy_args"))
-        return cls(**values, policy_args=args)
+        suite_args = dict(_from_ini_line(line, "wamrobust_suite_args", suite_key_value)
+                          for line in config.getini("wamrobust_suite_args"))
+        suite_args.update(config.getoption("wam_suite_args"))
+        return cls(**values, policy_args=args, suite_args=suite_args)
 
 
 #: File options whose ini value is relative to the ini file, not to where pytest runs.
@@ -237,8 +255,9 @@ def _from_ini(config: pytest.Config, opt: _Option) -> Any:
         raise pytest.UsageError(f"ini option {opt.ini}: {exc}") from None
 
 
-def _from_ini_line(line: str) -> tuple[str, str]:
+def _from_ini_line(line: str, ini: str = "wamrobust_policy_args",
+                   parse: Callable[[str], tuple[str, str]] = key_value) -> tuple[str, str]:
     try:
-        return key_value(line)
+        return parse(line)
     except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"ini option wamrobust_policy_args: {exc}") from None
+        raise pytest.UsageError(f"ini option {ini}: {exc}") from None

@@ -50,7 +50,7 @@ class WamRun:
                 raise UsageError("--wam-video needs imageio-ffmpeg (it bundles ffmpeg): "
                                  "pip install 'pytest-wamrobust[reports]'")
             check_artifacts_dir(options.artifacts or DEFAULT_ARTIFACTS)
-        suite = registry.make_suite(options.suite or "")
+        suite = registry.make_suite(options.suite or "", options.suite_args)
         registry.check_policy_args(options.policy, factory,
                                    PolicyContext.from_options(suite.env_spec, options.policy_args))
         selection = CaseSelection(tasks=options.tasks, axes=options.axes,

@@ -9,7 +9,7 @@ ceiling the learned policies are compared against.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from pytest_wamrobust.core import policy_args
 from pytest_wamrobust.core.errors import UsageError, one_line
@@ -23,6 +23,25 @@ def make_policy(ctx: PolicyContext) -> Policy:
     """The registered oracle of the suite `ctx.env_spec.suite`; `chunk_length` and
     `replan_steps` imitate another model's chunking (each oracle has its defaults)."""
     suite = ctx.env_spec.suite
+    matches = _oracles(suite)
+    try:
+        factory = matches[0].load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is one line for the user
+        raise UsageError(f"the {suite!r} oracle ({matches[0].value}) cannot be imported: "
+                         f"{one_line(exc)}") from None
+    return factory(ctx)
+
+
+def check_oracle(ctx: PolicyContext) -> None:
+    """The registry's preflight: a suite without an oracle is one line at start-up, not
+    the same error in every case. Only looks the name up; nothing is imported."""
+    _oracles(ctx.env_spec.suite)
+
+
+make_policy.preflight = check_oracle  # type: ignore[attr-defined]
+
+
+def _oracles(suite: str) -> list[EntryPoint]:
     matches = [ep for ep in entry_points(group=ORACLE_GROUP) if ep.name == suite]
     if not matches:
         known = ", ".join(sorted({ep.name for ep in entry_points(group=ORACLE_GROUP)})) or "none"
@@ -30,9 +49,4 @@ def make_policy(ctx: PolicyContext) -> Policy:
             f"--policy=scripted has no oracle for suite {suite!r} (oracles exist for: {known}); "
             f"register one under the entry point group {ORACLE_GROUP!r} or pick another --policy"
         )
-    try:
-        factory = matches[0].load()
-    except Exception as exc:  # noqa: BLE001 - a broken plugin is one line for the user
-        raise UsageError(f"the {suite!r} oracle ({matches[0].value}) cannot be imported: "
-                         f"{one_line(exc)}") from None
-    return factory(ctx)
+    return matches

@@ -63,7 +63,7 @@ BAD_INPUTS = [
          "a policy server URL starts with ws:// or wss://"),
     case("ws-without-host", ("--policy=ws://", *SUITE), "bad policy server URL 'ws://': no host"),
     case("unknown-policy", ("--policy=nope", *SUITE),
-         "unknown policy 'nope' for --policy; available: "),
+         "unknown policy 'nope' for --policy (searched the entry points of "),
     case("policy-typo", ("--policy=tiny-vl", *SUITE), "did you mean 'tiny-vla'?"),
     case("policy-without-suite", ("--policy=noop",),
          "--policy needs --suite, the suite whose cases to run", subprocess=True),

@@ -66,9 +66,11 @@ def test_ini_options_select_the_same_cases(pytester):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--policy=nope",), "ERROR: unknown policy 'nope' for --policy; available: "),
+    (("--policy=nope",), "ERROR: unknown policy 'nope' for --policy (searched the entry "
+                         f"points of {sys.executable}); available: "),
     (("--policy=noop", "--suite=nowhere"),
-     "ERROR: unknown suite 'nowhere' for --suite; available: "),
+     f"ERROR: unknown suite 'nowhere' for --suite (searched the entry points of "
+     f"{sys.executable}); available: "),
     (("--policy=no_such_module:make",), "cannot import 'no_such_module'"),
     (("--suite=tabletop",), "ERROR: --suite needs --policy"),
     (("--policy=noop", "--suite=tabletop", "--tasks=lift"),

@@ -48,7 +48,9 @@ def test_installed_package_policy_runs_by_name(venv_python, tmp_path):
          "--policy=reach-down", "--tasks=lift_cube", "--axes=clean", "--rootdir",
          str(tmp_path)], check=False, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert plain.returncode != 0
-    assert "unknown policy 'reach-down' for --policy; available:" in plain.stdout + plain.stderr
+    # ... and names the interpreter whose entry points it searched
+    assert (f"unknown policy 'reach-down' for --policy (searched the entry points of "
+            f"{sys.executable}); available:") in plain.stdout + plain.stderr
 
 
 def test_bad_policy_arg_of_the_package_is_one_line(venv_python):
