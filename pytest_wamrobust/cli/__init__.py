@@ -47,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser(command).parse_args(argv)
+    args._argv = argv  # what the user typed, for reports that record their command
     try:
         return int(_module(args._module).run(args) or 0)
     except WamrobustError as exc:

@@ -6,8 +6,12 @@ part of the matrix, so the gates are judged here, once, on all of it."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pytest_wamrobust.core import gates
@@ -88,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
         gates_table, gate_failed = gate_table(results, thresholds)
         tables.append(gates_table)
     markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
+    policies = len({r.policy for r in results})
+    what = (f"{len(results)} case{'s' * (len(results) != 1)}, "
+            f"{policies} polic{'ies' if policies != 1 else 'y'}")
+    written = []
     if args.markdown:
-        _write(args.markdown, markdown)
+        written.append(_write(args.markdown, markdown))
     else:
         print(markdown, end="")
     if args.html or args.png:
@@ -98,21 +106,79 @@ def run(args: argparse.Namespace) -> int:
 
         png = heatmap_png(table)  # its cells without a breakdown group
         if args.png:
-            _write(args.png, png)
+            written.append(_write(args.png, png))
         if args.html:
-            _write(args.html, page(args.title, tables, png, [*args.results, *args.benchmark_json]))
+            written.append(_write(args.html, page(
+                args.title, tables, png, [*args.results, *args.benchmark_json],
+                provenance(args.results, getattr(args, "_argv", sys.argv[1:])))))
     if args.merged_xml:
         write_results(results, args.merged_xml)
+        written.append(args.merged_xml)
+    for path in written:  # stderr: stdout may be the Markdown itself
+        print(f"wrote {path} ({what})", file=sys.stderr)
     if gate_failed:
         print("wamrobust report: a gate failed; see the Gates table", file=sys.stderr)
         return 1
     return 0
 
 
-def _write(path: str, content: str | bytes) -> None:
+#: Whose versions an HTML report records: the tools that made the results and the page.
+RECORDED_PACKAGES = ("pytest-wamrobust", "pytest", "pytest-xdist", "pytest-benchmark",
+                     "hypothesis", "numpy", "junitparser", "matplotlib")
+
+
+def provenance(results: Sequence[str], argv: Sequence[str]) -> list[tuple[str, str]]:
+    """What the HTML page records about how it was made: when, from which runs, with
+    which package versions, by which command."""
+    dates = run_dates(results)
+    return [
+        ("Report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Runs started", ", ".join(sorted(set(dates))) or "not recorded in the JUnit files"),
+        ("Versions", ", ".join(f"{name} {_version(name)}" for name in RECORDED_PACKAGES)
+         + f", Python {sys.version.split()[0]}"),
+        ("Command", shlex.join(["wamrobust", *argv])),
+    ]
+
+
+def run_dates(paths: Sequence[str]) -> list[str]:
+    """The `timestamp` pytest writes on each file's first <testsuite> (when the run
+    started), read without parsing the whole file."""
+    dates = []
+    for path in paths:
+        try:
+            for _, element in ET.iterparse(path, events=("start",)):
+                if element.tag == "testsuite":
+                    if element.get("timestamp"):
+                        dates.append(_readable(element.get("timestamp", "")))
+                    break
+        except (OSError, ET.ParseError):  # read_results already vouched for the file
+            continue
+    return dates
+
+
+def _readable(timestamp: str) -> str:
+    """`2026-12-01T08:39:18.040090+00:00` -> `2026-12-01 08:39:18 UTC`."""
+    try:
+        when = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    offset = when.utcoffset()
+    zone = "" if offset is None else " UTC" if not offset else when.strftime(" UTC%z")
+    return when.strftime("%Y-%m-%d %H:%M:%S") + zone
+
+
+def _version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _write(path: str, content: str | bytes) -> str:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, bytes):
         target.write_bytes(content)
     else:
         target.write_text(content)
+    return path

@@ -17,6 +17,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
 p.note { color: #666; font-size: 0.85em; margin-top: -1em; }
+table.provenance td { text-align: left; }
 """
 
 
@@ -30,17 +31,22 @@ def table_html(table: Table) -> str:
 
 
 def page(title: str, tables: Sequence[Table], png: bytes | None = None,
-         sources: Sequence[str] = ()) -> str:
+         sources: Sequence[str] = (), provenance: Sequence[tuple[str, str]] = ()) -> str:
+    """The page; `provenance` rows (what, value) - date, versions, command - end it."""
     image = ""
     if png:
         data = base64.b64encode(png).decode("ascii")
         image = f'<img alt="success heatmap" src="data:image/png;base64,{data}">\n'
     listed = "".join(f"<li><code>{escape(s)}</code></li>" for s in sources)
+    made = "".join(f"<tr><th>{escape(what)}</th><td><code>{escape(value)}</code></td></tr>"
+                   for what, value in provenance)
     return (
         f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
         f"<h1>{escape(title)}</h1>\n{image}"
         + "".join(table_html(t) for t in tables)
         + (f"<h3>Sources</h3><ul>{listed}</ul>\n" if listed else "")
+        + (f"<h3>Provenance</h3><table class=\"provenance\"><tbody>{made}</tbody></table>\n"
+           if made else "")
         + "</body></html>\n"
     )
