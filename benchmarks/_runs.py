@@ -26,5 +26,6 @@ def run_plugin(args: list[str]) -> tuple[float, list]:
         done = subprocess.run(cmd, check=False, cwd=tmp, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
         if done.returncode not in (0, 1):
-            sys.exit(f"pytest failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+            sys.exit(f"pytest failed ({done.returncode}):\n"
+                     f"{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
         return wall, read_results([xml])

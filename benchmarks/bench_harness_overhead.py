@@ -1,6 +1,7 @@
-"""What the pytest plugin costs on top of the episodes themselves.
+r"""What the pytest plugin costs on top of the episodes themselves.
 
-    python benchmarks/bench_harness_overhead.py [--tasks lift_cube] [--axes clean,camera,light,noise] [--seeds 3]
+    python benchmarks/bench_harness_overhead.py [--tasks lift_cube] \
+        [--axes clean,camera,light,noise] [--seeds 3]
 
 The same cases run twice, each in a fresh process: once as a bare loop (build the
 suite, then make_env -> run_episode -> close per case) and once through
@@ -26,7 +27,8 @@ from pytest_wamrobust.core.episode import run_episode
 from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
 suite = registry.make_suite("tabletop")
 policy = registry.make_policy("scripted", PolicyContext(suite.env_spec))
-tasks, axes, levels, seeds = sys.argv[1].split(","), sys.argv[2].split(","), [int(x) for x in sys.argv[3].split(",")], int(sys.argv[4])
+tasks, axes = sys.argv[1].split(","), sys.argv[2].split(",")
+levels, seeds = [int(x) for x in sys.argv[3].split(",")], int(sys.argv[4])
 for key in suite.cases(CaseSelection(tasks, axes, levels, seeds)):
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)
@@ -76,7 +78,8 @@ def _pytest_startup() -> float:
     """`pytest --collect-only` of nothing: the fixed cost of a pytest process."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p",
-                    "no:cacheprovider", "--noconftest", "/dev/null"], check=False, capture_output=True)
+                    "no:cacheprovider", "--noconftest", "/dev/null"],
+                   check=False, capture_output=True)
     return time.perf_counter() - start
 
 

@@ -89,12 +89,13 @@ def main() -> None:
             print(f"{label:12s} {len(results)} episodes, {len(pairs)} chunks: reported median "
                   f"{np.median(pairs[:, 0]):.2f} ms (|median - {args.sleep_ms:g}| <= 1 ms: "
                   f"{abs(np.median(pairs[:, 0]) - args.sleep_ms) <= 1.0}); reported - time in "
-                  f"infer: median {np.median(error) * 1000:.0f} us, max {error.max() * 1000:.0f} us")
+                  f"infer: median {np.median(error) * 1000:.0f} us, "
+                  f"max {error.max() * 1000:.0f} us")
             measured = json.loads(bench_json.read_text() or "{}").get("benchmarks")
             if measured:
                 stats = measured[0]["stats"]
-                print(f"{'':12s} pytest-benchmark test_latency: median {stats['median'] * 1000:.2f} ms "
-                      f"over {stats['rounds']} rounds")
+                print(f"{'':12s} pytest-benchmark test_latency: "
+                      f"median {stats['median'] * 1000:.2f} ms over {stats['rounds']} rounds")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Success of the privileged `scripted` oracle on the real LIBERO-Plus benchmark.
+r"""Success of the privileged `scripted` oracle on the real LIBERO-Plus benchmark.
 
 Run inside .venv-libero:
-    .venv-libero/bin/python benchmarks/bench_libero_oracle.py --tasks libero_spatial,libero_object --seeds 3
-    .venv-libero/bin/python benchmarks/bench_libero_oracle.py --tasks libero_spatial,libero_object --axes robot_init,layout --variants 1
+    .venv-libero/bin/python benchmarks/bench_libero_oracle.py \
+        --tasks libero_spatial,libero_object --seeds 3
+    .venv-libero/bin/python benchmarks/bench_libero_oracle.py \
+        --tasks libero_spatial,libero_object --axes robot_init,layout --variants 1
 
 Each episode is the harness's own (`run_episode`: the standard protocol's reset, ten
 no-op steps, the sub-suite's step limit, both cameras rendered whenever the policy

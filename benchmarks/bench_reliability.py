@@ -10,8 +10,8 @@ survived when every case is in the JUnit file and the table, the faulty ones as 
 with one line and their seed, no traceback reached the user, and the exit status is
 the one the gates call for. A case missing from the JUnit file counts as lost.
 
-Bad inputs (tests/plugin/test_bad_input.py and tests/policies/test_hostile_peer.py): the test modules
-run as they do in CI; each bad input is one test case asserting one line, no traceback
+Bad inputs (tests/plugin/test_bad_input.py and tests/policies/test_hostile_peer.py): the
+test modules run as they do in CI; each bad input is one test case asserting one line, no traceback
 and no episode, so "one line" counts the cases that passed.
 """
 
@@ -28,7 +28,8 @@ from junitparser import JUnitXml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "plugin")]
 
-from test_reliability import CASES, FAULTS, problems, run_fault
+# Importable only once tests/plugin is on sys.path (above).
+from test_reliability import CASES, FAULTS, problems, run_fault  # noqa: E402
 
 #: The hostile-peer tests that feed bad input (URLs, ports) rather than a faulty peer.
 BAD_INPUT_TESTS = ("plugin/test_bad_input.py",

@@ -71,7 +71,7 @@ def rerun(base: list[EpisodeResult], rng: np.random.Generator, keep: float = 0.7
     for i in rng.permutation(on_axis)[:round(drop * len(rates.get(axis, [])))]:
         solved[i] = False
     return [dataclasses.replace(r, policy="candidate", status=SUCCESS if s else FAILURE)
-            for r, s in zip(base, solved)]
+            for r, s in zip(base, solved, strict=True)]
 
 
 def main() -> int:
@@ -103,13 +103,15 @@ def main() -> int:
         assert code == 0
         print(f"report of {len(base)} cases from 4 shards: {t_report:.2f} s wall, "
               f"{c_report:.2f} s CPU "
-              f"(of which reading JUnit {t_read:.2f} s); HTML {(tmp / 'r.html').stat().st_size // 1024} kB")
+              f"(of which reading JUnit {t_read:.2f} s); "
+              f"HTML {(tmp / 'r.html').stat().st_size // 1024} kB")
 
         alarms = 0
         agreement = []
         for _ in range(args.reruns):
             cand = rerun(base, rng)
-            agreement.append(np.mean([a.success == b.success for a, b in zip(base, cand)]))
+            agreement.append(np.mean([a.success == b.success
+                                      for a, b in zip(base, cand, strict=True)]))
             alarms += compare_results(base, cand).regressed
         print(f"no-change candidates: {alarms}/{args.reruns} flagged as regressed "
               f"(case agreement with baseline {100 * np.mean(agreement):.1f}%)")
@@ -126,8 +128,8 @@ def main() -> int:
         flagged = [r.setting for r in result.rows if r.verdict == REGRESSED]
         row = result.row(args.axis)
         print(f"planted -{100 * args.drop:.0f} pp on {args.axis}: exit {code}, regressed rows "
-              f"{flagged}, {args.axis} delta {100 * row.delta:+.1f} pp, p(Holm) {row.adjusted_p:.2g}; "
-              f"compare took {t_compare:.2f} s")
+              f"{flagged}, {args.axis} delta {100 * row.delta:+.1f} pp, "
+              f"p(Holm) {row.adjusted_p:.2g}; compare took {t_compare:.2f} s")
     return 0 if code == 1 and alarms == 0 else 1
 
 

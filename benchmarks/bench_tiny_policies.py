@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="held-out scenes per task")
     parser.add_argument("--policies", nargs="+", default=["tiny-vla", "tiny-wam"])
     parser.add_argument("--tasks", nargs="*", help="default: all tabletop tasks")
-    parser.add_argument("--weights", help="folder of <policy>.safetensors/.json (default: packaged)")
+    parser.add_argument("--weights",
+                        help="folder of <policy>.safetensors/.json (default: packaged)")
     args = parser.parse_args()
     tasks = args.tasks or [t.name for t in make_suite().tasks()]
     options = {"weights": args.weights} if args.weights else {}

@@ -30,7 +30,8 @@ def main() -> None:
     two, results_two = run_plugin([*matrix, "-n", "2"])
     same = sorted((r.key, r.status, r.steps) for r in results_one) == sorted(
         (r.key, r.status, r.steps) for r in results_two)
-    print(f"episodes: {len(results_one)}  (load average before: {load:.1f} on {os.cpu_count()} cores)")
+    print(f"episodes: {len(results_one)}  "
+          f"(load average before: {load:.1f} on {os.cpu_count()} cores)")
     print(f"-n 1: {one:7.2f} s")
     print(f"-n 2: {two:7.2f} s")
     print(f"speedup: {one / two:.2f}x  (goal >= 1.8x); identical outcomes: {same}")

@@ -49,7 +49,8 @@ def grid_results(policy: str, rates: Mapping[str, float] | float = 0.7,
         chunks = int(rng.integers(3, 12))
         out.append(EpisodeResult(
             key=key, status=SUCCESS if solved else FAILURE,
-            steps=chunks * 5, chunk_latencies_ms=[round(float(x), 3) for x in rng.gamma(9.0, 2.0, chunks)],
+            steps=chunks * 5,
+            chunk_latencies_ms=[round(float(x), 3) for x in rng.gamma(9.0, 2.0, chunks)],
             params=dict(spec.params), episode_seed=spec.episode_seed, policy=policy,
             instruction=spec.task.instruction, wall_time_s=float(chunks * 0.05)))
     return out

@@ -37,5 +37,6 @@ def test_every_wamrobust_flag_of_the_workflow_exists():
     assert {line.split()[1] for line in lines} == {"report", "compare"}
     for line in lines:
         command = line.split()[1]
-        help_text = build_parser(command)._subparsers._group_actions[0].choices[command].format_help()
+        subcommands = build_parser(command)._subparsers._group_actions[0]
+        help_text = subcommands.choices[command].format_help()
         assert not {f for f in flags(line) if f not in help_text}, line

@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     markdown = to_markdown(comparison_table(comparison))
     verdict = "REGRESSED" if comparison.regressed else "no regression"
     overall = comparison.overall
-    markdown += f"\nVerdict: {verdict}" + (f" (overall: {overall.verdict})" if overall else "") + ".\n"
+    markdown += (f"\nVerdict: {verdict}"
+                 + (f" (overall: {overall.verdict})" if overall else "") + ".\n")
     print(markdown, end="")
     if args.markdown:
         target = Path(args.markdown)

@@ -11,7 +11,8 @@ DEFAULT_OUT = Path(".cache/demos")
 
 def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--suite", default="tabletop", help="registered suite (default: tabletop)")
-    sub.add_argument("--episodes", type=int, default=60, help="successful demos per task (default: 60)")
+    sub.add_argument("--episodes", type=int, default=60,
+                     help="successful demos per task (default: 60)")
     sub.add_argument("--tasks", nargs="*", help="tasks to record (default: all of the suite)")
     sub.add_argument("--image-size", type=int,
                      help="stored image width in pixels, a divisor of the cameras' width; "
@@ -38,5 +39,6 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT / suite.name
     started = time.perf_counter()
     counts = record(suite, oracle, out, tasks, args.episodes, image_size, start=args.start)
-    print(f"recorded {sum(counts.values())} demos in {time.perf_counter() - started:.0f} s -> {out}")
+    seconds = time.perf_counter() - started
+    print(f"recorded {sum(counts.values())} demos in {seconds:.0f} s -> {out}")
     return 0

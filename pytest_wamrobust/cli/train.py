@@ -14,7 +14,8 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
                      help="folder written by `wamrobust record` (default: .cache/demos/tabletop)")
     sub.add_argument("--steps", type=int, default=12000,
                      help="optimiser steps (default: 12000, the shipped weights)")
-    sub.add_argument("--batch-size", type=int, default=64, help="demo steps per batch (default: 64)")
+    sub.add_argument("--batch-size", type=int, default=64,
+                     help="demo steps per batch (default: 64)")
     sub.add_argument("--seed", type=int, default=0, help="training seed; same seed, same weights")
     sub.add_argument("--threads", type=int, default=1,
                      help="torch threads (default: 1; more threads on a busy machine are slower)")
@@ -34,5 +35,6 @@ def run(args: argparse.Namespace) -> int:
     path = checkpoint.save(args.out or packaged_dir(), args.policy)
     info = checkpoint.info
     print(f"{args.policy}: {info['parameters']:,} parameters, {info['demo_episodes']} demos "
-          f"({info['demo_steps']} steps), trained {info['train_seconds']} s -> {path.with_suffix('.safetensors')}")
+          f"({info['demo_steps']} steps), trained {info['train_seconds']} s -> "
+          f"{path.with_suffix('.safetensors')}")
     return 0

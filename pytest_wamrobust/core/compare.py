@@ -40,7 +40,8 @@ def alpha_type(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"alpha must be a number in (0, 1), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"alpha must be a number in (0, 1), got {text!r}") from None
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
     return value
@@ -165,7 +166,7 @@ def compare_results(
     adjusted = holm(p_values)
     rows = tuple(
         _row(setting, len(keys), c, p, q, alpha, min_effect, len(groups))
-        for (setting, keys), c, p, q in zip(groups, counts, p_values, adjusted)
+        for (setting, keys), c, p, q in zip(groups, counts, p_values, adjusted, strict=True)
     )
     return Comparison(
         rows=rows,
@@ -222,8 +223,8 @@ def _paired_counts(keys: Sequence[CaseKey], base: dict[CaseKey, EpisodeResult],
     """(baseline successes, candidate successes, only baseline, only candidate)."""
     b = [base[k].success for k in keys]
     c = [cand[k].success for k in keys]
-    only_b = sum(x and not y for x, y in zip(b, c))
-    only_c = sum(y and not x for x, y in zip(b, c))
+    only_b = sum(x and not y for x, y in zip(b, c, strict=True))
+    only_c = sum(y and not x for x, y in zip(b, c, strict=True))
     return sum(b), sum(c), only_b, only_c
 
 

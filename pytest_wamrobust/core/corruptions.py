@@ -9,7 +9,7 @@ same image on any worker.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -48,10 +48,10 @@ def _gaussian(image: np.ndarray, sigma: float) -> np.ndarray:
     taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     taps /= taps.sum()
     out = np.zeros_like(image)
-    for offset, weight in zip(range(-radius, radius + 1), taps):
+    for offset, weight in zip(range(-radius, radius + 1), taps, strict=True):
         out += weight * _shift(image, offset, 0)
     blurred = np.zeros_like(image)
-    for offset, weight in zip(range(-radius, radius + 1), taps):
+    for offset, weight in zip(range(-radius, radius + 1), taps, strict=True):
         blurred += weight * _shift(out, 0, offset)
     return blurred
 

@@ -10,7 +10,8 @@ policy that leans on the clip is visible in the report.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -29,7 +30,8 @@ def validate_chunk(chunk: object, action_dim: int, policy: str) -> np.ndarray:
     try:
         array = np.asarray(chunk, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise EpisodeError("invalid_action", f"policy {policy!r} returned a non-numeric action chunk ({one_line(exc)})") from None
+        raise EpisodeError("invalid_action", f"policy {policy!r} returned a non-numeric "
+                           f"action chunk ({one_line(exc)})") from None
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != action_dim:
         raise EpisodeError(
             "invalid_action",
@@ -107,7 +109,7 @@ def run_episode(
         policy.reset(spec.task.name, spec.episode_seed)
         while steps < spec.max_steps:
             stage = "policy_error"
-            raw, seconds = call_with_deadline(lambda: timed_infer(observation),
+            raw, seconds = call_with_deadline(partial(timed_infer, observation),
                                               infer_timeout_s, meta.name)
             latencies.append(seconds * 1000.0)
             chunk = validate_chunk(raw, action_dim, meta.name)

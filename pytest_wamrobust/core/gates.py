@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.results import EpisodeResult
 from pytest_wamrobust.core.stats import wilson_interval
 from pytest_wamrobust.core.types import CLEAN, SETTINGS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the tomli backport, a dependency there
+    import tomli as tomllib
 
 #: The row over every perturbed-axis episode (clean excluded), and its threshold key.
 OVERALL = "overall"
@@ -127,7 +132,8 @@ def _parse_latency(value: Any, where: str) -> float:
     try:
         ms = float(value)
     except (TypeError, ValueError):
-        raise ThresholdsError(f"{where}: {LATENCY} = {value!r} is not a number of milliseconds") from None
+        raise ThresholdsError(
+            f"{where}: {LATENCY} = {value!r} is not a number of milliseconds") from None
     if isinstance(value, bool) or not ms > 0 or math.isinf(ms):
         raise ThresholdsError(f"{where}: {LATENCY} = {value!r} must be a positive number of ms")
     return ms
@@ -140,7 +146,8 @@ def load_thresholds_file(path: str | Path) -> Thresholds:
     try:
         data = tomllib.loads(path.read_text())
     except OSError as exc:
-        raise ThresholdsError(f"cannot read thresholds file {path}: {exc.strerror or exc}") from None
+        raise ThresholdsError(
+            f"cannot read thresholds file {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ThresholdsError(f"thresholds file {path} is not valid TOML: {exc}") from None
     table = data.get("tool", {}).get("wamrobust", {}).get("thresholds")

@@ -8,18 +8,23 @@ case's parameters; a simulator backend subclasses it and only builds scenes.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
-
-import tomllib
+from typing import Any
 
 from pytest_wamrobust.core import sampling, seeding
-from pytest_wamrobust.core.axes import LEVELS, AxisRanges, get_axis
+from pytest_wamrobust.core.axes import LEVELS, AxisRanges, LanguageRanges, get_axis
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.protocols import CaseSelection, Env
 from pytest_wamrobust.core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the tomli backport, a dependency there
+    import tomli as tomllib
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class SuiteManifest:
     source: str = ""
 
     @classmethod
-    def load(cls, path: str | Path) -> "SuiteManifest":
+    def load(cls, path: str | Path) -> SuiteManifest:
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text())
@@ -46,7 +51,7 @@ class SuiteManifest:
         return cls.from_dict(data, source=str(path))
 
     @classmethod
-    def packaged(cls, name: str) -> "SuiteManifest":
+    def packaged(cls, name: str) -> SuiteManifest:
         """The manifest shipped in the package (top-level `suites/` in the source tree)."""
         resource = _packaged_suites_dir().joinpath(f"{name}.toml")
         if not resource.is_file():
@@ -55,7 +60,7 @@ class SuiteManifest:
             return cls.load(path)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> "SuiteManifest":
+    def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> SuiteManifest:
         where = source
         suite = _table(data, "suite", where)
         name = _required(suite, "name", str, f"{where} [suite]")
@@ -69,7 +74,8 @@ class SuiteManifest:
         axes_table = data.get("axes", {})
         unknown_axes = set(axes_table) - set(AXES)
         if unknown_axes:
-            raise UsageError(f"{where} [axes]: unknown axes {sorted(unknown_axes)}; known: {', '.join(AXES)}")
+            raise UsageError(f"{where} [axes]: unknown axes {sorted(unknown_axes)}; "
+                             f"known: {', '.join(AXES)}")
         axis_ranges = {
             axis: get_axis(axis).ranges(axes_table.get(axis), f"{where} [axes.{axis}]")
             for axis in AXES
@@ -94,6 +100,7 @@ class SuiteManifest:
     def _check_rewrites(self) -> None:
         """Every rewrite kind the language axis can draw must exist for every task."""
         ranges = self.axis_ranges["language"]
+        assert isinstance(ranges, LanguageRanges)  # get_axis("language") built it
         kinds = {k for level_kinds in ranges.kinds_by_level for k in level_kinds}
         for task in self.tasks:
             missing = sorted(k for k in kinds if not task.rewrites.get(k))
@@ -108,7 +115,8 @@ class SuiteManifest:
             if task.name == name:
                 return task
         raise UsageError(
-            f"unknown task {name!r} in suite {self.name!r}; tasks: {', '.join(t.name for t in self.tasks)}"
+            f"unknown task {name!r} in suite {self.name!r}; "
+            f"tasks: {', '.join(t.name for t in self.tasks)}"
         )
 
 

@@ -8,8 +8,9 @@ suite only has to apply its scene-side axes itself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -8,8 +8,9 @@ robustness table, and read by `wamrobust report` / `compare` from any JUnit file
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ class EpisodeResult:
         return [(PREFIX + name, value) for name, value in props]
 
     @classmethod
-    def from_properties(cls, properties: Iterable[tuple[str, Any]]) -> "EpisodeResult":
+    def from_properties(cls, properties: Iterable[tuple[str, Any]]) -> EpisodeResult:
         """Inverse of `to_properties`; raises KeyError if a required property is absent."""
         known = {
             "suite", "task", "axis", "level", "seed", "episode_seed", "policy", "status",

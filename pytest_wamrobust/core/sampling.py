@@ -57,7 +57,8 @@ class SeededProvider(providers.PrimitiveProvider):
         if not len(intervals):
             return ""
         size = int(self._rng.integers(min_size, min(max_size, min_size + 16), endpoint=True))
-        return "".join(chr(intervals[int(i)]) for i in self._rng.integers(len(intervals), size=size))
+        picks = self._rng.integers(len(intervals), size=size)
+        return "".join(chr(intervals[int(i)]) for i in picks)
 
     def draw_bytes(self, min_size: int = 0, max_size: int = 2**32, **_: Any) -> bytes:
         return self._rng.bytes(int(self._rng.integers(min_size, min(max_size, min_size + 16),

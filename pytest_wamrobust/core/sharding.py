@@ -76,7 +76,8 @@ def split_items(items: Sequence[T], key_of: Callable[[T], CaseKey | None],
     """
     keys = {item_key for item_key in map(key_of, items) if item_key is not None}
     chosen = set(shard_cases(keys, shard))
-    kept, deselected = [], []
+    kept: list[T] = []
+    deselected: list[T] = []
     for item in items:
         key = key_of(item)
         keep = key in chosen if key is not None else shard.index == 1

@@ -82,7 +82,8 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
     try:
         config = PreTrainedConfig.from_pretrained(directory, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - any load fault is one line about the checkpoint
-        raise UsageError(f"cannot read the LeRobot config in {directory}: {one_line(exc)}") from None
+        raise UsageError(
+            f"cannot read the LeRobot config in {directory}: {one_line(exc)}") from None
     cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
     config.device = device
     try:
@@ -92,10 +93,11 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
             config, pretrained_path=str(directory),
             preprocessor_overrides={"device_processor": {"device": device}})
     except Exception as exc:  # noqa: BLE001
-        raise UsageError(f"cannot load the LeRobot checkpoint {directory}: {one_line(exc)}") from None
+        raise UsageError(
+            f"cannot load the LeRobot checkpoint {directory}: {one_line(exc)}") from None
     model.eval()
     chunk = int(getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
-                or getattr(config, "n_action_steps", 1))
+                or getattr(config, "n_action_steps", None) or 1)
     replan = REPLAN_STEPS.read(ctx) or int(getattr(config, "n_action_steps", None) or chunk)
     try:
         metadata = PolicyMetadata(f"lerobot-{config.type}", chunk, min(replan, chunk))
@@ -134,7 +136,7 @@ def _map_features(config: Any, spec: EnvSpec,
         raise UsageError(f"checkpoint {directory} reads {len(images)} cameras "
                          f"({', '.join(images)}) but suite {spec.suite!r} has "
                          f"{len(spec.cameras)} ({', '.join(spec.camera_names)})")
-    cameras = {**by_name, **dict(zip(rest_features, rest_cameras))}
+    cameras = {**by_name, **dict(zip(rest_features, rest_cameras, strict=False))}
     state = config.input_features.get(STATE_KEY)
     if state is not None and tuple(state.shape) != (spec.state_dim,):
         raise UsageError(f"checkpoint {directory} expects a state of shape {tuple(state.shape)} "

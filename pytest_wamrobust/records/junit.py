@@ -65,7 +65,8 @@ def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
     try:
         xml = JUnitXml.fromfile(str(path))
     except SyntaxError as exc:  # ElementTree's ParseError and lxml's XMLSyntaxError
-        raise UsageError(f"{path} is not XML ({exc}); pass the file written by pytest --junitxml") from None
+        raise UsageError(
+            f"{path} is not XML ({exc}); pass the file written by pytest --junitxml") from None
     except JUnitXmlError:
         root = ET.parse(path).getroot().tag
         raise UsageError(

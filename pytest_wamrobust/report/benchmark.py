@@ -24,9 +24,11 @@ def read_benchmark_json(path: str | Path) -> list[LatencyRow]:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file; write it with pytest --benchmark-json={path.name}") from None
+        raise UsageError(
+            f"{path}: no such file; write it with pytest --benchmark-json={path.name}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not JSON ({exc}); pass the file pytest --benchmark-json wrote") from None
+        raise UsageError(
+            f"{path} is not JSON ({exc}); pass the file pytest --benchmark-json wrote") from None
     benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
     if not isinstance(benchmarks, list):
         raise UsageError(f"{path} is not a pytest-benchmark file (no 'benchmarks' list)")
@@ -45,7 +47,8 @@ def read_benchmark_json(path: str | Path) -> list[LatencyRow]:
                                    p95, p99, float(stats.get("max", "nan")) * 1000.0,
                                    float(stats["mean"]) * 1000.0))
         except (KeyError, TypeError, ValueError) as exc:
-            raise UsageError(f"{path}: a benchmark entry lacks pytest-benchmark stats ({exc!r})") from None
+            raise UsageError(
+                f"{path}: a benchmark entry lacks pytest-benchmark stats ({exc!r})") from None
     return rows
 
 

@@ -114,7 +114,7 @@ def to_markdown(table: Table) -> str:
               for i, h in enumerate(table.headers)]
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     out = [f"### {table.title}", "", line(table.headers),
            "|" + "|".join("-" * (w + 2) for w in widths) + "|"]

@@ -76,8 +76,10 @@ def test_identity_parameters_are_neutral(axis):
 
 def test_language_identity_keeps_the_instruction_and_rewrites_pick_from_the_bank():
     bank = {"paraphrase": ("grab the cube", "take the cube")}
-    assert rewrite_instruction("pick the cube", bank, get_axis("language").identity()) == "pick the cube"
-    assert rewrite_instruction("pick the cube", bank, {"kind": "paraphrase", "choice": 3}) == "take the cube"
+    identity = get_axis("language").identity()
+    assert rewrite_instruction("pick the cube", bank, identity) == "pick the cube"
+    paraphrase = {"kind": "paraphrase", "choice": 3}
+    assert rewrite_instruction("pick the cube", bank, paraphrase) == "take the cube"
     with pytest.raises(UsageError, match="reasoning"):
         rewrite_instruction("pick the cube", bank, {"kind": "reasoning", "choice": 0})
 
@@ -87,7 +89,8 @@ def test_a_case_draws_the_same_parameters_every_time():
     strategy = get_axis("camera").strategy(3)
     first = sampling.draw(strategy, seeding.derive_seed(key, "params"))
     assert first == sampling.draw(strategy, seeding.derive_seed(key, "params"))
-    other = sampling.draw(strategy, seeding.derive_seed(CaseKey("tabletop", "pick_cube", "camera", 3, 8), "params"))
+    next_seed = CaseKey("tabletop", "pick_cube", "camera", 3, 8)
+    other = sampling.draw(strategy, seeding.derive_seed(next_seed, "params"))
     assert other != first
 
 
@@ -97,12 +100,14 @@ def test_draws_are_identical_in_a_fresh_process_with_another_hash_seed():
         "from pytest_wamrobust.core.axes import AXIS_REGISTRY;"
         "from pytest_wamrobust.core.types import CaseKey;"
         "print(json.dumps({a: sampling.draw(ax.strategy(4), seeding.derive_seed("
-        "CaseKey('s', 't', a, 4, 2), 'params')) for a, ax in AXIS_REGISTRY.items()}, sort_keys=True))"
+        "CaseKey('s', 't', a, 4, 2), 'params')) for a, ax in AXIS_REGISTRY.items()},"
+        " sort_keys=True))"
     )
     outputs = set()
     for hash_seed in ("0", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)
         outputs.add(run.stdout)
     assert len(outputs) == 1
 
@@ -111,7 +116,8 @@ def test_episode_seed_matches_the_clean_control_across_axes_and_levels():
     clean = CaseKey("tabletop", "pick_cube", "clean", 0, 3)
     perturbed = CaseKey("tabletop", "pick_cube", "light", 5, 3)
     assert seeding.episode_seed(clean) == seeding.episode_seed(perturbed)
-    assert seeding.episode_seed(clean) != seeding.episode_seed(CaseKey("tabletop", "pick_cube", "clean", 0, 4))
+    next_seed = CaseKey("tabletop", "pick_cube", "clean", 0, 4)
+    assert seeding.episode_seed(clean) != seeding.episode_seed(next_seed)
 
 
 def test_suite_overrides_are_checked():

@@ -157,7 +157,8 @@ def test_real_runs_oracle_vs_random(capsys):
                  str(FIXTURES / "tabletop_random.xml")])
     out = capsys.readouterr().out
     assert code == 1
-    assert re.search(r"^\| Total +\| 168 +\| 100\.0 +\| 0\.0 +\| -100\.0 +\| 168/0 .*regressed", out, re.MULTILINE)
+    assert re.search(r"^\| Total +\| 168 +\| 100\.0 +\| 0\.0 +\| -100\.0 +\| 168/0 .*regressed",
+                     out, re.MULTILINE)
     assert main(["compare", str(FIXTURES / "tabletop_random.xml"),
                  str(FIXTURES / "tabletop_scripted.xml")]) == 0
     assert "improved" in capsys.readouterr().out

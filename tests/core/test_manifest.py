@@ -19,8 +19,10 @@ def manifest_dict(**suite):
     return {
         "suite": {"name": "mini", "default_levels": [1, 3], "default_seeds": 2, **suite},
         "tasks": [
-            {"name": "a", "instruction": "do a", "max_steps": 10, "rewrites": copy.deepcopy(REWRITES)},
-            {"name": "b", "instruction": "do b", "max_steps": 20, "rewrites": copy.deepcopy(REWRITES)},
+            {"name": "a", "instruction": "do a", "max_steps": 10,
+             "rewrites": copy.deepcopy(REWRITES)},
+            {"name": "b", "instruction": "do b", "max_steps": 20,
+             "rewrites": copy.deepcopy(REWRITES)},
         ],
         "axes": {"camera": {"roll_deg": {"start": 0, "end": 5, "signed": True}}},
     }

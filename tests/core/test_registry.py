@@ -33,7 +33,7 @@ def test_random_is_uniform_and_reproducible_from_the_reset_seed():
     again = [policy.infer(OBS) for _ in range(3)]
     policy.reset("lift", 8)
     other = policy.infer(OBS)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     assert not np.array_equal(first[0], other)
     assert first[0].shape == (4, 7) and np.all(np.abs(np.concatenate(first)) <= 1.0)
 

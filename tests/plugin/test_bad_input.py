@@ -189,7 +189,8 @@ def test_accessors_read_typed_values_and_word_every_bad_one_alike():
         (lambda: ctx.number("word", 1.0), "--policy-arg word=many must be a number"),
         (lambda: ctx.number("inf", 1.0), "--policy-arg inf=inf must be a number"),
         (lambda: ctx.number("neg", 1.0, minimum=0), "--policy-arg neg=-1 must be a number >= 0"),
-        (lambda: ctx.seconds("neg", 1.0), "--policy-arg neg=-1 must be a positive number of seconds"),
+        (lambda: ctx.seconds("neg", 1.0),
+         "--policy-arg neg=-1 must be a positive number of seconds"),
         (lambda: ctx.seconds("word", 1.0),
          "--policy-arg word=many must be a positive number of seconds"),
     ]:
@@ -287,6 +288,6 @@ def test_report_leaves_out_episodes_it_cannot_count_with_one_warning_each(tmp_pa
     code = main(["report", str(tmp_path / "r.xml")])
     err = capsys.readouterr().err.splitlines()
     assert code == 0 and len(err) == len(broken)
-    for line, (case_id, (_, _, bad)) in zip(err, broken.items()):
+    for line, (case_id, (_, _, bad)) in zip(err, broken.items(), strict=True):
         assert line.startswith("wamrobust: warning: ") and line.endswith("left out of the rates")
         assert f"test_episode[mini/task0/{case_id}]" in line and bad in line

@@ -133,9 +133,10 @@ def test_gates_decide_the_exit_status(pytester, gate, expected_exit, dist):
     final = ("gates configured: all 2 held -> exit 0" if expected_exit == 0
              else "gates FAILED (clean) -> exit 1")
     result.stdout.fnmatch_lines([f"gates (point): * held, {verdict}",
-                                 "unsolved episodes: clean 1 (1 FAILED lines folded; -rf lists them)",
+                                 "unsolved episodes: clean 1 "
+                                 "(1 FAILED lines folded; -rf lists them)",
                                  f"wamrobust verdict: {final}",
-                                 "*= 1 failed, 1 * in *"])  # the verdict is the last line above pytest's
+                                 "*= 1 failed, 1 * in *"])  # the verdict, then pytest's
     cases = {c.name: c for c in gates_suite(junit(pytester))}
     assert set(cases) == {"clean", "max_chunk_latency_ms"}
     assert bool(cases["clean"].result) == (expected_exit == 1)
@@ -147,7 +148,8 @@ def test_gates_decide_the_exit_status(pytester, gate, expected_exit, dist):
 FAULTS = {
     "close_drawer": ("raise", "policy raised RuntimeError: model exploded at step 0"),
     "open_drawer": ("nan", "NaN/inf values in an action chunk"),
-    "push_to_region": ("shape", "returned actions of shape (3, 2); this suite expects (chunk_length, 7)"),
+    "push_to_region": ("shape",
+                       "returned actions of shape (3, 2); this suite expects (chunk_length, 7)"),
 }
 
 
@@ -169,7 +171,8 @@ def test_faulty_policies_error_their_cases_and_the_run_goes_on(pytester):
             (f"episode error (task={task} axis=clean level=0 seed=s00 episode_seed=* steps=0): "
              f"*{message}"),
         ])
-        result.stdout.fnmatch_lines([f"error tabletop/{task}/clean/L0/s00 (episode_seed *): *{message}"])
+        result.stdout.fnmatch_lines(
+            [f"error tabletop/{task}/clean/L0/s00 (episode_seed *): *{message}"])
         assert isinstance(cases[name].result[0], Error) and message in cases[name].result[0].message
         assert props[name]["wam.status"] == "error" and props[name]["wam.seed"] == "0"
         assert props[name]["wam.error_kind"] in ("policy_error", "invalid_action")

@@ -44,7 +44,8 @@ def test_shards_split_the_matrix_and_merge_into_the_unsharded_run(pytester):
     assert len(ids) == len(set(ids))  # no case in two shards
     assert {c: o for s in shards for c, o in s.items()} == outcome_of([pytester.path / "whole.xml"])
     # the latency case (no episode) runs once, in shard 1
-    latency = [i for i in (1, 2, 3) if "test_latency" in (pytester.path / f"shard-{i}.xml").read_text()]
+    latency = [i for i in (1, 2, 3)
+               if "test_latency" in (pytester.path / f"shard-{i}.xml").read_text()]
     assert latency == [1]
 
 
@@ -154,5 +155,5 @@ def test_a_case_this_machine_cannot_build_is_skipped_and_counted(pytester):
     xml = JUnitXml.fromfile(str(pytester.path / "report.xml"))
     light = [c for s in xml for c in s if "/light/" in c.name]
     assert len(light) == 2
-    assert all(isinstance(c.result[0], Skipped) and "unpack the asset archive" in c.result[0].message
-               for c in light)
+    assert all(isinstance(c.result[0], Skipped)
+               and "unpack the asset archive" in c.result[0].message for c in light)

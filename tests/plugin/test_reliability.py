@@ -58,7 +58,8 @@ def sim_fault(name: str, fault: str, message: str) -> Fault:
 XDIST = ("-n", "2")
 NOT_RUN = ("error", "not_run")
 FAULTS = [
-    policy_fault("policy raises", "raise", r"^policy raised RuntimeError: model exploded at step 0$"),
+    policy_fault("policy raises", "raise",
+                 r"^policy raised RuntimeError: model exploded at step 0$"),
     policy_fault("NaN actions", "nan", r"returned \d+ NaN/inf values in an action chunk$"),
     policy_fault("inf actions", "inf", r"returned \d+ NaN/inf values in an action chunk$"),
     policy_fault("wrong action shape", "shape", r"returned actions of shape \(3, 2\); this suite "
@@ -87,7 +88,8 @@ FAULTS = [
     Fault("policy factory raises", ("--suite=tabletop", "--policy=faulty_policies:broken_factory"),
           r"^policy 'faulty_policies:broken_factory' could not be created: OSError: checkpoint",
           exit=1, healthy_runs=False),
-    Fault("factory returns a non-policy", ("--suite=tabletop", "--policy=faulty_policies:not_a_policy"),
+    Fault("factory returns a non-policy",
+          ("--suite=tabletop", "--policy=faulty_policies:not_a_policy"),
           r"the factory returned object, which lacks metadata, reset, infer", exit=1,
           healthy_runs=False),
     sim_fault("scene build fails", "build", r"^building the scene failed: FileNotFoundError"),
@@ -217,7 +219,8 @@ def problems(fault: Fault, outcome: Outcome) -> list[str]:
 @pytest.mark.parametrize("fault", FAULTS, ids=fault_id)
 def test_a_fault_costs_its_cases_not_the_run(fault, tmp_path):
     outcome = run_fault(fault, tmp_path)
-    assert not problems(fault, outcome), "\n".join(problems(fault, outcome)) + "\n" + outcome.output[-3000:]
+    found = problems(fault, outcome)
+    assert not found, "\n".join(found) + "\n" + outcome.output[-3000:]
     if fault.name == "a stall per episode vs a p99 latency gate":
         assert re.search(r"gate p99 <= 500 ms FAIL", outcome.output), outcome.output[-2000:]
     if fault.name == "actions outside [-1, 1]":

@@ -58,8 +58,8 @@ checkpoint, broken = sys.argv[1], sys.argv[2]
 spec = registry.make_suite("tabletop").env_spec
 policy = registry.make_policy("lerobot:" + checkpoint, PolicyContext(spec, {"threads": "1"}))
 rng = np.random.default_rng(0)
-obs = Observation({c: rng.integers(0, 255, (128, 128, 3), dtype=np.uint8) for c in spec.camera_names},
-                  rng.normal(size=8), "pick up the red cube")
+images = {c: rng.integers(0, 255, (128, 128, 3), dtype=np.uint8) for c in spec.camera_names}
+obs = Observation(images, rng.normal(size=8), "pick up the red cube")
 policy.reset("lift_cube", 3)
 chunk = policy.infer(obs)
 # LeRobot's own path: select_action on the same batch, through the same processors
@@ -72,7 +72,8 @@ resize = lambda im: torch.nn.functional.interpolate(
     align_corners=False)[0]
 batch = {"observation.images.front": resize(obs.images["agentview"]),
          "observation.images.wrist": resize(obs.images["wrist"]),
-         "observation.state": torch.as_tensor(obs.state, dtype=torch.float32), "task": obs.instruction}
+         "observation.state": torch.as_tensor(obs.state, dtype=torch.float32),
+         "task": obs.instruction}
 model.reset()
 with torch.inference_mode():
     reference = [post(model.select_action(pre(batch))).numpy()[0] for _ in range(5)]
@@ -83,7 +84,8 @@ except UsageError as exc:
     errors.append(str(exc))
 print(json.dumps({"meta": [policy.metadata.name, policy.metadata.chunk_length,
                            policy.metadata.replan_steps],
-                  "shape": list(chunk.shape), "max_diff": float(np.abs(chunk[:5] - np.array(reference)).max()),
+                  "shape": list(chunk.shape),
+                  "max_diff": float(np.abs(chunk[:5] - np.array(reference)).max()),
                   "cameras": policy._cameras, "errors": errors}))
 """
 

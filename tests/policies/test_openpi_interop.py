@@ -30,7 +30,8 @@ from openpi_server import WebsocketPolicyServer
 
 class Probe:
     def infer(self, obs):
-        image, wrist, state = obs["observation/image"], obs["observation/wrist_image"], obs["observation/state"]
+        image, wrist = obs["observation/image"], obs["observation/wrist_image"]
+        state = obs["observation/state"]
         if obs["prompt"] == "raise":
             raise RuntimeError("checkpoint exploded")
         assert image.shape == wrist.shape == (224, 224, 3) and image.dtype == np.uint8, image.shape
@@ -42,7 +43,8 @@ class Probe:
         actions[:, 3] = len(obs["prompt"]) / 100.0
         return {"actions": actions, "policy_timing": {"infer_ms": 1.5}}
 
-WebsocketPolicyServer(Probe(), host="127.0.0.1", port=int(sys.argv[1]), metadata={"model": "probe"}).serve_forever()
+WebsocketPolicyServer(Probe(), host="127.0.0.1", port=int(sys.argv[1]),
+                      metadata={"model": "probe"}).serve_forever()
 """
 
 LIBERO_LIKE = EnvSpec(

@@ -16,7 +16,8 @@ from pytest_wamrobust.policies.tiny.policy import load_policy
 from pytest_wamrobust.policies.tiny.vocab import MAX_TOKENS, Vocabulary
 
 INSTRUCTIONS = ["pick up the red cube", "open the drawer", "put the red cube on the plate"]
-SPEC = EnvSpec("tabletop", (CameraSpec("agentview", 128, 128), CameraSpec("wrist", 128, 128, "wrist")),
+SPEC = EnvSpec("tabletop",
+               (CameraSpec("agentview", 128, 128), CameraSpec("wrist", 128, 128, "wrist")),
                state_dim=8, action_dim=7, control_hz=20.0)
 
 
@@ -52,7 +53,8 @@ def test_state_features_are_continuous_across_the_axis_angle_flip():
 
 def _inputs(cfg: ModelConfig, batch: int = 2):
     g = torch.Generator().manual_seed(1)
-    images = [torch.rand(batch, 3, cfg.image_size, cfg.image_size, generator=g) - 0.5 for _ in cfg.cameras]
+    images = [torch.rand(batch, 3, cfg.image_size, cfg.image_size, generator=g) - 0.5
+              for _ in cfg.cameras]
     tokens = torch.tensor([[2, 3, 0, 0]] * batch)
     return images, tokens, torch.randn(batch, 14, generator=g)
 
@@ -85,13 +87,16 @@ def _checkpoint(kind: str) -> Checkpoint:
     vocab = Vocabulary.build(INSTRUCTIONS)
     cfg = ModelConfig(kind, ("agentview", "wrist"), vocab_size=len(vocab))
     weights = build(cfg).state_dict()
-    return Checkpoint(cfg, vocab, np.zeros(14, np.float32), np.ones(14, np.float32), weights, {"seed": 0})
+    return Checkpoint(cfg, vocab, np.zeros(14, np.float32), np.ones(14, np.float32), weights,
+                      {"seed": 0})
 
 
 def _observation(seed: int = 0) -> Observation:
     rng = np.random.default_rng(seed)
-    images = {c: rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for c in ("agentview", "wrist")}
-    return Observation(images, np.r_[0.0, 0.0, 0.2, np.pi, 0, 0, 0.04, 0.04], "pick up the blue thing")
+    images = {c: rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+              for c in ("agentview", "wrist")}
+    state = np.r_[0.0, 0.0, 0.2, np.pi, 0, 0, 0.04, 0.04]
+    return Observation(images, state, "pick up the blue thing")
 
 
 @pytest.mark.parametrize("name,kind", [("tiny-vla", "vla"), ("tiny-wam", "wam")])
@@ -112,7 +117,8 @@ def test_missing_weights_and_wrong_suites_fail_in_one_line(tmp_path):
     with pytest.raises(MissingAssetError, match="wamrobust train tiny-vla"):
         load_policy("tiny-vla", PolicyContext(SPEC, {"weights": str(tmp_path)}))
     _checkpoint("vla").save(tmp_path, "tiny-vla")
-    dual = EnvSpec("robotwin_plus", (CameraSpec("head", 128, 128),), state_dim=14, action_dim=14, control_hz=20)
+    dual = EnvSpec("robotwin_plus", (CameraSpec("head", 128, 128),), state_dim=14, action_dim=14,
+                   control_hz=20)
     with pytest.raises(UsageError, match="robotwin_plus"):
         load_policy("tiny-vla", PolicyContext(dual, {"weights": str(tmp_path)}))
     with pytest.raises(UsageError, match="threads"):

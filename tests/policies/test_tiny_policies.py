@@ -1,4 +1,4 @@
-"""The shipped tiny-vla / tiny-wam: offline loading, real rollouts, the same outcome on any worker."""
+"""The shipped tiny-vla / tiny-wam: offline loading, real rollouts, same outcome on any worker."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ def demos(tmp_path_factory):
     suite = make_suite()
     oracle = make_policy("scripted", PolicyContext(suite.env_spec))
     out = tmp_path_factory.mktemp("demos")
-    counts = record(suite, oracle, out, ["lift_cube", "open_drawer"], 2, 64, progress=lambda _: None)
+    counts = record(suite, oracle, out, ["lift_cube", "open_drawer"], 2, 64,
+                    progress=lambda _: None)
     assert counts == {"lift_cube": 2, "open_drawer": 2}
     return out
 
@@ -33,13 +34,15 @@ def test_demos_are_successful_compact_episodes_on_unseen_scenes(demos):
     for path in files:
         ep = Episode.load(path)
         steps = len(ep.states)
-        assert ep.images["agentview"].shape == (steps, 64, 64, 3) and ep.images["wrist"].dtype == np.uint8
+        assert ep.images["agentview"].shape == (steps, 64, 64, 3)
+        assert ep.images["wrist"].dtype == np.uint8
         assert ep.plans.shape == (steps, 10, 7) and ep.actions.shape == (steps, 7)
         assert np.abs(ep.actions).max() <= 1.0
         assert ep.instruction in ("pick up the red cube", "open the drawer")
         assert path.stat().st_size < 40 * steps * 1024  # compressed uint8 frames, not floats
         if ep.task == "lift_cube":
-            assert episode_seed(demo_key("tabletop", ep.task, ep.seed_index - 100_000)) not in test_seeds
+            demo = demo_key("tabletop", ep.task, ep.seed_index - 100_000)
+            assert episode_seed(demo) not in test_seeds
 
 
 @pytest.mark.parametrize("kind", ["vla", "wam"])

@@ -110,7 +110,8 @@ def test_latency_percentiles_pool_every_chunk():
 
 def test_errors_count_as_failures_and_are_shown():
     results = grid_results("pi05", 1.0)
-    results[0].status, results[0].error, results[0].error_kind = "error", "policy raised", "policy_error"
+    results[0].status, results[0].error = "error", "policy raised"
+    results[0].error_kind = "policy_error"
     table = success_table(results)
     clean = table.cell("pi05", results[0].key.axis)
     assert clean.errors == 1 and clean.successes == clean.n - 1
@@ -171,7 +172,8 @@ def test_thresholds_gate_the_merged_results(tmp_path, capsys):
     gates_file.write_text("[thresholds]\nclean = 0.9\noverall = 0.8\n")
     code, out, err = report(capsys, FIXTURES / "tabletop_scripted.xml", "--thresholds", gates_file)
     assert code == 0, err
-    assert re.search(r"\| scripted \| overall \| success 100\.0% >= 80\.0% \(168/168\) *\| held", out)
+    assert re.search(r"\| scripted \| overall \| success 100\.0% >= 80\.0% \(168/168\) *\| held",
+                     out)
     code, out, err = report(capsys, FIXTURES / "tabletop_random.xml", "--thresholds", gates_file)
     assert code == 1
     assert re.search(r"\| random +\| clean +\| success 0\.0% < 90\.0% \(0/24\) *\| FAILED", out)

@@ -55,7 +55,8 @@ class DropEnv:
     """
 
     def __init__(self, goal_x: float = 0.1) -> None:
-        self.spec = EnvSpec("drop", (CameraSpec("front", 48, 64), CameraSpec("top", 32, 32, "wrist")),
+        self.spec = EnvSpec("drop",
+                            (CameraSpec("front", 48, 64), CameraSpec("top", 32, 32, "wrist")),
                             state_dim=3, action_dim=1, control_hz=20.0)
         self.model = mujoco.MjModel.from_xml_string(SCENE)
         self.data = mujoco.MjData(self.model)
@@ -150,7 +151,8 @@ def test_all_policy_and_frame_stride(tmp_path):
 
 def test_none_policy_renders_nothing(tmp_path):
     result, observed = episode(push=1.0, recorder=VideoRecorder(tmp_path, "none"))
-    assert result.video == "" and observed == 1 + 40 // 4  # reset + one per chunk, as without a recorder
+    # reset + one per chunk, as without a recorder
+    assert result.video == "" and observed == 1 + 40 // 4
 
 
 def test_recorder_is_reusable_across_episodes(tmp_path):
@@ -198,7 +200,8 @@ def test_video_path_is_one_readable_file_per_case(tmp_path):
 
     r = EpisodeResult(CaseKey("tabletop", "pick_cube", "camera", 3, 7), "failure", 1,
                       policy="ws://host:8000")
-    assert video_path(tmp_path, r) == tmp_path / "ws___host_8000" / "tabletop__pick_cube__camera__L3__s07.mp4"
+    expected = tmp_path / "ws___host_8000" / "tabletop__pick_cube__camera__L3__s07.mp4"
+    assert video_path(tmp_path, r) == expected
 
 
 def test_real_tabletop_failure_video(tmp_path):

@@ -106,8 +106,9 @@ def test_inverse_kinematics_round_trips_over_the_workspace():
     kin = ArmKinematics((-0.3, -0.36))
     rng = np.random.default_rng(0)
     for _ in range(200):
-        target = EefTarget(np.array([rng.uniform(-0.4, -0.05), rng.uniform(-0.15, 0.15), rng.uniform(0.04, 0.25)]),
-                           float(rng.uniform(-1.5, 1.5)))
+        pos = np.array([rng.uniform(-0.4, -0.05), rng.uniform(-0.15, 0.15),
+                        rng.uniform(0.04, 0.25)])
+        target = EefTarget(pos, float(rng.uniform(-1.5, 1.5)))
         reached = kin.forward(kin.inverse(target))
         assert np.allclose(reached.pos, target.pos, atol=1e-9)
         assert math.isclose(math.cos(2 * reached.yaw), math.cos(2 * target.yaw), abs_tol=1e-9)
@@ -162,9 +163,11 @@ def test_same_case_same_outcome_in_another_process(physics):
     spec = _spec(physics, "handover_bar", "layout", 5, 2)
     here = _final_world(physics, spec, steps=80).privileged["objects"]["bar"]["pos"]
     code = (
-        "import dataclasses, numpy as np; from tests.sims.test_robotwin import _suite, _spec, _final_world;"
+        "import dataclasses, numpy as np;"
+        "from tests.sims.test_robotwin import _suite, _spec, _final_world;"
         "s=_suite(render=False); sp=_spec(s,'handover_bar','layout',5,2);"
-        "print(sp.params_json()); print(repr(_final_world(s, sp, steps=80).privileged['objects']['bar']['pos'].tolist()))"
+        "print(sp.params_json());"
+        "print(repr(_final_world(s, sp, steps=80).privileged['objects']['bar']['pos'].tolist()))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__)))).stdout.splitlines()
@@ -222,7 +225,8 @@ def test_three_cameras_render_at_the_declared_size(rendered):
 @pytest.mark.parametrize("axis", ["camera", "light", "background", "noise", "layout"])
 def test_visual_axes_change_the_head_image(rendered, axis):
     _, images = rendered
-    diff = np.abs(images[axis]["head"].astype(int) - images["clean"]["head"].astype(int)).max(axis=2)
+    head, clean = images[axis]["head"].astype(int), images["clean"]["head"].astype(int)
+    diff = np.abs(head - clean).max(axis=2)
     assert np.mean(diff > 25) > 0.01  # a visible change, not rendering jitter
 
 
@@ -236,11 +240,12 @@ def test_camera_and_noise_leave_the_wrist_cameras_alone(rendered):
 def test_no_vulkan_device_is_one_line_naming_the_fix(tmp_path):
     code = (
         "from pytest_wamrobust.sims.robotwin.vulkan import render_system\n"
-        "try:\n    render_system()\nexcept Exception as e:\n    print(type(e).__name__ + ': ' + str(e))\n"
+        "try:\n    render_system()\n"
+        "except Exception as e:\n    print(type(e).__name__ + ': ' + str(e))\n"
     )
     env = {**os.environ, "VK_ICD_FILENAMES": str(tmp_path / "missing_icd.json")}
-    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
-                         timeout=120).stdout.strip().splitlines()
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                         env=env, timeout=120).stdout.strip().splitlines()
     assert len(out) == 1
     assert out[0].startswith("MissingAssetError: robotwin_plus: no Vulkan device")
     assert "scripts/setup_vulkan.sh" in out[0]
@@ -257,7 +262,9 @@ def test_plugin_runs_the_suite_under_xdist_and_writes_junit(pytester, monkeypatc
         "-p", "no:cacheprovider", "--policy=scripted", "--suite=robotwin_plus",
         "--tasks=press_buttons,put_in_basket", "--axes=clean,camera,noise", "--levels=5",
         "-n", "2", f"--junitxml={report}", timeout=300)
-    result.assert_outcomes(passed=6, skipped=1)  # the skip: test_latency, benchmarks are off under xdist
-    result.stdout.fnmatch_lines(["*suite robotwin_plus, policy scripted: 6 episodes*", "noise * 100.0%*"])
+    # the skip: test_latency, benchmarks are off under xdist
+    result.assert_outcomes(passed=6, skipped=1)
+    result.stdout.fnmatch_lines(["*suite robotwin_plus, policy scripted: 6 episodes*",
+                                 "noise * 100.0%*"])
     xml = report.read_text()
     assert 'name="wam.axis" value="noise"' in xml and "fog_strength" in xml

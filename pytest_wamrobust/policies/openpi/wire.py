@@ -37,7 +37,7 @@ def resize_with_pad(image: np.ndarray, size: int) -> np.ndarray:
     ratio = max(width / size, height / size)
     new_w, new_h = int(width / ratio), int(height / ratio)
     resized = Image.fromarray(np.asarray(image, dtype=np.uint8)).resize(
-        (new_w, new_h), resample=Image.BILINEAR)
+        (new_w, new_h), resample=Image.Resampling.BILINEAR)
     out = np.zeros((size, size, image.shape[2]), dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2
     out[top:top + new_h, left:left + new_w] = np.asarray(resized)

@@ -29,7 +29,8 @@ class Checkpoint:
         from safetensors.torch import save_file
 
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.weights.items()}, folder / f"{name}.safetensors")
+        save_file({k: v.contiguous() for k, v in self.weights.items()},
+                  folder / f"{name}.safetensors")
         meta = {"config": self.config.to_dict(), "vocabulary": self.vocab.tokens,
                 "state_mean": self.state_mean.tolist(), "state_std": self.state_std.tolist(),
                 "info": self.info}
@@ -44,11 +45,12 @@ class Checkpoint:
         meta_path, weights_path = folder / f"{name}.json", folder / f"{name}.safetensors"
         for path in (meta_path, weights_path):
             if not path.is_file():
-                raise MissingAssetError(f"{name}: no {path}; train it with `wamrobust train {name}` "
-                                        f"or reinstall pytest-wamrobust")
+                raise MissingAssetError(f"{name}: no {path}; train it with "
+                                        f"`wamrobust train {name}` or reinstall pytest-wamrobust")
         meta = json.loads(meta_path.read_text())
         return cls(ModelConfig.from_dict(meta["config"]), Vocabulary(meta["vocabulary"]),
-                   np.asarray(meta["state_mean"], np.float32), np.asarray(meta["state_std"], np.float32),
+                   np.asarray(meta["state_mean"], np.float32),
+                   np.asarray(meta["state_std"], np.float32),
                    load_file(weights_path), meta.get("info", {}))
 
 

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,10 +48,11 @@ class Episode:
     plans: np.ndarray  # (T, H, action_dim) oracle plan from each observation
 
     def save(self, path: Path) -> None:
-        arrays = {f"image_{name}": frames for name, frames in self.images.items()}
+        meta = {"task": self.task, "instruction": self.instruction, "seed_index": self.seed_index}
+        # Any: numpy's stubs would check **arrays against savez's `allow_pickle: bool`.
+        arrays: dict[str, Any] = {f"image_{name}": frames for name, frames in self.images.items()}
         np.savez_compressed(path, states=self.states, actions=self.actions, plans=self.plans,
-                            meta=np.array(json.dumps({"task": self.task, "instruction": self.instruction,
-                                                      "seed_index": self.seed_index})), **arrays)
+                            meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, path: Path) -> Episode:
@@ -84,7 +86,8 @@ def _tabletop_noise(action: np.ndarray, privileged: dict, rng: np.random.Generat
     return action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, yaw, 0.0]
 
 
-def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int, noisy: bool) -> Episode | None:
+def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int,
+                   noisy: bool) -> Episode | None:
     """Roll out the oracle once; None if it failed (only successes become demos)."""
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)

@@ -41,7 +41,8 @@ def rotation_matrix(axis_angle: np.ndarray) -> np.ndarray:
 def state_features(state: np.ndarray) -> np.ndarray:
     """(8,) eef pos + axis-angle + 2 finger qpos -> (14,) pos, flattened rotation, fingers."""
     state = np.asarray(state, dtype=np.float64)
-    return np.concatenate([state[:3], rotation_matrix(state[3:6]).reshape(-1), state[6:8]]).astype(np.float32)
+    parts = [state[:3], rotation_matrix(state[3:6]).reshape(-1), state[6:8]]
+    return np.concatenate(parts).astype(np.float32)
 
 
 STATE_FEATURES = 14

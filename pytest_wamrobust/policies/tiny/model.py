@@ -44,6 +44,9 @@ class SpatialSoftmax(nn.Module):
     """Per channel, the expected (x, y) of its softmax over the map: where a learned
     detector fires (robomimic's keypoints), the position signal a grasp needs."""
 
+    xs: torch.Tensor  # buffers, registered in __init__
+    ys: torch.Tensor
+
     def __init__(self, side: int) -> None:
         super().__init__()
         coords = torch.linspace(-1.0, 1.0, side)
@@ -86,12 +89,14 @@ class ObservationEncoder(nn.Module):
         self.cameras = nn.ModuleList(CameraEncoder(128, cfg.image_size) for _ in cfg.cameras)
         self.words = nn.Embedding(cfg.vocab_size, cfg.word_dim, padding_idx=0)
         fused = 128 * len(cfg.cameras) + cfg.word_dim + STATE_FEATURES
-        self.fuse = nn.Sequential(nn.Linear(fused, cfg.width), nn.ReLU(), nn.Linear(cfg.width, cfg.width), nn.ReLU())
+        self.fuse = nn.Sequential(nn.Linear(fused, cfg.width), nn.ReLU(),
+                                  nn.Linear(cfg.width, cfg.width), nn.ReLU())
 
-    def forward(self, images: list[torch.Tensor], tokens: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: list[torch.Tensor], tokens: torch.Tensor,
+                state: torch.Tensor) -> torch.Tensor:
         mask = (tokens > 0).float().unsqueeze(-1)
         text = (self.words(tokens) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        feats = [enc(img) for enc, img in zip(self.cameras, images)]
+        feats = [enc(img) for enc, img in zip(self.cameras, images, strict=True)]
         return self.fuse(torch.cat([*feats, text, state], dim=-1))
 
 
@@ -159,7 +164,8 @@ class TinyWAM(nn.Module):
                 x = estimate + sigmas[i + 1] * eps
         return estimate
 
-    def forward(self, images, tokens, state, noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, images, tokens, state,
+                noise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         ctx = self.encoder(images, tokens, state)
         future = self.imagine(ctx, noise)
         return self.act(ctx, future), future

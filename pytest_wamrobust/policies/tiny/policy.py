@@ -36,9 +36,10 @@ class TinyPolicy:
         missing = [c for c in cfg.cameras if c not in env_spec.camera_names]
         if missing or env_spec.action_dim != cfg.action_dim or env_spec.state_dim != 8:
             raise UsageError(
-                f"{name} was trained on tabletop-like suites (cameras {list(cfg.cameras)}, state 8, "
-                f"action {cfg.action_dim}); suite {env_spec.suite!r} has cameras "
-                f"{list(env_spec.camera_names)}, state {env_spec.state_dim}, action {env_spec.action_dim}")
+                f"{name} was trained on tabletop-like suites (cameras {list(cfg.cameras)}, "
+                f"state 8, action {cfg.action_dim}); suite {env_spec.suite!r} has cameras "
+                f"{list(env_spec.camera_names)}, state {env_spec.state_dim}, "
+                f"action {env_spec.action_dim}")
         torch.set_num_threads(threads)
         self._torch = torch
         self._device = torch.device(device)

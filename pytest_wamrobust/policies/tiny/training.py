@@ -40,7 +40,8 @@ class DemoArrays:
     episodes: int
 
 
-def load_demos(root: Path, cameras: tuple[str, ...], chunk_length: int, future_size: int) -> DemoArrays:
+def load_demos(root: Path, cameras: tuple[str, ...], chunk_length: int,
+               future_size: int) -> DemoArrays:
     episodes = list(iter_episodes(root))
     vocab = Vocabulary.build(e.instruction for e in episodes)
     images: dict[str, list[np.ndarray]] = {c: [] for c in cameras}
@@ -50,7 +51,8 @@ def load_demos(root: Path, cameras: tuple[str, ...], chunk_length: int, future_s
         if missing:
             raise UsageError(f"demos under {root} lack cameras {missing}; re-record them")
         if ep.plans.shape[1] < chunk_length:
-            raise UsageError(f"demos under {root} hold {ep.plans.shape[1]}-step plans; need {chunk_length}")
+            raise UsageError(f"demos under {root} hold {ep.plans.shape[1]}-step plans; "
+                             f"need {chunk_length}")
         steps = len(ep.states)
         for c in cameras:
             images[c].append(ep.images[c])
@@ -72,7 +74,8 @@ def _to_images(torch, batch: np.ndarray, shifts: np.ndarray | None):
         return x
     size = x.shape[-1]
     padded = torch.nn.functional.pad(x, (SHIFT_PX,) * 4, mode="replicate")
-    return torch.stack([padded[i, :, dy:dy + size, dx:dx + size] for i, (dy, dx) in enumerate(shifts)])
+    return torch.stack([padded[i, :, dy:dy + size, dx:dx + size]
+                        for i, (dy, dx) in enumerate(shifts)])
 
 
 def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch_size: int = 64,
@@ -80,7 +83,7 @@ def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch
           cameras: tuple[str, ...] = ("agentview", "wrist")) -> Checkpoint:
     import torch
 
-    from pytest_wamrobust.policies.tiny.model import build
+    from pytest_wamrobust.policies.tiny.model import TinyWAM, build
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -94,7 +97,8 @@ def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch
     mean, std = data.states.mean(0), data.states.std(0) + 1e-3
     states = (data.states - mean) / std
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
+                                                   pct_start=0.05)
     n = len(states)
     sigmas = noise_levels(cfg.denoise_steps)
     started = time.perf_counter()
@@ -106,21 +110,25 @@ def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch
             order, cursor = rng.permutation(n), 0
         idx = np.sort(order[cursor:cursor + batch_size])
         cursor += batch_size
-        images = [_to_images(torch, data.images[c][idx], rng.integers(0, 2 * SHIFT_PX + 1, (len(idx), 2)))
+        images = [_to_images(torch, data.images[c][idx],
+                             rng.integers(0, 2 * SHIFT_PX + 1, (len(idx), 2)))
                   for c in cameras]
-        tokens = data.tokens[idx].copy()
-        tokens[(tokens > 0) & (rng.random(tokens.shape) < WORD_DROPOUT)] = data.vocab.tokens.index(UNK)
-        tokens = torch.from_numpy(tokens)
+        token_ids = data.tokens[idx].copy()
+        dropped = (token_ids > 0) & (rng.random(token_ids.shape) < WORD_DROPOUT)
+        token_ids[dropped] = data.vocab.tokens.index(UNK)
+        tokens = torch.from_numpy(token_ids)
         state = torch.from_numpy(states[idx])
         target = torch.from_numpy(data.chunks[idx])
-        if kind == "wam":
+        if isinstance(model, TinyWAM):  # kind == "wam"
             ctx = model.encoder(images, tokens, state)
             future = _to_images(torch, data.futures[idx], None).flatten(1)
             sigma = sigmas[torch.from_numpy(rng.integers(0, len(sigmas), len(idx)))]
-            noisy = future + sigma[:, None] * torch.from_numpy(rng.standard_normal(future.shape).astype(np.float32))
+            noise = torch.from_numpy(rng.standard_normal(future.shape).astype(np.float32))
+            noisy = future + sigma[:, None] * noise
             estimate = model.denoise(noisy, sigma, ctx)
             future_loss = torch.nn.functional.mse_loss(estimate, future)
-            loss = torch.nn.functional.mse_loss(model.act(ctx, estimate), target) + FUTURE_WEIGHT * future_loss
+            action_loss = torch.nn.functional.mse_loss(model.act(ctx, estimate), target)
+            loss = action_loss + FUTURE_WEIGHT * future_loss
         else:
             loss = torch.nn.functional.mse_loss(model(images, tokens, state), target)
         optimizer.zero_grad()
@@ -128,10 +136,12 @@ def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch
         optimizer.step()
         schedule.step()
         if step % 200 == 0 or step == steps - 1:
-            progress(f"step {step}/{steps} loss {loss.item():.4f} ({time.perf_counter() - started:.0f} s)")
+            seconds = time.perf_counter() - started
+            progress(f"step {step}/{steps} loss {loss.item():.4f} ({seconds:.0f} s)")
     elapsed = time.perf_counter() - started
     weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
     info = {"seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr, "threads": threads,
             "demo_episodes": data.episodes, "demo_steps": n, "train_seconds": round(elapsed, 1),
             "parameters": sum(p.numel() for p in model.parameters())}
-    return Checkpoint(cfg, data.vocab, mean.astype(np.float32), std.astype(np.float32), weights, info)
+    return Checkpoint(cfg, data.vocab, mean.astype(np.float32), std.astype(np.float32),
+                      weights, info)

@@ -19,6 +19,7 @@ from pytest_wamrobust.core.types import EnvSpec, EpisodeSpec, Observation
 from pytest_wamrobust.sims.robotwin import scene as scene_lib
 from pytest_wamrobust.sims.robotwin.arm import ARM_JOINTS, EefTarget, quat_axis_angle
 from pytest_wamrobust.sims.robotwin.robot import HOME, Arm
+from pytest_wamrobust.sims.robotwin.scene import KeepOut
 from pytest_wamrobust.sims.robotwin.tasks import (
     BUTTON_BASE_H,
     BUTTON_CAP,
@@ -88,27 +89,31 @@ class RobotwinEnv:
                                   float(target["yaw_deg"]))
         self.layout = layout
         self.objects = {o.name: self._build_object(o, material) for o in layout.objects}
-        self.buttons = {name: self._build_button(name, xy, material) for name, xy in layout.buttons.items()}
+        self.buttons = {name: self._build_button(name, xy, material)
+                        for name, xy in layout.buttons.items()}
         if self.render:
             for name, site in layout.sites.items():
                 builder = scene.create_actor_builder()
                 builder.add_box_visual(half_size=[site.half[0], site.half[1], 0.001],
                                        material=scene_lib.render_material(site.rgba))
-                builder.set_initial_pose(sapien.Pose([site.xy[0], site.xy[1], self.table_z + 0.001]))
+                builder.set_initial_pose(
+                    sapien.Pose([site.xy[0], site.xy[1], self.table_z + 0.001]))
                 builder.build_static(name=f"site_{name}")
-        keep_out = [scene_lib.KeepOut(o.xy, math.hypot(*self._footprint(o)) + 0.07) for o in layout.objects]
-        keep_out += [scene_lib.KeepOut(s.xy, math.hypot(*s.half) + 0.03) for s in layout.sites.values()]
-        keep_out += [scene_lib.KeepOut(xy, 0.09) for xy in layout.buttons.values()]
-        keep_out += [scene_lib.KeepOut((a.kin.base[0], a.kin.base[1]), 0.16) for a in self.arms.values()]
+        keep_out = [KeepOut(o.xy, math.hypot(*self._footprint(o)) + 0.07) for o in layout.objects]
+        keep_out += [KeepOut(s.xy, math.hypot(*s.half) + 0.03) for s in layout.sites.values()]
+        keep_out += [KeepOut(xy, 0.09) for xy in layout.buttons.values()]
+        keep_out += [KeepOut((a.kin.base[0], a.kin.base[1]), 0.16) for a in self.arms.values()]
         self.distractors = scene_lib.place_distractors(
-            scene, int(layout_params.get("n_distractors", 0)), int(layout_params.get("distractor_seed", 0)),
+            scene, int(layout_params.get("n_distractors", 0)),
+            int(layout_params.get("distractor_seed", 0)),
             self.table_z, keep_out, self.render, material)
         self._initial = {actor: actor.pose for actor in [*self.objects.values(), *self.distractors]}
 
         if self.render:
             scene_lib.add_lights(scene, self._params("light"))
             sizes = {c.name: (c.width, c.height) for c in self.spec.cameras}
-            self.cameras = {"head": scene_lib.add_head_camera(scene, *sizes["head"], self._params("camera"))}
+            self.cameras = {
+                "head": scene_lib.add_head_camera(scene, *sizes["head"], self._params("camera"))}
             for side in SIDES:
                 name = f"{side}_wrist"
                 self.cameras[name] = scene_lib.add_wrist_camera(
@@ -126,15 +131,18 @@ class RobotwinEnv:
         builder = self._scene.create_actor_builder()
 
         def box(center: list[float], half: list[float]) -> None:
-            builder.add_box_collision(sapien.Pose(center), half, material=material, density=o.density)
+            builder.add_box_collision(sapien.Pose(center), half, material=material,
+                                      density=o.density)
             if self.render:
-                builder.add_box_visual(sapien.Pose(center), half, material=scene_lib.render_material(o.rgba))
+                builder.add_box_visual(sapien.Pose(center), half,
+                                       material=scene_lib.render_material(o.rgba))
 
         if o.shape == "box":
             box([0, 0, 0], list(o.half))
         elif o.shape == "cylinder":
             upright = sapien.Pose(q=quat_axis_angle((0.0, 1.0, 0.0), math.pi / 2))
-            builder.add_cylinder_collision(upright, o.half[0], o.half[2], material=material, density=o.density)
+            builder.add_cylinder_collision(upright, o.half[0], o.half[2], material=material,
+                                           density=o.density)
             if self.render:
                 builder.add_cylinder_visual(upright, o.half[0], o.half[2],
                                             material=scene_lib.render_material(o.rgba))
@@ -201,7 +209,8 @@ class RobotwinEnv:
         offsets = np.asarray(robot.get("joint_offsets", [0.0] * 2 * ARM_JOINTS), dtype=float)
         if offsets.shape != (2 * ARM_JOINTS,):
             raise EpisodeError("env_error", f"robot_init needs {2 * ARM_JOINTS} joint offsets "
-                               f"(5 per arm); got {offsets.size}: set [axes.robot_init] n_joints = 10")
+                               f"(5 per arm); got {offsets.size}: "
+                               "set [axes.robot_init] n_joints = 10")
         opening = {"open": 1.0, "closed": 0.0}.get(str(robot.get("gripper", "keep")), 1.0)
         for i, side in enumerate(SIDES):
             arm = self.arms[side]
@@ -215,7 +224,8 @@ class RobotwinEnv:
         for i, side in enumerate(SIDES):
             a = action[i * 5:(i + 1) * 5]
             arm = self.arms[side]
-            target = EefTarget(arm.target.pos + a[:3] * MAX_STEP_M, arm.target.yaw + a[3] * MAX_STEP_YAW)
+            target = EefTarget(arm.target.pos + a[:3] * MAX_STEP_M,
+                               arm.target.yaw + a[3] * MAX_STEP_YAW)
             arm.command(target, (a[4] + 1.0) / 2.0)
         for _ in range(SUBSTEPS):
             self._scene.step()
@@ -234,9 +244,10 @@ class RobotwinEnv:
             }
         sites = {name: {"pos": np.array([s.xy[0], s.xy[1], self.table_z]), "half": s.half}
                  for name, s in self.layout.sites.items()}
-        buttons = {name: {"pos": np.array([xy[0], xy[1], self.table_z + BUTTON_BASE_H + 2 * BUTTON_CAP[2]]),
-                          "depth": -float(b.get_qpos()[0])}
-                   for (name, xy), b in zip(self.layout.buttons.items(), self.buttons.values())}
+        cap_z = self.table_z + BUTTON_BASE_H + 2 * BUTTON_CAP[2]
+        buttons = {name: {"pos": np.array([xy[0], xy[1], cap_z]), "depth": -float(b.get_qpos()[0])}
+                   for (name, xy), b in zip(self.layout.buttons.items(), self.buttons.values(),
+                                            strict=True)}
         arms = {}
         for side, arm in self.arms.items():
             eef = arm.eef()

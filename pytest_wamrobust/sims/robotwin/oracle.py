@@ -93,7 +93,8 @@ def pick(side: str, point: Callable[[World], tuple[np.ndarray, float, float]],
         xy, z, yaw = point(w)
         return {side: _at(xy, z, yaw, 1.0)}
 
-    return [Stage(above), Stage(down), Stage(lambda w: {side: _offset(w, side, opening=0.0)}, settle=10),
+    return [Stage(above), Stage(down),
+            Stage(lambda w: {side: _offset(w, side, opening=0.0)}, settle=10),
             Stage(lambda w: {side: _at(_arm(w, side)["target"], w["table_z"] + lift_to,
                                        _arm(w, side)["target_yaw"], 0.0)})]
 
@@ -114,7 +115,8 @@ def carry_to(side: str, name: str, goal_xy: Callable[[World], np.ndarray],
     ]
 
 
-def _object_point(name: str, along: float = 0.0) -> Callable[[World], tuple[np.ndarray, float, float]]:
+def _object_point(name: str,
+                  along: float = 0.0) -> Callable[[World], tuple[np.ndarray, float, float]]:
     def point(w: World) -> tuple[np.ndarray, float, float]:
         obj = w["objects"][name]
         xy = np.asarray(obj["pos"]) + along * _axis(obj["yaw"])
@@ -124,9 +126,12 @@ def _object_point(name: str, along: float = 0.0) -> Callable[[World], tuple[np.n
 
 def _both(left: list[Stage], right: list[Stage]) -> list[Stage]:
     """Run two single-arm scripts of equal length in lockstep."""
-    assert len(left) == len(right)
-    return [Stage(lambda w, a=a, b=b: {**a.plan(w), **b.plan(w)}, max(a.settle, b.settle))
-            for a, b in zip(left, right)]
+    def merged(a: Stage, b: Stage) -> Stage:
+        def plan(w: World) -> dict[str, Waypoint]:
+            return {**a.plan(w), **b.plan(w)}
+        return Stage(plan, max(a.settle, b.settle))
+
+    return [merged(a, b) for a, b in zip(left, right, strict=True)]
 
 
 def _rest_z(name: str) -> Callable[[World], float]:
@@ -150,7 +155,8 @@ def _handle_point(sign: float) -> Callable[[World], tuple[np.ndarray, float, flo
 
 
 def lift_pot() -> list[Stage]:
-    return _both(pick("left", _handle_point(-1.0), lift_to=0.2), pick("right", _handle_point(1.0), lift_to=0.2))
+    return _both(pick("left", _handle_point(-1.0), lift_to=0.2),
+                 pick("right", _handle_point(1.0), lift_to=0.2))
 
 
 def lift_bar() -> list[Stage]:
@@ -168,7 +174,8 @@ def handover_bar() -> list[Stage]:
 
     def right_point(w: World) -> tuple[np.ndarray, float, float]:
         bar = w["objects"]["bar"]
-        return np.asarray(bar["pos"]) + 0.05 * _axis(bar["yaw"]), float(bar["pos"][2]), float(bar["yaw"])
+        xy = np.asarray(bar["pos"]) + 0.05 * _axis(bar["yaw"])
+        return xy, float(bar["pos"][2]), float(bar["yaw"])
 
     take = pick("right", right_point, lift_to=CARRY_Z)[:3]
     return [
@@ -184,8 +191,10 @@ def handover_bar() -> list[Stage]:
 
 def place_dual_blocks() -> list[Stage]:
     return _both(
-        pick("left", _object_point("red_block")) + carry_to("left", "red_block", _site_xy("left_goal"), _rest_z("red_block")),
-        pick("right", _object_point("blue_block")) + carry_to("right", "blue_block", _site_xy("right_goal"), _rest_z("blue_block")),
+        pick("left", _object_point("red_block"))
+        + carry_to("left", "red_block", _site_xy("left_goal"), _rest_z("red_block")),
+        pick("right", _object_point("blue_block"))
+        + carry_to("right", "blue_block", _site_xy("right_goal"), _rest_z("blue_block")),
     )
 
 
@@ -199,7 +208,8 @@ def stack_blocks() -> list[Stage]:
         *carry_to("left", "red_block", _site_xy("center"), _rest_z("red_block")),
         Stage(lambda w: {"left": _home("left")}),
         *pick("right", _object_point("green_block")),
-        *carry_to("right", "green_block", lambda w: np.asarray(w["objects"]["red_block"]["pos"]), on_red),
+        *carry_to("right", "green_block",
+                  lambda w: np.asarray(w["objects"]["red_block"]["pos"]), on_red),
     ]
 
 
@@ -218,7 +228,10 @@ def press_buttons() -> list[Stage]:
 
 def put_in_basket(w0: World) -> list[Stage]:
     side = _side_of(w0, "block")
-    basket = lambda w: np.asarray(w["objects"]["basket"]["pos"])
+
+    def basket(w: World) -> np.ndarray:
+        return np.asarray(w["objects"]["basket"]["pos"])
+
     return [*pick(side, _object_point("block"), lift_to=0.2),
             *carry_to(side, "block", basket, lambda w: w["table_z"] + 0.12)]
 
@@ -259,19 +272,21 @@ class RobotwinOracle:
 
     def reset(self, task: str, seed: int) -> None:
         if task not in SCRIPTS:
-            raise EpisodeError("policy_error", f"the robotwin_plus oracle has no script for task {task!r}")
+            raise EpisodeError("policy_error",
+                               f"the robotwin_plus oracle has no script for task {task!r}")
         self._task = task
-        self._stages: list[Stage] | None = None
+        self._stages: list[Stage] = []
         self._index = 0
-        self._waypoints: dict[str, Waypoint] | None = None
+        self._waypoints: dict[str, Waypoint] = {}  # empty until the first chunk plans
         self._held = 0
 
     def infer(self, observation: Observation) -> np.ndarray:
         world = observation.privileged
         if world.get("task") != self._task or "arms" not in world:
-            raise EpisodeError("policy_error", "the robotwin_plus oracle needs the suite's privileged "
-                                               f"world state for task {self._task!r}; this env did not provide it")
-        if self._stages is None:
+            raise EpisodeError("policy_error",
+                               "the robotwin_plus oracle needs the suite's privileged world state "
+                               f"for task {self._task!r}; this env did not provide it")
+        if not self._waypoints:
             self._stages = SCRIPTS[self._task](world)
             self._waypoints = {side: _offset(world, side) for side in SIDES}
             self._enter(world)

@@ -78,7 +78,7 @@ class Arm:
         self._drive(self.kin.inverse(target, roll_near=float(self.qpos[ARM_JOINTS - 1])))
 
     def _drive(self, arm_q: np.ndarray) -> None:
-        for joint, q in zip(self.joints[:ARM_JOINTS], arm_q):
+        for joint, q in zip(self.joints[:ARM_JOINTS], arm_q, strict=True):
             joint.set_drive_target(float(q))
         for joint in self.joints[ARM_JOINTS:]:
             joint.set_drive_target(FINGER_OPEN * self.gripper_open)
@@ -121,7 +121,8 @@ def _build(scene: Any, side: str, visuals: bool, material: Any) -> Any:
     base = link(None, "base", [([0, 0, PEDESTAL / 2], [0.05, 0.05, PEDESTAL / 2])])
     turret = link(base, "turret", [([0, 0, 0], [0.035, 0.035, 0.03])])
     turret.set_joint_properties("revolute", [[-math.pi, math.pi]],
-                                sapien.Pose([0, 0, PEDESTAL], _X_TO_Z), sapien.Pose([0, 0, 0], _X_TO_Z))
+                                sapien.Pose([0, 0, PEDESTAL], _X_TO_Z),
+                                sapien.Pose([0, 0, 0], _X_TO_Z))
     upper = link(turret, "upper", [([UPPER / 2, 0, 0], [UPPER / 2, 0.025, 0.025])])
     upper.set_joint_properties("revolute", [[-2.6, 2.6]], sapien.Pose([0, 0, 0], _X_TO_Y),
                                sapien.Pose([0, 0, 0], _X_TO_Y))
@@ -133,13 +134,13 @@ def _build(scene: Any, side: str, visuals: bool, material: Any) -> Any:
                                sapien.Pose([0, 0, 0], _X_TO_Y))
     hand = link(wrist, "hand", [([PALM - 0.01, 0, 0], [0.01, 0.06, 0.02])],
                 color=[0.15, 0.15, 0.15, 1.0])
-    hand.set_joint_properties("revolute", [[-ROLL_LIMIT, ROLL_LIMIT]], sapien.Pose([WRIST_LINK, 0, 0]),
-                              sapien.Pose([0, 0, 0]))
+    hand.set_joint_properties("revolute", [[-ROLL_LIMIT, ROLL_LIMIT]],
+                              sapien.Pose([WRIST_LINK, 0, 0]), sapien.Pose([0, 0, 0]))
     for name, frame, sign in (("finger_a", _X_TO_Y, 1.0), ("finger_b", _X_TO_NEG_Y, -1.0)):
         # The child frame stays aligned with the hand; the pad's inner face is at the
         # joint origin, so the opening between the pads is twice the joint position.
-        finger = link(hand, name, [([FINGER_LEN / 2, sign * 0.006, 0], [FINGER_LEN / 2, 0.006, 0.015])],
-                      color=[0.7, 0.7, 0.72, 1.0])
+        pad = ([FINGER_LEN / 2, sign * 0.006, 0], [FINGER_LEN / 2, 0.006, 0.015])
+        finger = link(hand, name, [pad], color=[0.7, 0.7, 0.72, 1.0])
         finger.set_joint_properties("prismatic", [[0.0, FINGER_OPEN]],
                                     sapien.Pose([PALM, 0, 0], frame), sapien.Pose([0, 0, 0], frame))
     return builder.build(fix_root_link=True)

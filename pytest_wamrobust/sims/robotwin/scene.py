@@ -61,7 +61,8 @@ def head_camera_pose(params: Mapping[str, Any]) -> np.ndarray:
     offset = offset * float(params.get("distance_scale", 1.0))
     offset = _rot(2, math.radians(float(params.get("orbit_deg", 0.0)))) @ offset
     horizontal = math.hypot(offset[0], offset[1])
-    elevation = math.atan2(offset[2], horizontal) + math.radians(float(params.get("elevation_deg", 0.0)))
+    elevation = (math.atan2(offset[2], horizontal)
+                 + math.radians(float(params.get("elevation_deg", 0.0))))
     radius = float(np.linalg.norm(offset))
     heading = math.atan2(offset[1], offset[0])
     offset = radius * np.array([math.cos(elevation) * math.cos(heading),
@@ -84,7 +85,8 @@ def render_material(rgba: Sequence[float]) -> Any:
     return sapien.render.RenderMaterial(base_color=list(rgba), roughness=0.7)
 
 
-def _surface_material(surface: Mapping[str, Any] | None, base_rgb: tuple[float, float, float]) -> Any:
+def _surface_material(surface: Mapping[str, Any] | None,
+                      base_rgb: tuple[float, float, float]) -> Any:
     import sapien
 
     surface = surface or {}

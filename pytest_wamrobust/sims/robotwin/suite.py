@@ -30,7 +30,8 @@ KNOWN_SETTINGS = ("image_width", "image_height", "render")
 def _settings(settings: Mapping[str, Any], source: str) -> tuple[int, int, bool]:
     unknown = sorted(set(settings) - set(KNOWN_SETTINGS))
     if unknown:
-        raise UsageError(f"{source} [suite.settings]: unknown keys {unknown}; robotwin_plus accepts {list(KNOWN_SETTINGS)}")
+        raise UsageError(f"{source} [suite.settings]: unknown keys {unknown}; "
+                         f"robotwin_plus accepts {list(KNOWN_SETTINGS)}")
     width, height = settings.get("image_width", 160), settings.get("image_height", 120)
     for name, value in (("image_width", width), ("image_height", height)):
         if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 1024:
@@ -61,8 +62,8 @@ class RobotwinSuite(GridSuite):
         super().__init__(manifest)
         for task in manifest.tasks:
             if task.name not in TASKS:
-                raise UsageError(f"{manifest.source}: task {task.name!r} is not a robotwin_plus task; "
-                                 f"known: {', '.join(TASKS)}")
+                raise UsageError(f"{manifest.source}: task {task.name!r} is not a "
+                                 f"robotwin_plus task; known: {', '.join(TASKS)}")
         width, height, self.render = _settings(manifest.settings, manifest.source)
         self.env_spec = robotwin_env_spec(width, height, self.render)
 

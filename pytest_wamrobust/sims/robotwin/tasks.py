@@ -132,10 +132,10 @@ def _place_dual_blocks(rng: np.random.Generator) -> Layout:
 
 def _stack_blocks(rng: np.random.Generator) -> Layout:
     return Layout(
-        (ObjectSpec("red_block", "box", (0.024,) * 3, RED, (-0.22 + _u(rng, 0.03), 0.04 + _u(rng, 0.04)),
-                    math.radians(_u(rng, 20.0))),
-         ObjectSpec("green_block", "box", (0.02,) * 3, GREEN, (0.22 + _u(rng, 0.03), 0.04 + _u(rng, 0.04)),
-                    math.radians(_u(rng, 20.0)))),
+        (ObjectSpec("red_block", "box", (0.024,) * 3, RED,
+                    (-0.22 + _u(rng, 0.03), 0.04 + _u(rng, 0.04)), math.radians(_u(rng, 20.0))),
+         ObjectSpec("green_block", "box", (0.02,) * 3, GREEN,
+                    (0.22 + _u(rng, 0.03), 0.04 + _u(rng, 0.04)), math.radians(_u(rng, 20.0)))),
         sites={"center": Site((_u(rng, 0.02), 0.14 + _u(rng, 0.02)), (0.03, 0.03))},
     )
 
@@ -195,11 +195,14 @@ TASKS: dict[str, TaskDef] = {
     "handover_bar": TaskDef(_handover_bar, lambda w: resting_on(w, "bar", "goal"), "both"),
     "place_dual_blocks": TaskDef(
         _place_dual_blocks,
-        lambda w: resting_on(w, "red_block", "left_goal") and resting_on(w, "blue_block", "right_goal"),
+        lambda w: (resting_on(w, "red_block", "left_goal")
+                   and resting_on(w, "blue_block", "right_goal")),
         "both"),
     "stack_blocks": TaskDef(_stack_blocks, _stacked, "both"),
     "press_buttons": TaskDef(
-        _press_buttons, lambda w: all(b["depth"] >= PRESSED for b in w["buttons"].values()), "both"),
+        _press_buttons, lambda w: all(b["depth"] >= PRESSED for b in w["buttons"].values()),
+        "both"),
     "put_in_basket": TaskDef(_put_in_basket, _in_basket, "either"),
-    "place_can_on_plate": TaskDef(_place_can_on_plate, lambda w: resting_on(w, "can", "plate"), "either"),
+    "place_can_on_plate": TaskDef(_place_can_on_plate, lambda w: resting_on(w, "can", "plate"),
+                                  "either"),
 }

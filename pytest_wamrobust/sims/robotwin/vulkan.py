@@ -26,7 +26,8 @@ SETUP_HINT = (
 def private_icd() -> Path:
     """Where scripts/setup_vulkan.sh puts its ICD json (same default, same override)."""
     root = os.environ.get("WAMROBUST_VULKAN_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-wamrobust", "lavapipe")
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+        "pytest-wamrobust", "lavapipe")
     return Path(root) / "lvp_icd.json"
 
 
@@ -77,5 +78,6 @@ def render_system() -> Any:
     except RuntimeError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no device"
         raise MissingAssetError(
-            f"robotwin_plus: no Vulkan device for SAPIEN rendering ({detail}; ICD: {source}); {SETUP_HINT}"
+            f"robotwin_plus: no Vulkan device for SAPIEN rendering ({detail}; ICD: {source}); "
+            f"{SETUP_HINT}"
         ) from None

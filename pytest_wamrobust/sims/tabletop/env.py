@@ -59,7 +59,7 @@ class TabletopEnv:
         self.data = self._mj.MjData(self.model)
         self.controller = DeltaEefController(self._mj, self.model, self.data)
         self.view = SimView(self.model, self.data, self.scene.table_z)
-        self._renderer = None
+        self._renderer: Any = None  # a mujoco.Renderer once the first image is asked for
 
     def _fill_textures(self) -> None:
         for name, surface in (("table_tex", self.scene.table), ("wall_tex", self.scene.wall)):

@@ -9,7 +9,8 @@ sees the perturbation parameters, and it is blind to camera, light and image noi
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

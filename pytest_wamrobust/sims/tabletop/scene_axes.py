@@ -8,8 +8,9 @@ model and bit-equal images).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,8 @@ def apply_light(scene: SceneSpec, p: Mapping[str, Any]) -> SceneSpec:
     """Key-light intensity (log2 scale), direction, per-channel tint and ambient level."""
     light = scene.light
     gain = 2.0 ** p["intensity_log2"]
-    diffuse = tuple(max(0.0, d * gain * (1.0 + t)) for d, t in zip(light.diffuse, p["tint"]))
+    diffuse = tuple(max(0.0, d * gain * (1.0 + t))
+                    for d, t in zip(light.diffuse, p["tint"], strict=True))
     ambient = tuple(max(0.0, a + p["ambient"]) for a in light.ambient)
     return replace(scene, light=Light(
         azimuth_deg=light.azimuth_deg + p["azimuth_deg"],
@@ -49,8 +51,8 @@ def apply_light(scene: SceneSpec, p: Mapping[str, Any]) -> SceneSpec:
 
 
 def _surface(surface: Surface, p: Mapping[str, Any]) -> Surface:
-    return replace(surface, pattern=p["pattern"], shift=float(p["shift"]),
-                   direction=tuple(float(v) for v in p["direction"]),
+    r, g, b = (float(v) for v in p["direction"])
+    return replace(surface, pattern=p["pattern"], shift=float(p["shift"]), direction=(r, g, b),
                    texture_seed=int(p["texture_seed"]))
 
 

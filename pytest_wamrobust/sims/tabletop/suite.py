@@ -6,7 +6,8 @@ inside the process (xdist worker) that runs the episode.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest

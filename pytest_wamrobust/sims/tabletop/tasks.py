@@ -7,8 +7,9 @@ predicate on simulator state. `target` names the prop the layout axis jitters.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
