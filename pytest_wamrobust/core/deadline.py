@@ -1,23 +1,35 @@
 """A deadline on each `policy.infer` call, so a policy that never returns ends one episode
 as an error instead of hanging the whole run (and CI) with no report at all.
 
-Python cannot kill a thread, so the call runs on a helper thread and the episode stops
-waiting for it at the deadline. The abandoned call may still be running, holding
-whatever state the policy instance had: the caller must not use that instance again
-(the plugin builds a fresh one, see `PolicySlot`).
+The call runs where it always ran, in the calling (main) thread: a policy's thread
+settings (torch's intra-op threads are per thread) and so its numbers and speed stay
+exactly what they are without a deadline. A real-time alarm (SIGALRM) interrupts it at
+the deadline: a sleep, a blocked lock or socket, a busy Python loop. The policy instance
+may be left half-way through a call, so the caller must not use it again (the plugin
+builds a fresh one). A native call that holds the interpreter forever cannot be
+interrupted from Python: inside an xdist worker a second, C-level watchdog (faulthandler)
+ends the worker a little later, and xdist records the case as a worker crash and
+replaces the worker. Without SIGALRM (Windows) or off the main thread the call runs on
+a helper thread that is abandoned at the deadline.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import os
+import signal
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pytest_wamrobust.core.errors import EpisodeError
 
 #: Default of --wam-infer-timeout: far above any healthy model's chunk (the study's
 #: slowest, LingBot-VA, takes 5.2 s per chunk on a GPU), far below a CI job's limit.
 DEFAULT_INFER_TIMEOUT_S = 120.0
+#: How long after the deadline the watchdog of an xdist worker ends a worker whose
+#: call could not be interrupted.
+WATCHDOG_GRACE_S = 30.0
 
 T = TypeVar("T")
 
@@ -33,11 +45,44 @@ class InferTimeout(EpisodeError):
                          f"(raise --wam-infer-timeout if it is just slow)")
 
 
+class _Expired(BaseException):
+    """Raised by the alarm inside the policy's code: a BaseException, so a policy's own
+    `except Exception` cannot swallow the deadline."""
+
+
 def call_with_deadline(function: Callable[[], T], timeout_s: float | None, policy: str) -> T:
     """`function()` or InferTimeout after `timeout_s` (None: no deadline, a direct call)."""
     if timeout_s is None:
         return function()
-    outcome: list = []
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        return _with_alarm(function, timeout_s, policy)
+    return _on_helper_thread(function, timeout_s, policy)
+
+
+def _with_alarm(function: Callable[[], T], timeout_s: float, policy: str) -> T:
+    def expire(signum: int, frame: Any) -> None:
+        raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    watchdog = "PYTEST_XDIST_WORKER" in os.environ
+    try:
+        signal.setitimer(signal.ITIMER_REAL, timeout_s)
+        if watchdog:
+            faulthandler.dump_traceback_later(timeout_s + WATCHDOG_GRACE_S, exit=True)
+        try:
+            return function()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if watchdog:
+                faulthandler.cancel_dump_traceback_later()
+    except _Expired:
+        raise InferTimeout(policy, timeout_s) from None
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _on_helper_thread(function: Callable[[], T], timeout_s: float, policy: str) -> T:
+    outcome: list[tuple[bool, Any]] = []
 
     def target() -> None:
         try:
