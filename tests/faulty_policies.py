@@ -26,6 +26,7 @@ class Faulty:
         self.metadata = self._inner.metadata
         self._faults = dict(ctx.options)
         self._fault = ""
+        self._built_on = threading.get_ident()
 
     def reset(self, task: str, seed: int) -> None:
         self._fault = self._faults.get(task, "")
@@ -34,6 +35,8 @@ class Faulty:
         self._inner.reset(task, seed)
 
     def infer(self, observation):
+        if self._faults.get("same_thread") and threading.get_ident() != self._built_on:
+            raise RuntimeError("infer ran on another thread than the one that built the policy")
         chunk = self._inner.infer(observation)
         if not self._fault:
             return chunk

@@ -247,6 +247,17 @@ def test_a_deadline_off_waits_for_a_slow_policy(tmp_path):
     assert not problems(fault, outcome), outcome.output[-3000:]
 
 
+def test_the_deadline_runs_infer_on_the_thread_that_built_the_policy(tmp_path):
+    """Thread-local settings (torch's intra-op threads) must be the policy's own, or the
+    deadline would change its numbers: every episode succeeds only if infer stays put."""
+    fault = Fault("infer on the building thread", ("--suite=tabletop",
+                  "--policy=faulty_policies:faulty", "--policy-arg=same_thread=1"), r"",
+                  statuses=("success",))
+    outcome = run_fault(fault, tmp_path)
+    assert not problems(fault, outcome), outcome.output[-3000:]
+    assert {p["wam.status"] for p in outcome.episodes.values()} == {"success"}
+
+
 def test_timed_out_call_leaves_the_next_episode_a_fresh_policy(tmp_path):
     """After an abandoned call the instance is rebuilt: the control task still succeeds
     in the same worker, with the deadline's thread hand-off kept out of the latency."""
