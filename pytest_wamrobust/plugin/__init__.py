@@ -13,7 +13,7 @@ an episode.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 CONTROLLER = "wamrobust-controller"
 #: Hypothesis settings profiles for the plugin's users (a rollout outlasts Hypothesis'
 #: 200 ms default deadline); prefixed so they never replace a profile of the project.
-HYPOTHESIS_PROFILES = {
+HYPOTHESIS_PROFILES: dict[str, dict[str, Any]] = {
     "wamrobust-quick": {"max_examples": 10, "deadline": None},
     "wamrobust-ci": {"max_examples": 50, "deadline": None, "derandomize": True,
                      "print_blob": True},

@@ -52,7 +52,8 @@ class Baseline:
             raise UsageError(f"--wam-baseline {path} shares no case with this run; run with "
                              "the baseline's --tasks/--axes/--levels/--seeds")
         alpha = DEFAULT_ALPHA if run.options.alpha is None else run.options.alpha
-        min_effect = DEFAULT_MIN_EFFECT if run.options.min_effect is None else run.options.min_effect
+        min_effect = (DEFAULT_MIN_EFFECT if run.options.min_effect is None
+                      else run.options.min_effect)
         return cls(path, results, alpha, min_effect)
 
     def compare(self, results: Sequence[EpisodeResult]) -> Comparison:

@@ -30,7 +30,9 @@ class WamModule(pytest.Module):
 
 
 def cases_module(session: pytest.Session) -> WamModule:
-    path = Path(importlib.util.find_spec(CASES_MODULE).origin)
+    spec = importlib.util.find_spec(CASES_MODULE)
+    assert spec is not None and spec.origin is not None  # our own module, a file
+    path = Path(spec.origin)
     return WamModule.from_parent(session, path=path, nodeid=NODE_PREFIX)
 
 

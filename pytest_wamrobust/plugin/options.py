@@ -99,7 +99,8 @@ def seed_count(text: str) -> int:
     try:
         seeds = int(str(text).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes a whole number of seeds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--seeds takes a whole number of seeds, got {text!r}") from None
     if not 1 <= seeds <= MAX_SEEDS:
         raise argparse.ArgumentTypeError(f"--seeds must be 1-{MAX_SEEDS}, got {seeds}")
     return seeds

@@ -125,7 +125,8 @@ class Controller:
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and results and Path(xmlpath).is_file():
-            compared = (self.baseline.path, self.comparison) if self.comparison else None
+            compared = ((self.baseline.path, self.comparison)
+                        if self.baseline is not None and self.comparison else None)
             junit.add_gates(xmlpath, self.rows, self.verdicts,
                             {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
                             self.not_run, compared)
@@ -182,7 +183,7 @@ def explicit_reportchars(config: pytest.Config) -> str:
     args = [*config.invocation_params.args, *config.getini("addopts"),
             *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
     chars = ""
-    for arg, following in zip(args, [*args[1:], ""]):
+    for arg, following in zip(args, [*args[1:], ""], strict=True):
         if arg == "-r":
             chars += following
         elif arg.startswith("-r"):

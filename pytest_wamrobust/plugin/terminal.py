@@ -33,8 +33,8 @@ def header_lines(run: WamRun) -> list[str]:
     if run.options.sample:
         subset += f" (a sample of {run.options.sample} per setting and level)"
     return [
-        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, {len(cases)} cases{subset}: "
-         f"tasks {','.join(tasks)}; settings {','.join(settings)}; "
+        (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, "
+         f"{len(cases)} cases{subset}: tasks {','.join(tasks)}; settings {','.join(settings)}; "
          f"levels {','.join(map(str, levels))}; seeds {seeds}"),
         f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
         "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
@@ -63,9 +63,9 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
     if run.thresholds.configured:
         failed = [v.name for v in verdicts if v.passed is False]
         judged = [v for v in verdicts if v.passed is not None]
-        verdict = f"FAILED ({', '.join(failed)})" if failed else "all held"
+        outcome = f"FAILED ({', '.join(failed)})" if failed else "all held"
         lines.append(f"gates ({run.thresholds.judged_by}): {len(judged) - len(failed)}/"
-                     f"{len(judged)} held, {verdict}")
+                     f"{len(judged)} held, {outcome}")
     return lines
 
 
@@ -84,7 +84,8 @@ def skipped_lines(skipped: dict[str, str]) -> list[str]:
         return []
     reasons = Counter(skipped.values())  # first-seen order, like the error lines
     lines = [f"skipped {len(skipped)} episodes (not run, not in the rates):"]
-    lines += [f"  {count} x {reason}" for reason, count in list(reasons.items())[:MAX_LISTED_ERRORS]]
+    lines += [f"  {count} x {reason}"
+              for reason, count in list(reasons.items())[:MAX_LISTED_ERRORS]]
     if len(reasons) > MAX_LISTED_ERRORS:
         lines.append(f"  ... and {len(reasons) - MAX_LISTED_ERRORS} more reasons")
     return lines
