@@ -46,7 +46,7 @@ def _settings(settings: Mapping[str, Any], source: str) -> tuple[int, int, bool]
     return width, height, bool(render)
 
 
-def robotwin_env_spec(width: int, height: int, render: bool) -> EnvSpec:
+def env_spec(width: int, height: int, render: bool) -> EnvSpec:
     cameras = (
         CameraSpec("head", height, width, "third_person"),
         CameraSpec("left_wrist", height, width, "wrist"),
@@ -65,7 +65,7 @@ class RobotwinSuite(GridSuite):
                 raise UsageError(f"{manifest.source}: task {task.name!r} is not a "
                                  f"robotwin_plus task; known: {', '.join(TASKS)}")
         width, height, self.render = _settings(manifest.settings, manifest.source)
-        self.env_spec = robotwin_env_spec(width, height, self.render)
+        self.env_spec = env_spec(width, height, self.render)
 
     def make_env(self, spec: EpisodeSpec) -> Env:
         return with_observation_axes(RobotwinEnv(spec, self.env_spec, self.render), spec)
