@@ -1,6 +1,7 @@
 """Shared test configuration: pytester runs the plugin end to end in a fresh pytest."""
 
 import pytest
+from junitparser import JUnitXml, Properties
 
 pytest_plugins = ["pytester"]
 
@@ -12,3 +13,36 @@ def _child_pytest_is_not_an_xdist_worker(monkeypatch):
     as if that child were an xdist worker too."""
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def run_plugin(pytester: pytest.Pytester):
+    """`run_plugin(*args)` runs pytest with the plugin in `pytester.path`, without a
+    cache, writing an xunit1 JUnit file named `junit` (none when `junit=None`); a fresh
+    process as in CI, in-process (`inprocess=True`) where no scene is rendered. Other
+    keywords (`timeout=`) go to pytester."""
+
+    def run(*args: str, inprocess: bool = False, junit: str | None = "report.xml",
+            **kwargs) -> pytest.RunResult:
+        runner = pytester.runpytest_inprocess if inprocess else pytester.runpytest_subprocess
+        report = ("-o", "junit_family=xunit1", f"--junitxml={junit}") if junit else ()
+        return runner("-p", "no:cacheprovider", *report, *args, **kwargs)
+
+    return run
+
+
+def read_junit_episodes(path) -> dict[str, dict[str, str]]:
+    """test case name -> its wam.* properties, for the generated episode cases."""
+    found = {}
+    for suite in JUnitXml.fromfile(str(path)):
+        for case in suite:
+            props = case.child(Properties)
+            if case.name.startswith("test_episode[") and props is not None:
+                found[case.name] = {p.name: p.value for p in props}
+    return found
+
+
+@pytest.fixture
+def junit_episodes():
+    """`junit_episodes(path)`: test case name -> {wam.* properties} of a JUnit file."""
+    return read_junit_episodes

@@ -4,6 +4,7 @@ plugin stays cheap."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 
@@ -12,9 +13,10 @@ import pytest
 SELECT = ("--suite=tabletop", "--tasks=lift_cube", "--levels=1", "--seeds=1")
 
 
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+@pytest.fixture
+def run(run_plugin):
     """In-process: nothing here runs an episode, and a fresh interpreter costs ~2 s."""
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    return functools.partial(run_plugin, inprocess=True, junit=None)
 
 
 def error_lines(result: pytest.RunResult) -> list[str]:
@@ -28,8 +30,8 @@ def test_plugin_import_loads_no_simulator_or_torch():
     assert out.stdout.strip() == "[]"
 
 
-def test_help_lists_the_options_in_one_group(pytester):
-    result = run(pytester, "--help")
+def test_help_lists_the_options_in_one_group(run):
+    result = run("--help")
     text = result.stdout.str()
     section = text[text.index("robustness evaluation of robot policies"):]
     for flag in ("--policy=", "--suite=", "--tasks=", "--axes=", "--seeds=", "--levels=",
@@ -39,8 +41,8 @@ def test_help_lists_the_options_in_one_group(pytester):
     assert "wamrobust_policy" in text and "wamrobust_policy_args" in text
 
 
-def test_case_ids_read_like_the_case(pytester):
-    result = run(pytester, "--policy=noop", *SELECT, "--axes=clean,camera", "--collect-only", "-q")
+def test_case_ids_read_like_the_case(run):
+    result = run("--policy=noop", *SELECT, "--axes=clean,camera", "--collect-only", "-q")
     assert result.ret == 0
     assert result.stdout.lines[:3] == [
         "wamrobust::test_episode[tabletop/lift_cube/clean/L0/s00]",
@@ -49,7 +51,7 @@ def test_case_ids_read_like_the_case(pytester):
     ]
 
 
-def test_ini_options_select_the_same_cases(pytester):
+def test_ini_options_select_the_same_cases(pytester, run):
     pytester.makeini("""
         [pytest]
         wamrobust_policy = noop
@@ -59,7 +61,7 @@ def test_ini_options_select_the_same_cases(pytester):
         wamrobust_levels = 2-3
         wamrobust_seeds = 2
     """)
-    result = run(pytester, "--collect-only", "-q", "--tasks=stack_cubes")
+    result = run("--collect-only", "-q", "--tasks=stack_cubes")
     ids = [line for line in result.stdout.lines if line.startswith("wamrobust::test_episode")]
     assert ids == [f"wamrobust::test_episode[tabletop/stack_cubes/light/L{level}/s0{seed}]"
                    for level in (2, 3) for seed in (0, 1)]
@@ -76,8 +78,8 @@ def test_ini_options_select_the_same_cases(pytester):
     (("--policy=noop", "--suite=tabletop", "--tasks=lift"),
      "ERROR: unknown task 'lift' in suite 'tabletop'"),
 ])
-def test_unknown_names_are_one_line(pytester, args, message):
-    result = run(pytester, *args)
+def test_unknown_names_are_one_line(run, args, message):
+    result = run(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = error_lines(result)
     assert len(lines) == 1 and lines[0].startswith("ERROR:")
@@ -85,8 +87,8 @@ def test_unknown_names_are_one_line(pytester, args, message):
     assert "Traceback" not in result.stdout.str()
 
 
-def test_unknown_policy_lists_the_registered_ones(pytester):
-    line = error_lines(run(pytester, "--policy=nope"))[0]
+def test_unknown_policy_lists_the_registered_ones(run):
+    line = error_lines(run("--policy=nope"))[0]
     assert "noop" in line and "random" in line and "scripted" in line
 
 
@@ -97,8 +99,8 @@ def test_unknown_policy_lists_the_registered_ones(pytester):
     ("--seeds=0", "--seeds must be 1-10000, got 0"),
     ("--policy-arg=novalue", "--policy-arg takes KEY=VALUE"),
 ])
-def test_malformed_options_die_at_the_command_line(pytester, flag, message):
-    result = run(pytester, "--policy=noop", "--suite=tabletop", flag)
+def test_malformed_options_die_at_the_command_line(run, flag, message):
+    result = run("--policy=noop", "--suite=tabletop", flag)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert any(message in line for line in result.stderr.lines)
 
@@ -109,50 +111,50 @@ def test_malformed_options_die_at_the_command_line(pytester, flag, message):
     ("clean = 'most'\n", "clean = 'most' is not a number"),
     ("clean = = 1\n", "is not valid TOML"),
 ])
-def test_malformed_thresholds_file_is_one_line_and_runs_nothing(pytester, content, message):
+def test_malformed_thresholds_file_is_one_line_and_runs_nothing(pytester, run, content, message):
     pytester.path.joinpath("gates.toml").write_text(content)
-    result = run(pytester, "--policy=noop", *SELECT, "--wam-thresholds=gates.toml")
+    result = run("--policy=noop", *SELECT, "--wam-thresholds=gates.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = error_lines(result)
     assert len(lines) == 1 and message in lines[0] and "gates.toml" in lines[0]
     assert "test_episode" not in result.stdout.str()
 
 
-def test_ini_thresholds_file_is_relative_to_the_ini_file(pytester):
+def test_ini_thresholds_file_is_relative_to_the_ini_file(pytester, run):
     pytester.mkdir("ci").joinpath("gates.toml").write_text("clean = 2\n")
     pytester.makeini("[pytest]\nwamrobust_thresholds = ci/gates.toml\n")
     sub = pytester.mkdir("sub")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(sub)
-        result = run(pytester, "--policy=noop", *SELECT, f"--rootdir={pytester.path}",
+        result = run("--policy=noop", *SELECT, f"--rootdir={pytester.path}",
                      f"-c={pytester.path / 'tox.ini'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "ci/gates.toml: clean = 2 must be a success rate" in error_lines(result)[0]
 
 
-def test_missing_thresholds_file_names_it(pytester):
-    result = run(pytester, "--policy=noop", *SELECT, "--wam-thresholds=nowhere.toml")
+def test_missing_thresholds_file_names_it(run):
+    result = run("--policy=noop", *SELECT, "--wam-thresholds=nowhere.toml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "cannot read thresholds file nowhere.toml" in error_lines(result)[0]
 
 
-def test_bad_thresholds_in_pyproject_stop_the_run_too(pytester):
+def test_bad_thresholds_in_pyproject_stop_the_run_too(pytester, run):
     pytester.makepyprojecttoml("[tool.wamrobust.thresholds]\nlight = 2\n")
-    result = run(pytester, "--policy=noop", *SELECT)
+    result = run("--policy=noop", *SELECT)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "[tool.wamrobust.thresholds]: light = 2 must be a success rate" in error_lines(result)[0]
 
 
-def test_without_paths_only_the_generated_cases_run(pytester):
+def test_without_paths_only_the_generated_cases_run(pytester, run):
     pytester.makepyfile(test_other="def test_other():\n    pass\n")
-    only = run(pytester, "--policy=noop", *SELECT, "--collect-only", "-q")
+    only = run("--policy=noop", *SELECT, "--collect-only", "-q")
     assert "test_other" not in only.stdout.str()
-    both = run(pytester, "--policy=noop", *SELECT, "--collect-only", "-q", ".")
+    both = run("--policy=noop", *SELECT, "--collect-only", "-q", ".")
     assert "test_other.py::test_other" in both.stdout.str()
     assert "wamrobust::test_episode[tabletop/lift_cube/clean/L0/s00]" in both.stdout.str()
 
 
-def test_hypothesis_profiles_are_registered_without_a_deadline(pytester):
+def test_hypothesis_profiles_are_registered_without_a_deadline(pytester, run):
     # get_profile, not --hypothesis-profile: loading one in-process would change this
     # process' own Hypothesis settings for the tests that follow
     pytester.makepyfile(test_profile="""
@@ -161,10 +163,10 @@ def test_hypothesis_profiles_are_registered_without_a_deadline(pytester):
             for name in ("wamrobust-quick", "wamrobust-ci", "wamrobust-full"):
                 assert settings.get_profile(name).deadline is None
     """)
-    run(pytester).assert_outcomes(passed=1)
+    run().assert_outcomes(passed=1)
 
 
-def test_a_profile_the_project_registered_is_never_replaced(pytester):
+def test_a_profile_the_project_registered_is_never_replaced(pytester, run):
     pytester.makeconftest("""
         from hypothesis import settings
         settings.register_profile("wamrobust-ci", max_examples=3)
@@ -175,17 +177,17 @@ def test_a_profile_the_project_registered_is_never_replaced(pytester):
             assert settings.get_profile("wamrobust-ci").max_examples == 3
             assert settings.get_profile("wamrobust-full").max_examples == 500
     """)
-    run(pytester).assert_outcomes(passed=1)
+    run().assert_outcomes(passed=1)
 
 
-def test_a_stratified_sample_keeps_k_cases_per_setting_and_level(pytester):
+def test_a_stratified_sample_keeps_k_cases_per_setting_and_level(run):
     args = ("--policy=scripted", "--suite=tabletop", "--seeds=3", "--levels=1,5", "--co", "-q")
-    result = run(pytester, *args, "--wam-sample=2")
+    result = run(*args, "--wam-sample=2")
     ids = [line for line in result.stdout.lines if "test_episode[" in line]
     assert len(ids) == 2 + 7 * 2 * 2  # clean (level 0) + 7 axes x 2 levels, 2 each
     assert len({line.split("/")[1] for line in ids}) > 2  # spread over tasks, not the first
-    again = run(pytester, *args, "--wam-sample=2")
+    again = run(*args, "--wam-sample=2")
     assert [line for line in again.stdout.lines if "test_episode[" in line] == ids
-    bad = run(pytester, *args, "--wam-sample=0")
+    bad = run(*args, "--wam-sample=0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "invalid sample size '0'" in bad.stderr.str()

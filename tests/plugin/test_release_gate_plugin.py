@@ -18,23 +18,18 @@ SMALL = ("--suite=tabletop", "--tasks=lift_cube,open_drawer", "--axes=clean,came
          "--levels=1,5", "--seeds=1")
 
 
-def run(pytester: pytest.Pytester, *args: str, xml: str = "report.xml") -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "junit_family=xunit1",
-                                         f"--junitxml={xml}", *args)
-
-
 def outcome_of(paths) -> dict[str, tuple[str, int, str]]:
     return {r.key.case_id: (r.status, r.steps, json.dumps(r.params, sort_keys=True))
             for r in read_results(paths)}
 
 
-def test_shards_split_the_matrix_and_merge_into_the_unsharded_run(pytester):
-    whole = run(pytester, "--policy=scripted", *SMALL, "-p", "no:xdist", xml="whole.xml")
+def test_shards_split_the_matrix_and_merge_into_the_unsharded_run(pytester, run_plugin):
+    whole = run_plugin("--policy=scripted", *SMALL, "-p", "no:xdist", junit="whole.xml")
     assert whole.ret == 0, whole.stdout.str()
     shards = []
     for index in (1, 2, 3):
-        result = run(pytester, "--policy=scripted", *SMALL, f"--wam-shard={index}/3", "-n", "2",
-                     xml=f"shard-{index}.xml")
+        result = run_plugin("--policy=scripted", *SMALL, f"--wam-shard={index}/3", "-n", "2",
+                            junit=f"shard-{index}.xml")
         assert result.ret == 0, result.stdout.str()
         result.stdout.fnmatch_lines([f"*12 cases (shard {index}/3 runs about 1/3)*"])
         shards.append(outcome_of([pytester.path / f"shard-{index}.xml"]))
@@ -49,16 +44,16 @@ def test_shards_split_the_matrix_and_merge_into_the_unsharded_run(pytester):
     assert latency == [1]
 
 
-def test_a_malformed_shard_is_one_line(pytester):
-    result = run(pytester, "--policy=scripted", *SMALL, "--wam-shard=4/3")
+def test_a_malformed_shard_is_one_line(run_plugin):
+    result = run_plugin("--policy=scripted", *SMALL, "--wam-shard=4/3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid shard '4/3': need 1 <= i <= N*"])
 
 
-def test_failure_videos_are_written_and_linked_from_junit(pytester):
-    result = run(pytester, "--policy=random", "--suite=tabletop", "--tasks=lift_cube",
-                 "--axes=clean", "--levels=1", "--seeds=1", "--wam-video=failures",
-                 "--wam-artifacts=videos", "-p", "no:xdist")
+def test_failure_videos_are_written_and_linked_from_junit(pytester, run_plugin):
+    result = run_plugin("--policy=random", "--suite=tabletop", "--tasks=lift_cube",
+                        "--axes=clean", "--levels=1", "--seeds=1", "--wam-video=failures",
+                        "--wam-artifacts=videos", "-p", "no:xdist")
     assert result.ret == 1  # random does not lift the cube
     video = pytester.path / "videos/random/tabletop__lift_cube__clean__L0__s00.mp4"
     assert video.is_file() and video.read_bytes()[4:8] == b"ftyp"  # an MP4 container
@@ -68,21 +63,21 @@ def test_failure_videos_are_written_and_linked_from_junit(pytester):
     assert Path(props["wam.video"]).resolve() == video
     assert f"[[ATTACHMENT|{props['wam.video']}]]" in case.system_out
 
-    solved = run(pytester, "--policy=scripted", "--suite=tabletop", "--tasks=lift_cube",
-                 "--axes=clean", "--levels=1", "--seeds=1", "--wam-video=failures",
-                 "--wam-artifacts=solved", "-p", "no:xdist")
+    solved = run_plugin("--policy=scripted", "--suite=tabletop", "--tasks=lift_cube",
+                        "--axes=clean", "--levels=1", "--seeds=1", "--wam-video=failures",
+                        "--wam-artifacts=solved", "-p", "no:xdist")
     assert solved.ret == 0
     assert not (pytester.path / "solved").exists()  # nothing failed, nothing written
 
 
-def test_baseline_regression_sets_the_exit_status_even_when_the_gates_hold(pytester):
+def test_baseline_regression_sets_the_exit_status_even_when_the_gates_hold(pytester, run_plugin):
     pytester.makefile(".toml", gates="[thresholds]\noverall = 0.0\n")
     common = ("--suite=tabletop", "--tasks=lift_cube", "-n", "2", "--wam-thresholds=gates.toml")
 
-    gates_only = run(pytester, "--policy=random", *common)
+    gates_only = run_plugin("--policy=random", *common)
     assert gates_only.ret == 0, gates_only.stdout.str()
 
-    regressed = run(pytester, "--policy=random", *common, f"--wam-baseline={GOLDEN_SCRIPTED}")
+    regressed = run_plugin("--policy=random", *common, f"--wam-baseline={GOLDEN_SCRIPTED}")
     assert regressed.ret == 1
     regressed.stdout.fnmatch_lines([
         f"baseline {GOLDEN_SCRIPTED}:",
@@ -96,7 +91,7 @@ def test_baseline_regression_sets_the_exit_status_even_when_the_gates_hold(pytes
     props = {p.name: p.value for p in gate.child(Properties)}
     assert props["wam.baseline.overall"].startswith("pairs=21 baseline=1.0000 candidate=0.0000")
 
-    same = run(pytester, "--policy=scripted", *common, f"--wam-baseline={GOLDEN_SCRIPTED}")
+    same = run_plugin("--policy=scripted", *common, f"--wam-baseline={GOLDEN_SCRIPTED}")
     assert same.ret == 0, same.stdout.str()
     same.stdout.fnmatch_lines(["baseline comparison: no regression"])
 
@@ -107,10 +102,11 @@ def test_baseline_regression_sets_the_exit_status_even_when_the_gates_hold(pytes
      "*notes.xml is not a JUnit report*"),
     (lambda p: GOLDEN_SCRIPTED, "*shares no case with this run*"),
 ])
-def test_a_bad_baseline_is_one_line_before_any_episode(pytester, make_file, message):
+def test_a_bad_baseline_is_one_line_before_any_episode(pytester, run_plugin, make_file, message):
     baseline = make_file(pytester.path)
-    result = run(pytester, "--policy=scripted", "--suite=tabletop", "--tasks=lift_cube",
-                 "--levels=2", "--axes=camera", f"--wam-baseline={baseline}")  # golden: 1,3,5
+    result = run_plugin("--policy=scripted", "--suite=tabletop", "--tasks=lift_cube",
+                        "--levels=2", "--axes=camera",  # golden: 1,3,5
+                        f"--wam-baseline={baseline}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
     assert "test_episode" not in result.stdout.str()
@@ -142,10 +138,10 @@ def make_suite():
 '''
 
 
-def test_a_case_this_machine_cannot_build_is_skipped_and_counted(pytester):
+def test_a_case_this_machine_cannot_build_is_skipped_and_counted(pytester, run_plugin):
     pytester.makepyfile(partly_installed=PARTLY_INSTALLED)
-    result = run(pytester, "--policy=scripted", "--suite=partly_installed:make_suite",
-                 "--tasks=lift_cube", "--axes=clean,light", "--levels=1,5", "-n", "2")
+    result = run_plugin("--policy=scripted", "--suite=partly_installed:make_suite",
+                        "--tasks=lift_cube", "--axes=clean,light", "--levels=1,5", "-n", "2")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines([
         "skipped 2 episodes (not run, not in the rates):",

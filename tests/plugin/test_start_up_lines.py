@@ -5,6 +5,7 @@ a suite factory that takes `options` and are refused for one that does not."""
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import pytest
@@ -15,9 +16,10 @@ from pytest_wamrobust.core.errors import UsageError
 ONE_CASE = ("--tasks=lift_cube", "--axes=clean", "--seeds=1", "--levels=1")
 
 
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+@pytest.fixture
+def run(run_plugin):
     """In-process: none of these runs an episode."""
-    return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist", *args)
+    return functools.partial(run_plugin, "-p", "no:xdist", inprocess=True, junit=None)
 
 
 def one_error_line(result: pytest.RunResult) -> str:
@@ -28,45 +30,45 @@ def one_error_line(result: pytest.RunResult) -> str:
     return lines[0].removeprefix("ERROR: ")
 
 
-def test_scripted_on_a_suite_without_an_oracle_is_one_line(pytester):
-    line = one_error_line(run(pytester, "--policy=scripted", "--suite=plain_suites:no_oracle",
+def test_scripted_on_a_suite_without_an_oracle_is_one_line(run):
+    line = one_error_line(run("--policy=scripted", "--suite=plain_suites:no_oracle",
                               *ONE_CASE))
     assert line == ("--policy=scripted has no oracle for suite 'my_tabletop' (oracles exist "
                     "for: libero_plus, robotwin_plus, tabletop); register one under the entry "
                     "point group 'pytest_wamrobust.oracles' or pick another --policy")
 
 
-def test_scripted_on_a_suite_with_an_oracle_still_starts(pytester):
-    result = run(pytester, "--policy=scripted", "--suite=tabletop", *ONE_CASE, "--collect-only")
+def test_scripted_on_a_suite_with_an_oracle_still_starts(run):
+    result = run("--policy=scripted", "--suite=tabletop", *ONE_CASE, "--collect-only")
     assert result.ret == 0
 
 
-def test_unknown_policy_names_the_interpreter_it_searched(pytester):
-    line = one_error_line(run(pytester, "--policy=mynet", "--suite=tabletop"))
+def test_unknown_policy_names_the_interpreter_it_searched(run):
+    line = one_error_line(run("--policy=mynet", "--suite=tabletop"))
     assert line.startswith(f"unknown policy 'mynet' for --policy (searched the entry points of "
                            f"{sys.executable}); available: noop, ")
     assert line.endswith("(or module:callable)")
-    typo = one_error_line(run(pytester, "--policy=tiny-vl", "--suite=tabletop"))
+    typo = one_error_line(run("--policy=tiny-vl", "--suite=tabletop"))
     assert sys.executable in typo and typo.endswith("did you mean 'tiny-vla'?")
 
 
-def test_suite_args_reach_a_factory_that_takes_options(pytester):
-    result = run(pytester, "--policy=noop", "--suite=plain_suites:with_options",
+def test_suite_args_reach_a_factory_that_takes_options(run):
+    result = run("--policy=noop", "--suite=plain_suites:with_options",
                  "--suite-arg", "name=renamed", *ONE_CASE, "--collect-only", "-q")
     assert result.ret == 0, result.stderr.str()
     assert "wamrobust::test_episode[renamed/lift_cube/clean/L0/s00]" in result.stdout.lines
 
 
-def test_suite_args_from_the_ini_file_and_the_command_line_wins(pytester):
+def test_suite_args_from_the_ini_file_and_the_command_line_wins(pytester, run):
     pytester.makeini("""
         [pytest]
         wamrobust_suite_args =
             name=from_ini
     """)
-    ids = run(pytester, "--policy=noop", "--suite=plain_suites:with_options", *ONE_CASE,
+    ids = run("--policy=noop", "--suite=plain_suites:with_options", *ONE_CASE,
               "--collect-only", "-q").stdout.lines
     assert "wamrobust::test_episode[from_ini/lift_cube/clean/L0/s00]" in ids
-    ids = run(pytester, "--policy=noop", "--suite=plain_suites:with_options", *ONE_CASE,
+    ids = run("--policy=noop", "--suite=plain_suites:with_options", *ONE_CASE,
               "--suite-arg=name=cli", "--collect-only", "-q").stdout.lines
     assert "wamrobust::test_episode[cli/lift_cube/clean/L0/s00]" in ids
 
@@ -79,8 +81,8 @@ def test_suite_args_from_the_ini_file_and_the_command_line_wins(pytester):
      "suite with_options does not take --suite-arg nme; it takes: name"),
     (("--suite=tabletop", "--suite-arg", "novalue"), "--suite-arg takes KEY=VALUE, got 'novalue'"),
 ])
-def test_suite_args_a_suite_does_not_take_are_one_line(pytester, args, message):
-    result = run(pytester, "--policy=noop", *args)
+def test_suite_args_a_suite_does_not_take_are_one_line(run, args, message):
+    result = run("--policy=noop", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.stderr.str()
 

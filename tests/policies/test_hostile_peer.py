@@ -357,15 +357,10 @@ def test_serve_warns_when_exposed_without_a_key():
                               f"$WAMROBUST_POLICY_API_KEY")
 
 
-def run_pytest(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "--suite=tabletop", *args,
-                                         timeout=60)
-
-
-def test_a_run_whose_server_is_down_stops_at_start_up_in_one_line(pytester):
+def test_a_run_whose_server_is_down_stops_at_start_up_in_one_line(run_plugin):
     started = time.monotonic()
-    result = run_pytest(pytester, "--policy=ws://127.0.0.1:9", "--policy-arg",
-                        "connect_timeout=1")
+    result = run_plugin("--suite=tabletop", "--policy=ws://127.0.0.1:9", "--policy-arg",
+                        "connect_timeout=1", junit=None, timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert time.monotonic() - started < 20
     output = result.stdout.str() + result.stderr.str()
@@ -376,9 +371,10 @@ def test_a_run_whose_server_is_down_stops_at_start_up_in_one_line(pytester):
         "(ConnectionRefusedError: ")
 
 
-def test_a_preset_whose_server_wants_a_key_stops_at_start_up(pytester, tabletop):
+def test_a_preset_whose_server_wants_a_key_stops_at_start_up(run_plugin, tabletop):
     with serving(tabletop.env_spec, api_key="s3cret") as url:
-        result = run_pytest(pytester, "--policy=pi05", "--policy-arg", f"server={url}")
+        result = run_plugin("--suite=tabletop", "--policy=pi05", "--policy-arg", f"server={url}",
+                            junit=None, timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     errors = [line for line in result.stderr.lines if line.strip()]

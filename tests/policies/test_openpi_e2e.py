@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from junitparser import Error, JUnitXml, Properties
+from junitparser import Error, JUnitXml
 
 SELECT = ("--suite=tabletop", "--tasks=lift_cube", "--levels=2", "--seeds=1")
 
@@ -29,30 +29,19 @@ def served_oracle():
     proc.wait(10)
 
 
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "junit_family=xunit1",
-                                         "--junitxml=report.xml", *args)
-
-
-def episodes(pytester: pytest.Pytester) -> dict:
-    xml = JUnitXml.fromfile(str(pytester.path / "report.xml"))
-    return {case.name: (case, {p.name: p.value for p in case.child(Properties)})
-            for suite in xml for case in suite
-            if case.name.startswith("test_episode[") and case.child(Properties) is not None}
-
-
-def test_two_workers_share_one_served_oracle(pytester, served_oracle):
+def test_two_workers_share_one_served_oracle(pytester, run_plugin, junit_episodes, served_oracle):
     url, _ = served_oracle
-    result = run(pytester, f"--policy={url}", *SELECT, "--axes=clean,camera", "-n", "2")
+    result = run_plugin(f"--policy={url}", *SELECT, "--axes=clean,camera", "-n", "2")
     result.assert_outcomes(passed=2, skipped=1)  # latency case skipped under xdist
     result.stdout.fnmatch_lines(["*clean * 1 * 1 * 0 * 100.0%*"])
-    for _, props in episodes(pytester).values():
+    for props in junit_episodes(pytester.path / "report.xml").values():
         assert props["wam.status"] == "success" and props["wam.policy"] == "scripted"
         assert float(props["wam.server_infer_p50_ms"]) > 0
         assert float(props["wam.latency_p50_ms"]) >= float(props["wam.server_infer_p50_ms"])
 
 
-def test_server_killed_mid_run_errors_the_rest_and_the_run_completes(pytester, served_oracle):
+def test_server_killed_mid_run_errors_the_rest_and_the_run_completes(
+        pytester, run_plugin, junit_episodes, served_oracle):
     url, proc = served_oracle
     # a -p plugin, not a conftest: conftest hooks only see items under its folder
     pytester.makepyfile(killer=f"""
@@ -64,14 +53,16 @@ def test_server_killed_mid_run_errors_the_rest_and_the_run_completes(pytester, s
                 except ProcessLookupError:
                     pass
     """)
-    result = run(pytester, f"--policy={url}", *SELECT, "--axes=clean,camera,noise",
-                 "-p", "no:xdist", "-p", "killer")
+    result = run_plugin(f"--policy={url}", *SELECT, "--axes=clean,camera,noise",
+                        "-p", "no:xdist", "-p", "killer")
     assert result.ret == 1
-    found = episodes(pytester)
+    found = junit_episodes(pytester.path / "report.xml")
     assert len(found) == 3
-    ordered = [found[name] for name in sorted(found, key=lambda n: ("clean" not in n, n))]
-    assert ordered[0][1]["wam.status"] == "success"
-    for case, props in ordered[1:]:
+    cases = {c.name: c for s in JUnitXml.fromfile(str(pytester.path / "report.xml")) for c in s}
+    ordered = sorted(found, key=lambda n: ("clean" not in n, n))
+    assert found[ordered[0]]["wam.status"] == "success"
+    for name in ordered[1:]:
+        case, props = cases[name], found[name]
         assert props["wam.status"] == "error", props
         assert props["wam.error"].startswith(f"policy server {url} ")
         assert isinstance(case.result[0], Error)
