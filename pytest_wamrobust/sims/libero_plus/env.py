@@ -21,16 +21,17 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ...core.errors import CaseUnavailableError, EpisodeError, UsageError
-from ...core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
-from . import protocol
-from .variants import Catalog, Variant
-from .world import WorldReader
+from pytest_wamrobust.core.errors import CaseUnavailableError, EpisodeError, UsageError
+from pytest_wamrobust.core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.sims.libero_plus import protocol
+from pytest_wamrobust.sims.libero_plus.variants import Catalog, Variant
+from pytest_wamrobust.sims.libero_plus.world import WorldReader
 
 ASSET_HINT = (
     "download assets.zip from https://huggingface.co/datasets/Sylvest/LIBERO-plus, "
@@ -172,7 +173,7 @@ class LiberoPlusEnv:
         self._set_cameras_enabled(False)
         images = {name: np.ascontiguousarray(obs[key]) for name, key in _IMAGE_KEYS.items()}
         if self._noise is not None:
-            images[protocol.AGENTVIEW] = self._corrupt(images[protocol.AGENTVIEW])
+            images[protocol.AGENTVIEW] = self._corrupt(images[protocol.AGENTVIEW], self._noise)
         return Observation(
             images=images,
             state=protocol.state_from_obs(obs),
@@ -184,11 +185,11 @@ class LiberoPlusEnv:
         """What a privileged oracle reads (`world`): poses, extents, joints, BDDL goal."""
         return self._world.read()
 
-    def _corrupt(self, image: np.ndarray) -> np.ndarray:
+    def _corrupt(self, image: np.ndarray, noise: Mapping[str, Any]) -> np.ndarray:
         from PIL import Image
 
-        corrupt = _corruption(self._noise["corruption"])
-        out = corrupt(Image.fromarray(image), severity=self._noise["severity"])
+        corrupt = _corruption(noise["corruption"])
+        out = corrupt(Image.fromarray(image), severity=noise["severity"])
         return np.asarray(out).astype(np.uint8)
 
     def success(self) -> bool:

@@ -21,14 +21,15 @@ gripper (-1 open, +1 close), under the standard protocol like any other policy.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from ...core.errors import EpisodeError, UsageError
-from ...core.protocols import PolicyContext
-from ...core.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.types import Observation, PolicyMetadata
 
 OPEN, CLOSE = -1.0, 1.0
 #: Steady-state eef displacement per control step for a unit action (measured: the
@@ -129,6 +130,11 @@ class _Task:
     #: object centre - eef when the fingers had closed: the object follows the hand
     #: while this holds.
     offset: np.ndarray | None = None
+
+    def chosen_grasp(self) -> Grasp:
+        """The grasp `approach` chose: every later phase (descend .. lift) follows it."""
+        assert self.grasp is not None, f"phase {self.phase!r} before a grasp was chosen"
+        return self.grasp
 
 
 class World:
@@ -298,7 +304,7 @@ class LiberoPlusOracle:
         return self._travel(w, hover, low), yaw, OPEN, MAX_SPEED
 
     def _phase_descend(self, w: World, t: _Task):
-        g = t.grasp
+        g = t.chosen_grasp()
         yaw = _nearest_yaw(g.yaw, _yaw_of(w.xmat))
         err = g.point - w.eef
         stalled = t.steps_in_phase > 40
@@ -310,12 +316,13 @@ class LiberoPlusOracle:
         return g.point, yaw, OPEN, 0.6
 
     def _phase_close(self, w: World, t: _Task):
-        yaw = _nearest_yaw(t.grasp.yaw, _yaw_of(w.xmat))
+        g = t.chosen_grasp()
+        yaw = _nearest_yaw(g.yaw, _yaw_of(w.xmat))
         if t.steps_in_phase >= GRIP_STEPS + self.metadata.replan_steps:
             self._enter(t, "lift")
             t.offset = w.pos(t.obj) - w.eef
             return self._phase_lift(w, t)
-        return t.grasp.point, yaw, CLOSE, 0.3
+        return g.point, yaw, CLOSE, 0.3
 
     def _holding(self, w: World, t: _Task) -> bool:
         """The object still follows the hand (it did not slip or stay behind)."""
@@ -355,7 +362,8 @@ class LiberoPlusOracle:
         if w.eef[2] > t.carry_z - 0.02:
             self._enter(t, "carry")
             return self._phase_carry(w, t)
-        target = np.array([t.grasp.point[0], t.grasp.point[1], t.carry_z])
+        point = t.chosen_grasp().point
+        target = np.array([point[0], point[1], t.carry_z])
         return target, None, CLOSE, CARRY_SPEED
 
     def _phase_carry(self, w: World, t: _Task):

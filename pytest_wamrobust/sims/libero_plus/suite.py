@@ -14,13 +14,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 
-from ...core.axes import LEVELS
-from ...core.errors import UsageError
-from ...core.protocols import CaseSelection, Env
-from ...core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
-from . import protocol
-from .env import ENV_SPEC  # numpy and core only: LIBERO is imported when a scene is built
-from .variants import Catalog, Variant, catalog, libero_task_language, select
+from pytest_wamrobust.core.axes import LEVELS
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.protocols import CaseSelection, Env
+from pytest_wamrobust.core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+from pytest_wamrobust.sims.libero_plus import protocol
+
+# numpy and core only: LIBERO is imported when a scene is built
+from pytest_wamrobust.sims.libero_plus.env import ENV_SPEC
+from pytest_wamrobust.sims.libero_plus.variants import (
+    Catalog,
+    Variant,
+    catalog,
+    libero_task_language,
+    select,
+)
 
 SUITE = "libero_plus"
 
@@ -40,7 +48,8 @@ class LiberoPlusSuite:
 
     @cached_property
     def _by_key(self) -> dict[CaseKey, Variant]:
-        by_key, counters = {}, {}
+        by_key: dict[CaseKey, Variant] = {}
+        counters: dict[tuple[str, str, int], int] = {}
         for v in self.catalog.variants:
             cell = (v.task, v.axis, v.level)
             index = counters.get(cell, 0)
@@ -109,7 +118,7 @@ class LiberoPlusSuite:
                            episode_seed=protocol.ENV_SEED)
 
     def make_env(self, spec: EpisodeSpec) -> Env:
-        from .env import LiberoPlusEnv
+        from pytest_wamrobust.sims.libero_plus.env import LiberoPlusEnv
 
         return LiberoPlusEnv(self.catalog, self.variant(spec.key), spec)
 

