@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.compare import REGRESSED, Comparison
+from pytest_wamrobust.core.compare import INCONCLUSIVE, REGRESSED, Comparison
 from pytest_wamrobust.core.gates import Verdict
 from pytest_wamrobust.core.results import EpisodeResult
 
@@ -51,8 +51,15 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
             held = held and not failed
         if comparison is not None:
             regressed = [r.setting for r in comparison.rows if r.verdict == REGRESSED]
-            parts.append(f"baseline: REGRESSED ({', '.join(regressed)})" if regressed
-                         else "baseline: no regression")
+            unclear = [r.setting for r in comparison.rows
+                       if r.verdict == INCONCLUSIVE and r.delta < 0]
+            if regressed:
+                parts.append(f"baseline: REGRESSED ({', '.join(regressed)})")
+            elif unclear:
+                parts.append(f"baseline: no significant regression, but too few cases to tell "
+                             f"for the drops in {', '.join(unclear)} (inconclusive)")
+            else:
+                parts.append("baseline: no regression")
             held = held and not regressed
         return RunVerdict(held, "; ".join(parts + others))
     unsolved = sum(not r.success for r in results)
