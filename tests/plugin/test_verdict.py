@@ -78,4 +78,5 @@ def test_a_served_policy_is_named_by_its_name_with_the_url_beside_it(run_plugin,
     result = run_plugin(f"--policy={served_scripted}", *LIFT, "--axes=clean", "--levels=1",
                         "-p", "no:xdist", "--benchmark-disable")
     assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines([f"suite tabletop, policy scripted ({served_scripted}): 1 episodes"])
+    result.stdout.fnmatch_lines(
+        [f"suite tabletop, policy scripted ({served_scripted}): 1 episodes"])
