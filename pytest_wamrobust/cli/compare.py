@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_wamrobust.core.compare import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_EFFECT,
-    Comparison,
     alpha_type,
     compare_results,
     effect_type,
 )
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import EpisodeResult
 
 #: Exit status when the candidate regressed (2 is kept for usage errors).
 EXIT_REGRESSED = 1
@@ -37,34 +33,16 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--markdown", metavar="FILE", help="also write the table here")
 
 
-def check_baseline(baseline: str | Path, results: Sequence[EpisodeResult], *,
-                   alpha: float = DEFAULT_ALPHA, min_effect: float = DEFAULT_MIN_EFFECT,
-                   baseline_policy: str | None = None) -> Comparison:
-    """Compare this run's results with a baseline JUnit file (the plugin's --wam-baseline)."""
-    from pytest_wamrobust.records.junit import read_results
-
-    return compare_results(select_policy(read_results([baseline]), baseline_policy, "baseline"),
-                           results, alpha=alpha, min_effect=min_effect)
-
-
-def select_policy(results: Sequence[EpisodeResult], policy: str | None,
-                  side: str) -> list[EpisodeResult]:
-    if policy is None:
-        return list(results)
-    chosen = [r for r in results if r.policy == policy]
-    if not chosen:
-        have = ", ".join(sorted({r.policy for r in results}))
-        raise UsageError(f"the {side} has no results of policy {policy!r}; it has: {have}")
-    return chosen
-
-
 def run(args: argparse.Namespace) -> int:
-    from pytest_wamrobust.records.junit import read_results
+    from pytest_wamrobust.records.junit import results_of_one_policy
     from pytest_wamrobust.report.tables import comparison_table, to_markdown
 
-    candidate = select_policy(read_results(args.candidate), args.candidate_policy, "candidate")
-    comparison = check_baseline(args.baseline, candidate, alpha=args.alpha,
-                                min_effect=args.min_effect, baseline_policy=args.baseline_policy)
+    baseline = results_of_one_policy([args.baseline], args.baseline_policy, "the baseline",
+                                     "--baseline-policy")
+    candidate = results_of_one_policy(args.candidate, args.candidate_policy, "the candidate",
+                                      "--candidate-policy")
+    comparison = compare_results(baseline, candidate, alpha=args.alpha,
+                                 min_effect=args.min_effect)
     markdown = to_markdown(comparison_table(comparison))
     verdict = "REGRESSED" if comparison.regressed else "no regression"
     overall = comparison.overall

@@ -37,13 +37,9 @@ class Baseline:
         path = run.options.baseline
         if not path:
             return None
-        from pytest_wamrobust.records.junit import read_results
+        from pytest_wamrobust.records.junit import results_of_one_policy
 
-        results = tuple(read_results([path]))
-        policies = sorted({r.policy for r in results})
-        if len(policies) > 1:
-            raise UsageError(f"--wam-baseline {path} holds results of {len(policies)} policies "
-                             f"({', '.join(policies)}); give the file of one run")
+        results = tuple(results_of_one_policy([path], None, f"--wam-baseline {path}"))
         suites = sorted({r.key.suite for r in results})
         if suites != [run.suite.name]:
             raise UsageError(f"--wam-baseline {path} ran suite {', '.join(suites)}, this run "

@@ -59,6 +59,26 @@ def read_results(paths: Sequence[str | Path], warn: Warn = warn_on_stderr) -> li
     return results
 
 
+def results_of_one_policy(paths: Sequence[str | Path], policy: str | None, what: str,
+                          choose_with: str | None = None) -> list[EpisodeResult]:
+    """The results of `policy` in `paths` or, unnamed, of the only policy there: the one
+    reader behind `wamrobust compare` and `--wam-baseline`. `what` names the files in
+    the error line, `choose_with` the option that picks a policy (if there is one)."""
+    results = read_results(paths)
+    policies = sorted({r.policy for r in results})
+    if policy is not None:
+        chosen = [r for r in results if r.policy == policy]
+        if not chosen:
+            raise UsageError(f"{what} has no results of policy {policy!r}; it has: "
+                             f"{', '.join(policies)}")
+        return chosen
+    if len(policies) > 1:
+        fix = f"choose one with {choose_with}" if choose_with else "give the file of one run"
+        raise UsageError(f"{what} holds results of {len(policies)} policies "
+                         f"({', '.join(policies)}); {fix}")
+    return results
+
+
 def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
     if not path.is_file():
         raise UsageError(f"{path}: no such file; pass the file written by pytest --junitxml")

@@ -9,7 +9,6 @@ import pytest
 from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.cli.compare import check_baseline
 from pytest_wamrobust.core.compare import (
     IMPROVED,
     INCONCLUSIVE,
@@ -22,7 +21,7 @@ from pytest_wamrobust.core.compare import (
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.results import FAILURE, SUCCESS
 from pytest_wamrobust.core.stats import mcnemar_exact
-from pytest_wamrobust.records.junit import write_results
+from pytest_wamrobust.records.junit import results_of_one_policy, write_results
 
 SUITE = grid_suite(tasks=4, levels=(1, 2, 3, 4, 5), seeds=4)  # 80 cases per setting
 
@@ -117,11 +116,17 @@ def test_candidate_shards_pair_with_a_merged_baseline(tmp_path):
     assert main(["compare", str(b), *map(str, parts)]) == 1
 
 
-def test_plugin_entry_point_checks_this_runs_results(tmp_path):
+def test_one_reader_picks_a_policys_results_for_compare_and_the_plugin(tmp_path):
     base = grid_results("release", 0.8, SUITE)
-    path = write_results(base, tmp_path / "base.xml")
-    result = check_baseline(path, flip(base, "language", FAILURE, 0.6), alpha=0.01)
+    both = write_results([*base, *grid_results("other", 0.5, SUITE)], tmp_path / "both.xml")
+    chosen = results_of_one_policy([both], "release", "the baseline", "--baseline-policy")
+    result = compare_results(chosen, flip(base, "language", FAILURE, 0.6), alpha=0.01)
     assert result.row("language").verdict == REGRESSED and result.alpha == 0.01
+    with pytest.raises(UsageError, match=r"holds results of 2 policies \(other, release\); "
+                                         r"choose one with --baseline-policy"):
+        results_of_one_policy([both], None, "the baseline", "--baseline-policy")
+    with pytest.raises(UsageError, match=r"has no results of policy 'nope'; it has: other"):
+        results_of_one_policy([both], "nope", "the baseline", "--baseline-policy")
 
 
 @pytest.mark.parametrize("make, message", [
