@@ -30,6 +30,7 @@ import numpy as np
 from pytest_wamrobust.core.errors import EpisodeError, UsageError
 from pytest_wamrobust.core.protocols import PolicyContext
 from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
 
 OPEN, CLOSE = -1.0, 1.0
 #: Steady-state eef displacement per control step for a unit action (measured: the
@@ -58,25 +59,6 @@ SUPPORTED = ("on", "in")
 def _yaw_of(xmat: np.ndarray) -> float:
     """Yaw of the fingers' closing axis (the grip site's x axis) in the world."""
     return math.atan2(xmat[1, 0], xmat[0, 0])
-
-
-def _down(yaw: float) -> np.ndarray:
-    """Grip-site orientation pointing down whose fingers close along `yaw`."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
-
-
-def _rotation_error(current: np.ndarray, desired: np.ndarray) -> np.ndarray:
-    """World-frame axis-angle taking `current` to `desired`."""
-    r = desired @ current.T
-    angle = math.acos(float(np.clip((np.trace(r) - 1) / 2, -1.0, 1.0)))
-    if angle < 1e-6:
-        return np.zeros(3)
-    axis = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
-    norm = np.linalg.norm(axis)
-    if norm < 1e-9:  # 180 degrees: a horizontal axis does
-        return np.array([math.pi, 0.0, 0.0])
-    return axis / norm * angle
 
 
 def _nearest_yaw(yaw: float, current: float) -> float:
@@ -415,8 +397,8 @@ class LiberoPlusOracle:
                speed: float) -> np.ndarray:
         e = w.eef.copy()
         current = w.xmat
-        desired = _down(_yaw_of(current) if yaw is None else yaw)
-        rot = _rotation_error(current, desired)
+        desired = pointing_down(_yaw_of(current) if yaw is None else yaw)
+        rot = rotation_error(current, desired)
         chunk = np.zeros((self.metadata.chunk_length, 7))
         for k in range(self.metadata.chunk_length):
             move = np.clip((target - e) / (POS_STEP_M * TAU), -speed, speed)

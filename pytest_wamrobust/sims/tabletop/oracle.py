@@ -17,6 +17,7 @@ import numpy as np
 from pytest_wamrobust.core.errors import EpisodeError, UsageError
 from pytest_wamrobust.core.protocols import PolicyContext
 from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
 from pytest_wamrobust.sims.tabletop.controller import POS_SCALE, ROT_SCALE
 
 OPEN, CLOSE = -1.0, 1.0
@@ -33,25 +34,6 @@ def _yaw(quat: np.ndarray) -> float:
 def _grasp_yaw(quat: np.ndarray) -> float:
     """A hand yaw whose fingers close on two faces of a box (cube symmetry: 90 deg)."""
     return (_yaw(quat) + math.pi / 4) % (math.pi / 2) - math.pi / 4
-
-
-def _down(yaw: float) -> np.ndarray:
-    """Hand orientation pointing down with the given yaw (the rest pose has yaw 0)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
-
-
-def _rotation_error(current: np.ndarray, desired: np.ndarray) -> np.ndarray:
-    """World-frame axis-angle taking `current` to `desired`."""
-    r = desired @ current.T
-    angle = math.acos(float(np.clip((np.trace(r) - 1) / 2, -1.0, 1.0)))
-    if angle < 1e-6:
-        return np.zeros(3)
-    axis = np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
-    norm = np.linalg.norm(axis)
-    if norm < 1e-9:  # 180 degrees: any perpendicular axis does
-        return np.array([math.pi, 0.0, 0.0])
-    return axis / norm * angle
 
 
 def _move(e: np.ndarray, goal: np.ndarray, low: float, xy_tol: float = 0.015) -> np.ndarray:
@@ -166,7 +148,7 @@ class TabletopOracle:
             raise EpisodeError("policy_error", "the scripted oracle needs the tabletop's "
                                "privileged state (plan, poses); this env did not provide it")
         target, gripper, yaw = PLANS[p["plan"]](p)
-        rot = _rotation_error(p["eef_xmat"], _down(yaw))
+        rot = rotation_error(p["eef_xmat"], pointing_down(yaw))
         e = np.array(p["eef_pos"], dtype=float)
         chunk = np.zeros((self.metadata.chunk_length, 7))
         for k in range(self.metadata.chunk_length):
