@@ -124,16 +124,12 @@ class Controller:
                                   incomplete=incomplete, other_failures=len(self.other_failures))
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
-        if xmlpath and results and Path(xmlpath).is_file():
+        if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):
             compared = ((self.baseline.path, self.comparison)
                         if self.baseline is not None and self.comparison else None)
-            junit.add_gates(xmlpath, self.rows, self.verdicts,
-                            {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
-                            self.not_run, compared)
-            if any(r.video for r in results):
-                junit.link_videos(xmlpath)
-        if xmlpath and Path(xmlpath).is_file() and self.junit_family == "xunit2":
-            junit.conform_to_xunit2(xmlpath)
+            junit.amend(xmlpath, self.rows, self.verdicts if results else (),
+                        {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
+                        self.not_run, compared, xunit2=self.junit_family == "xunit2")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int):

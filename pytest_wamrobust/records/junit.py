@@ -173,19 +173,16 @@ def property_lines_to_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def conform_to_xunit2(path: str | Path) -> None:
+def _properties_to_system_out(xml: JUnitXml) -> None:
     """Move every test case's properties into its <system-out>, so the file validates
     against the xunit2 schema it declares (pytest writes them inside <testcase>)."""
-    xml = JUnitXml.fromfile(str(path))
-    for suite in (xml if not isinstance(xml, TestSuite) else [xml]):
-        for case in suite:
-            props = case.child(Properties)
-            if props is None:
-                continue
-            lines = [PROPERTY_LINE.format(name=p.name, value=p.value) for p in props]
-            case.remove(props)
-            case.system_out = "\n".join(filter(None, ["\n".join(lines), case.system_out]))
-    xml.write(str(path))
+    for case in _cases(xml):
+        props = case.child(Properties)
+        if props is None:
+            continue
+        lines = [PROPERTY_LINE.format(name=p.name, value=p.value) for p in props]
+        case.remove(props)
+        case.system_out = "\n".join(filter(None, ["\n".join(lines), case.system_out]))
 
 
 def write_results(results: Iterable[EpisodeResult], path: str | Path,
@@ -227,29 +224,36 @@ def attachment_line(path: str | Path) -> str:
 
 def link_videos(junit_path: str | Path) -> int:
     """Add the `[[ATTACHMENT|...]]` line to system-out of every case with a `wam.video`
-    property (pytest writes captured output only under junit_logging, so the plugin
-    calls this on the controller after the session). Returns how many were linked."""
+    property (pytest writes captured output only under junit_logging). Returns how many
+    were linked."""
     xml = JUnitXml.fromfile(str(junit_path))
-    linked = 0
-    for suite in xml:
-        for case in suite:
-            props = case.child(Properties)
-            video = next((p.value for p in props or () if p.name == "wam.video"), "")
-            line = attachment_line(video)
-            if video and line not in (case.system_out or ""):
-                case.system_out = "\n".join(filter(None, [case.system_out, line]))
-                linked += 1
+    linked = _link_videos(xml)
     if linked:
         xml.write(str(junit_path))
+    return linked
+
+
+def _link_videos(xml: JUnitXml) -> int:
+    linked = 0
+    for case in _cases(xml):
+        props = case.child(Properties)
+        video = next((p.value for p in props or () if p.name == "wam.video"), "")
+        line = attachment_line(video)
+        if video and line not in (case.system_out or ""):
+            case.system_out = "\n".join(filter(None, [case.system_out, line]))
+            linked += 1
     return linked
 
 
 GATES_SUITE = "wamrobust.gates"
 
 
-def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
-              unrecorded: Mapping[str, EpisodeResult], not_run: Mapping[str, EpisodeResult],
-              baseline: tuple[str, Comparison] | None = None) -> None:
+def amend(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
+          unrecorded: Mapping[str, EpisodeResult], not_run: Mapping[str, EpisodeResult],
+          baseline: tuple[str, Comparison] | None = None, *, xunit2: bool = False) -> None:
+    """What the controller adds to pytest's file after the session, in one read and one
+    write: properties of crashed cases, cases that never ran, the gates, video links, and
+    for a file declared xunit2 the properties moved where its schema allows them."""
     xml = JUnitXml.fromfile(str(path))
     if isinstance(xml, TestSuite):  # a bare <testsuite> root: wrap it
         wrapped = JUnitXml()
@@ -259,6 +263,9 @@ def add_gates(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[ga
     _add_not_run(xml, not_run)
     if verdicts or baseline is not None:
         xml.add_testsuite(_gates_suite(rows, verdicts, baseline))
+    _link_videos(xml)
+    if xunit2:
+        _properties_to_system_out(xml)
     xml.write(str(path))
 
 
