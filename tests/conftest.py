@@ -1,5 +1,9 @@
 """Shared test configuration: pytester runs the plugin end to end in a fresh pytest."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from junitparser import JUnitXml, Properties
 
@@ -46,3 +50,22 @@ def read_junit_episodes(path) -> dict[str, dict[str, str]]:
 def junit_episodes():
     """`junit_episodes(path)`: test case name -> {wam.* properties} of a JUnit file."""
     return read_junit_episodes
+
+
+@pytest.fixture(scope="session")
+def venv_with(tmp_path_factory):
+    """`venv_with(package_dir)` -> the python of a fresh venv that sees this environment
+    and has the package installed, as a third party's user would have it."""
+
+    def make(package: Path) -> Path:
+        venv = tmp_path_factory.mktemp(package.name) / "venv"
+        # no pip of its own: its bundled setuptools would shadow the system one
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
+                        str(venv)], check=True, timeout=120)
+        python = venv / "bin" / "python"
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                        "--no-deps", "--no-build-isolation", str(package)], check=True,
+                       timeout=300, capture_output=True)
+        return python
+
+    return make

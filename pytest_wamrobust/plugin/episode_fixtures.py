@@ -72,9 +72,8 @@ class PolicySlot:
         from pytest_wamrobust.core.protocols import PolicyContext
 
         if self._policy is None and not self._build_error:
-            options = dict(self._run.options.policy_args)
-            ctx = PolicyContext(env_spec=self._run.suite.env_spec, options=options,
-                                device=options.get("device", "cpu"))
+            ctx = PolicyContext.from_options(self._run.suite.env_spec,
+                                             self._run.options.policy_args)
             try:
                 self._policy = registry.make_policy(self._run.policy_spec, ctx)
             except UsageError as exc:

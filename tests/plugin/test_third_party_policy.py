@@ -15,16 +15,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "wamrobust-example-
 
 
 @pytest.fixture(scope="module")
-def venv_python(tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("third_party") / "venv"
-    # no pip of its own: its bundled setuptools would shadow the system one
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", "--no-build-isolation", str(EXAMPLE)], check=True, timeout=300,
-                   capture_output=True)
-    return python
+def venv_python(venv_with) -> Path:
+    return venv_with(EXAMPLE)
 
 
 def test_installed_package_policy_runs_by_name(venv_python, tmp_path):

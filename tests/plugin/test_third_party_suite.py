@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,16 +16,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "wamrobust-example-
 
 
 @pytest.fixture(scope="module")
-def venv_python(tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("third_party_suite") / "venv"
-    # no pip of its own: its bundled setuptools would shadow the system one
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
-                    str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                    "--no-deps", "--no-build-isolation", str(EXAMPLE)], check=True, timeout=300,
-                   capture_output=True)
-    return python
+def venv_python(venv_with) -> Path:
+    return venv_with(EXAMPLE)
 
 
 def pytest_in(python: Path, where: Path, *args: str) -> subprocess.CompletedProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from junitparser import JUnitXml, Properties
 
 from pytest_wamrobust.core.episode import run_episode
 from pytest_wamrobust.core.protocols import PolicyContext
@@ -27,25 +26,16 @@ def test_packaged_weights_are_small_and_describe_their_training(name):
     assert meta["info"]["demo_episodes"] > 0 and meta["info"]["train_seconds"] > 0
 
 
-def _episodes(xml_path) -> dict[str, tuple[str, str]]:
-    out = {}
-    for suite in JUnitXml.fromfile(str(xml_path)):
-        for case in suite:
-            props = case.child(Properties)
-            if case.name.startswith("test_episode[") and props is not None:
-                values = {p.name: p.value for p in props}
-                out[case.name] = (values["wam.status"], values["wam.steps"])
-    return out
-
-
-def test_same_cases_same_outcomes_on_one_and_two_workers(pytester):
+def test_same_cases_same_outcomes_on_one_and_two_workers(pytester, run_plugin, junit_episodes):
     """The WAM samples its imagination noise; seeded per episode, -n 2 changes nothing."""
-    args = ("-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--policy=tiny-wam",
-            "--suite=tabletop", "--tasks=lift_cube,open_drawer", "--axes=clean,noise",
-            "--levels=3", "--seeds=1")
-    pytester.runpytest_subprocess(*args, "--junitxml=one.xml", "-p", "no:xdist")
-    pytester.runpytest_subprocess(*args, "--junitxml=two.xml", "-n", "2")
-    one, two = _episodes(pytester.path / "one.xml"), _episodes(pytester.path / "two.xml")
+    args = ("--policy=tiny-wam", "--suite=tabletop", "--tasks=lift_cube,open_drawer",
+            "--axes=clean,noise", "--levels=3", "--seeds=1")
+    run_plugin(*args, "-p", "no:xdist", junit="one.xml")
+    run_plugin(*args, "-n", "2", junit="two.xml")
+    one, two = (
+        {name: (props["wam.status"], props["wam.steps"])
+         for name, props in junit_episodes(pytester.path / xml).items()}
+        for xml in ("one.xml", "two.xml"))
     assert len(one) == 4 and one == two  # 2 tasks x (clean + noise L3)
 
 
