@@ -43,6 +43,52 @@ class Policy(Protocol):
 
 
 @runtime_checkable
+class BatchPolicy(Policy, Protocol):
+    """A policy one model instance of which serves many episodes at once (optional).
+
+    Everything `reset` would set (a seeded noise generator, observation history,
+    recurrent state) lives in the object `new_episode` returns, which the caller owns;
+    the model keeps none, so one instance serves every connection or worker without
+    their episodes touching (LeRobot issue 4341: parallel tasks sharing one policy's
+    state dropped success from 72.5% to 0%). `infer_batch` is one forward pass over the
+    batch and row i equals what `reset` + `infer` give that episode alone, so a case has
+    the same outcome batched or not. When it raises it must leave the episodes as they
+    were (a failed batch is re-run one request at a time). `EpisodeInOne` supplies
+    `reset`/`infer` on top of the two.
+    """
+
+    def new_episode(self, task: str, seed: int) -> Any:
+        """The state of a fresh episode of `task` (a server's connection starts with
+        `new_episode("", 0)`, as a freshly built policy)."""
+
+    def infer_batch(self, observations: Sequence[Observation],
+                    episodes: Sequence[Any]) -> list[np.ndarray]:
+        """One action chunk per (observation, episode), advancing each episode's state."""
+
+
+class EpisodeInOne:
+    """`reset`/`infer` of a BatchPolicy used one episode at a time (in-process runs): the
+    episode's state is this object's, and `infer` is a batch of one."""
+
+    _episode: Any = None
+
+    def new_episode(self, task: str, seed: int) -> Any:
+        raise NotImplementedError
+
+    def infer_batch(self, observations: Sequence[Observation],
+                    episodes: Sequence[Any]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def reset(self, task: str, seed: int) -> None:
+        self._episode = self.new_episode(task, seed)
+
+    def infer(self, observation: Observation) -> np.ndarray:
+        if self._episode is None:
+            self._episode = self.new_episode("", 0)
+        return self.infer_batch([observation], [self._episode])[0]
+
+
+@runtime_checkable
 class Env(Protocol):
     """One perturbed scene, built once per EpisodeSpec.
 
