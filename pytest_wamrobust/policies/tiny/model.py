@@ -4,6 +4,9 @@
 Both share `ObservationEncoder` (a 3-conv CNN with keypoints per camera, the instruction's mean word
 embedding and the state), so the only difference the robustness table shows is the
 world model's imagination step.
+
+`rows=True` runs a batch so that each row is bit-identical to that row run alone (see
+`run_rows`): how a served batch of episodes acts exactly as each would in-process.
 """
 
 from __future__ import annotations
@@ -38,6 +41,32 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         return cls(**{**data, "cameras": tuple(data["cameras"])})
+
+
+def run_rows(layers: nn.Module, x: torch.Tensor, rows: bool) -> torch.Tensor:
+    """`layers(x)`; with `rows`, every row bit-identical to `layers(row)` alone.
+
+    CPU kernels block a Linear's or Conv2d's batch by its size, so a row of a plain
+    batch differs from the same row alone in the last float bits, and over an episode's
+    contact dynamics that can flip its outcome. So Linear layers run as a batch of
+    matrix-vector products (`baddbmm` of one-row matrices: the batch-of-one's own
+    arithmetic, still one call for the batch); activations work per row already, and
+    `CameraEncoder` runs its convolutions row by row (the batching tests check it all).
+    """
+    if not rows:
+        return layers(x)
+    if isinstance(layers, nn.Sequential):
+        for layer in layers:
+            x = run_rows(layer, x, rows)
+        return x
+    if isinstance(layers, nn.Linear):
+        weight = layers.weight.t().expand(x.shape[0], *layers.weight.t().shape)
+        if layers.bias is None:
+            return torch.bmm(x[:, None, :], weight)[:, 0]
+        return torch.baddbmm(layers.bias.expand(x.shape[0], 1, -1), x[:, None, :], weight)[:, 0]
+    if isinstance(layers, nn.Conv2d):
+        raise TypeError("convolutions run row by row in CameraEncoder, not in run_rows")
+    return layers(x)
 
 
 class SpatialSoftmax(nn.Module):
@@ -76,9 +105,17 @@ class CameraEncoder(nn.Module):
             nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.GroupNorm(8, 64), nn.ReLU(), nn.Flatten())
         self.out = nn.Sequential(nn.Linear(64 * (grid // 4) ** 2 + 64, out_dim), nn.ReLU())
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, rows: bool = False) -> torch.Tensor:
+        if rows:  # each row alone through the convolutions, as a batch of one sees them
+            features = torch.cat([self.maps(image[i][None]) for i in range(image.shape[0])])
+        else:
+            features = self.maps(image)
+        return run_rows(self.out, features, rows)
+
+    def maps(self, image: torch.Tensor) -> torch.Tensor:
+        """What (convolutions) and where (keypoints) the camera sees, before `out`."""
         stem = self.stem(image)
-        return self.out(torch.cat([self.convs(stem), self.keypoints(stem)], dim=-1))
+        return torch.cat([self.convs(stem), self.keypoints(stem)], dim=-1)
 
 
 class ObservationEncoder(nn.Module):
@@ -94,10 +131,17 @@ class ObservationEncoder(nn.Module):
 
     def forward(self, images: list[torch.Tensor], tokens: torch.Tensor,
                 state: torch.Tensor) -> torch.Tensor:
+        return self.fuse_features(images, self.text(tokens), state)
+
+    def text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The instructions' mean word embeddings, (B, T) tokens -> (B, word_dim)."""
         mask = (tokens > 0).float().unsqueeze(-1)
-        text = (self.words(tokens) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        feats = [enc(img) for enc, img in zip(self.cameras, images, strict=True)]
-        return self.fuse(torch.cat([*feats, text, state], dim=-1))
+        return (self.words(tokens) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def fuse_features(self, images: list[torch.Tensor], text: torch.Tensor,
+                      state: torch.Tensor, rows: bool = False) -> torch.Tensor:
+        feats = [enc(img, rows) for enc, img in zip(self.cameras, images, strict=True)]
+        return run_rows(self.fuse, torch.cat([*feats, text, state], dim=-1), rows)
 
 
 def action_head(in_dim: int, cfg: ModelConfig) -> nn.Sequential:
@@ -115,8 +159,13 @@ class TinyVLA(nn.Module):
         self.head = action_head(cfg.width, cfg)
 
     def forward(self, images, tokens, state) -> torch.Tensor:
-        ctx = self.encoder(images, tokens, state)
-        return self.head(ctx).view(-1, self.cfg.chunk_length, self.cfg.action_dim)
+        return self.decide(images, self.encoder.text(tokens), state)
+
+    def decide(self, images: list[torch.Tensor], text: torch.Tensor, state: torch.Tensor,
+               noise: torch.Tensor | None = None, rows: bool = False) -> torch.Tensor:
+        """The action chunks from encoded instructions (`noise` is unused: no sampling)."""
+        ctx = self.encoder.fuse_features(images, text, state, rows)
+        return run_rows(self.head, ctx, rows).view(-1, self.cfg.chunk_length, self.cfg.action_dim)
 
 
 def noise_levels(steps: int) -> torch.Tensor:
@@ -144,21 +193,24 @@ class TinyWAM(nn.Module):
         self.future_encoder = nn.Sequential(nn.Linear(self.frame_dim, cfg.width), nn.ReLU())
         self.head = action_head(2 * cfg.width, cfg)
 
-    def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+    def denoise(self, noisy: torch.Tensor, sigma: torch.Tensor, ctx: torch.Tensor,
+                rows: bool = False) -> torch.Tensor:
         """Estimate of the clean future frame (flattened, in [-0.5, 0.5])."""
-        return self.denoiser(torch.cat([noisy, ctx, sigma.log().view(-1, 1)], dim=-1))
+        return run_rows(self.denoiser, torch.cat([noisy, ctx, sigma.log().view(-1, 1)], dim=-1),
+                        rows)
 
-    def act(self, ctx: torch.Tensor, future: torch.Tensor) -> torch.Tensor:
-        out = self.head(torch.cat([ctx, self.future_encoder(future)], dim=-1))
-        return out.view(-1, self.cfg.chunk_length, self.cfg.action_dim)
+    def act(self, ctx: torch.Tensor, future: torch.Tensor, rows: bool = False) -> torch.Tensor:
+        features = torch.cat([ctx, run_rows(self.future_encoder, future, rows)], dim=-1)
+        return run_rows(self.head, features, rows).view(-1, self.cfg.chunk_length,
+                                                        self.cfg.action_dim)
 
-    def imagine(self, ctx: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def imagine(self, ctx: torch.Tensor, noise: torch.Tensor, rows: bool = False) -> torch.Tensor:
         """Iterative refinement from pure noise to the predicted future frame."""
         sigmas = noise_levels(self.cfg.denoise_steps).to(noise.device)
         x = noise * sigmas[0]
         estimate = x
         for i, sigma in enumerate(sigmas):
-            estimate = self.denoise(x, sigma.expand(x.shape[0]), ctx)
+            estimate = self.denoise(x, sigma.expand(x.shape[0]), ctx, rows)
             if i + 1 < len(sigmas):  # DDIM (eta=0): keep the implied noise direction
                 eps = (x - estimate) / sigma
                 x = estimate + sigmas[i + 1] * eps
@@ -170,6 +222,15 @@ class TinyWAM(nn.Module):
         future = self.imagine(ctx, noise)
         return self.act(ctx, future), future
 
+    def decide(self, images: list[torch.Tensor], text: torch.Tensor, state: torch.Tensor,
+               noise: torch.Tensor | None = None, rows: bool = False) -> torch.Tensor:
+        """The action chunks from encoded instructions and each row's initial noise."""
+        if noise is None:
+            raise ValueError("the world action model samples: decide() needs its noise")
+        ctx = self.encoder.fuse_features(images, text, state, rows)
+        return self.act(ctx, self.imagine(ctx, noise, rows), rows)
 
-def build(cfg: ModelConfig) -> nn.Module:
-    return {"vla": TinyVLA, "wam": TinyWAM}[cfg.kind](cfg)
+
+def build(cfg: ModelConfig) -> TinyVLA | TinyWAM:
+    kinds: dict[str, type[TinyVLA] | type[TinyWAM]] = {"vla": TinyVLA, "wam": TinyWAM}
+    return kinds[cfg.kind](cfg)

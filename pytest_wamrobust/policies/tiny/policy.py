@@ -3,17 +3,24 @@
 Torch runs with a fixed thread count (`--policy-arg threads=N`, default 1) and the WAM's
 initial noise comes from a CPU generator seeded by `reset`, so a case acts the same on
 `-n 1` and `-n 2` (and draws the same noise on `--policy-arg device=cuda`).
+
+That generator is the whole of an episode's state (`TinyEpisode`), kept apart from the
+network, so `wamrobust serve` runs one network for every connection and batches their
+requests (`infer_batch`: one pass, each row bit-identical to the episode run alone).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pytest_wamrobust.core import policy_args
 from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.protocols import EpisodeInOne, PolicyContext
 from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint, packaged_dir
 from pytest_wamrobust.policies.tiny.features import downsample, state_features
@@ -23,9 +30,18 @@ THREADS = policy_args.integer("threads", 1)
 #: A folder holding `<name>.json` / `.safetensors` (default: the packaged weights).
 WEIGHTS = policy_args.text("weights")
 ARGS = (policy_args.DEVICE, THREADS, WEIGHTS)
+#: Instructions whose embedding is kept (the language axis rewrites a handful per task).
+TEXT_CACHE = 256
 
 
-class TinyPolicy:
+@dataclass
+class TinyEpisode:
+    """One episode's state: the generator of the world model's initial noise."""
+
+    generator: Any  # torch.Generator, seeded by reset
+
+
+class TinyPolicy(EpisodeInOne):
     def __init__(self, name: str, checkpoint: Checkpoint, env_spec: EnvSpec, threads: int = 1,
                  device: str = "cpu") -> None:
         import torch
@@ -53,34 +69,49 @@ class TinyPolicy:
             raise UsageError(f"{name}: the weights do not fit this version's network; retrain them "
                              f"with `wamrobust train {name}`") from None
         self.model.to(self._device).eval()
-        self._generator = torch.Generator().manual_seed(0)
-        self._tokens: tuple[str, object] | None = None
+        self._text: dict[str, Any] = {}
 
-    def reset(self, task: str, seed: int) -> None:
-        self._generator = self._torch.Generator().manual_seed(seed)
+    def new_episode(self, task: str, seed: int) -> TinyEpisode:
+        return TinyEpisode(self._torch.Generator().manual_seed(seed))
 
-    def _instruction(self, text: str):
-        if self._tokens is None or self._tokens[0] != text:
-            tokens = self._torch.from_numpy(self.vocab.encode(text))[None]
-            self._tokens = (text, tokens.to(self._device))
-        return self._tokens[1]
+    def _embedding(self, instruction: str) -> Any:
+        """The instruction's mean word embedding (1, word_dim), computed once per text."""
+        if instruction not in self._text:
+            if len(self._text) >= TEXT_CACHE:
+                self._text.clear()
+            tokens = self._torch.from_numpy(self.vocab.encode(instruction))[None]
+            with self._torch.inference_mode():
+                self._text[instruction] = self.model.encoder.text(tokens.to(self._device))
+        return self._text[instruction]
 
-    def infer(self, observation: Observation) -> np.ndarray:
+    def _batch(self, rows: list[Any]) -> Any:
+        """Rows stacked; a batch of one as it is (its memory layout picks the conv kernel)."""
+        return rows[0] if len(rows) == 1 else self._torch.cat(rows)
+
+    def infer_batch(self, observations: Sequence[Observation],
+                    episodes: Sequence[Any]) -> list[np.ndarray]:
         torch = self._torch
         device = self._device
-        images = [torch.from_numpy(downsample(observation.images[c], self.cfg.image_size))
-                  .to(device).permute(2, 0, 1)[None].float().div(255.0).sub(0.5)
-                  for c in self.cfg.cameras]
-        state = torch.from_numpy((state_features(observation.state) - self._mean) / self._std)
-        state = state[None].to(device)
-        tokens = self._instruction(observation.instruction)
-        with torch.inference_mode():
-            if self.cfg.kind == "wam":
-                noise = torch.randn(1, self.model.frame_dim, generator=self._generator)
-                chunk, _ = self.model(images, tokens, state, noise.to(device))
-            else:
-                chunk = self.model(images, tokens, state)
-        return chunk[0].cpu().numpy().astype(np.float64).clip(-1.0, 1.0)
+        size = self.cfg.image_size
+        images = [self._batch([torch.from_numpy(downsample(o.images[c], size)).to(device)
+                          .permute(2, 0, 1)[None].float().div(255.0).sub(0.5)
+                          for o in observations]) for c in self.cfg.cameras]
+        state = torch.from_numpy(np.stack([(state_features(o.state) - self._mean) / self._std
+                                           for o in observations])).to(device)
+        text = torch.cat([self._embedding(o.instruction) for o in observations])
+        noise = None
+        drawn = [episode.generator.get_state() for episode in episodes]
+        try:
+            if self.cfg.kind == "wam":  # each row from its own episode's generator
+                noise = torch.cat([torch.randn(1, self.model.frame_dim, generator=e.generator)
+                                   for e in episodes]).to(device)
+            with torch.inference_mode():
+                chunks = self.model.decide(images, text, state, noise, rows=len(episodes) > 1)
+        except Exception:
+            for episode, before in zip(episodes, drawn, strict=True):
+                episode.generator.set_state(before)  # a failed batch is re-run row by row
+            raise
+        return [c.astype(np.float64).clip(-1.0, 1.0) for c in chunks.cpu().numpy()]
 
 
 def load_policy(name: str, ctx: PolicyContext) -> TinyPolicy:
