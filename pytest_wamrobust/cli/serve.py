@@ -7,6 +7,12 @@
     wamrobust serve --policy=tiny-vla --suite=tabletop --host 0.0.0.0 --port 8000
     pytest --suite=tabletop --policy=ws://gpu-box:8000 -n 16
 
+    wamrobust serve --policy=tiny-wam --max-batch 16 --batch-wait-ms 5   # one batched model
+
+A policy with `infer_batch` (tiny-vla, tiny-wam, LeRobot ACT) is built once for every
+connection; `--max-batch` runs concurrent requests as one batch. Others get one instance
+per connection (their episode state lives in them), one call at a time.
+
 It listens on 127.0.0.1 unless told otherwise: whoever reaches the port can run the
 policy (and load the server), so exposing it is an explicit `--host`, best with a key.
 Top-level imports stay light; the policy, the suite and websockets load in `run`.
@@ -23,6 +29,9 @@ import sys
 from pytest_wamrobust.core.policy_args import key_value
 from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
 
+#: How long a batch waits for more requests unless told (ms).
+DEFAULT_WAIT_MS = 5.0
+
 
 def port(text: str) -> int:
     """A TCP port to listen on, 0 meaning any free one; anything else is one usage line."""
@@ -33,6 +42,29 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; give 1-65535 "
                                          f"(or 0 for any free port)")
+    return value
+
+
+def max_batch(text: str) -> int:
+    """How many requests one batch may hold: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a batch size; give an integer >= 1")
+    return value
+
+
+def wait_ms(text: str) -> float:
+    """How long a batch waits for more requests, in ms: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a wait in milliseconds; give a "
+                                         f"number >= 0")
     return value
 
 
@@ -56,6 +88,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         type=key_value,
                         metavar="KEY=VALUE", help="option for the policy factory (repeatable)")
     parser.add_argument("--device", default="cpu", help="torch device for learned policies")
+    parser.add_argument("--max-batch", type=max_batch, default=None, metavar="N",
+                        help="run up to N concurrent requests as one batch (policies with "
+                             "infer_batch; default: one request at a time)")
+    parser.add_argument("--batch-wait-ms", type=wait_ms, default=None, metavar="T",
+                        help=f"with --max-batch: how long a batch waits for more requests "
+                             f"(default {DEFAULT_WAIT_MS:g}; it runs at once when every "
+                             f"connection has a request waiting)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,12 +105,16 @@ def run(args: argparse.Namespace) -> int:
 
     if args.policy.startswith(("ws://", "wss://")):
         raise UsageError("wamrobust serve needs a local policy, not another server's URL")
+    if args.batch_wait_ms is not None and args.max_batch is None:
+        raise UsageError("--batch-wait-ms sets how long a batch waits; give --max-batch too")
+    wait = DEFAULT_WAIT_MS if args.batch_wait_ms is None else args.batch_wait_ms
     env_spec = registry.make_suite(args.suite).env_spec
     ctx = PolicyContext(env_spec=env_spec, options=dict(args.policy_args), device=args.device)
     try:
         server = PolicyServer(lambda: registry.make_policy(args.policy, ctx), env_spec,
                               host=args.host, port=args.port, api_key=args.api_key,
-                              debug=args.debug)
+                              debug=args.debug, max_batch=args.max_batch or 1,
+                              batch_wait_ms=wait)
     except OSError as exc:  # socket.create_server appends "(while attempting to bind ...)"
         reason = str(exc.strerror or exc).split(" (while attempting")[0]
         fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "check --host"
@@ -80,13 +123,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"wamrobust serve: warning: listening on {args.host}: anyone who can reach port "
               f"{server.port} can use the policy; set --api-key or ${API_KEY_ENV}",
               file=sys.stderr, flush=True)
+    if args.max_batch and server.shared is None:
+        print(f"wamrobust serve: batching is off: {args.policy!r} has no infer_batch; each "
+              f"connection gets its own instance, one request at a time", file=sys.stderr,
+              flush=True)
     print(f"serving {args.policy!r} for suite {env_spec.suite!r} on "
           f"ws://{args.host}:{server.port} (health: http://{args.host}:{server.port}/healthz)",
           flush=True)
+    if server.shared is not None:
+        batching = (f"batches of up to {args.max_batch} (waiting at most {wait:g} ms)"
+                    if (args.max_batch or 1) > 1 else "one request at a time")
+        print(f"one {server.shared.metadata.name} instance for all connections, "
+              f"{batching}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         server.shutdown()
+        sizes = server.batcher.batch_sizes
+        print(f"served {sum(n * count for n, count in sizes.items())} requests in "
+              f"{sum(sizes.values())} batches (largest {max(sizes, default=0)})", flush=True)
     return 0
 
 

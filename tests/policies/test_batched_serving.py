@@ -1,0 +1,209 @@
+"""One model, batched, for all workers: `infer_batch` rows are each episode alone, bit for
+bit; `wamrobust serve` builds the model once for every connection, keeps each
+connection's episode its own, and a real run gives the same outcome per case batched,
+unbatched and in-process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+
+from pytest_wamrobust.core import registry
+from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.protocols import BatchPolicy, CaseSelection, PolicyContext
+from pytest_wamrobust.core.types import Observation
+from pytest_wamrobust.policies.openpi.client import connect_policy
+from pytest_wamrobust.policies.openpi.server import PolicyServer
+
+POLICIES = ("tiny-wam", "tiny-vla")
+
+
+@pytest.fixture(scope="module")
+def tabletop():
+    return registry.make_suite("tabletop")
+
+
+@pytest.fixture(scope="module")
+def scenes(tabletop) -> list[Observation]:
+    """First observations of four real scenes (two tasks, clean and camera-shifted)."""
+    keys = list(tabletop.cases(CaseSelection(tasks=["lift_cube", "open_drawer"],
+                                             axes=["clean", "camera"], levels=[3], seeds=1)))
+    found = []
+    for key in keys:
+        env = tabletop.make_env(tabletop.episode_spec(key))
+        try:
+            found.append(env.reset())
+        finally:
+            env.close()
+    return found
+
+
+def alone(policy, observations: list[Observation], seed: int, steps: int = 2) -> list:
+    """The chunks one episode gets in-process: reset, then `steps` calls per observation."""
+    policy.reset("task", seed)
+    return [policy.infer(o) for o in observations for _ in range(steps)]
+
+
+@pytest.mark.parametrize("name", POLICIES)
+def test_batch_rows_are_each_episode_alone_bit_for_bit(name, tabletop, scenes):
+    policy = registry.make_policy(name, PolicyContext(tabletop.env_spec))
+    assert isinstance(policy, BatchPolicy)
+    reference = [alone(policy, [scene], seed=10 + i) for i, scene in enumerate(scenes)]
+    for size in (2, 3, len(scenes)):
+        episodes = [policy.new_episode("task", 10 + i) for i in range(size)]
+        for step in range(2):  # the second call: each episode's generator moved on alone
+            rows = policy.infer_batch(scenes[:size], episodes)
+            for i, row in enumerate(rows):
+                assert row.dtype == np.float64 and np.array_equal(row, reference[i][step]), (
+                    f"batch of {size}, row {i}, call {step + 1}")
+
+
+def test_a_failed_batch_leaves_every_episode_as_it_was(tabletop, scenes):
+    policy = registry.make_policy("tiny-wam", PolicyContext(tabletop.env_spec))
+    broken = Observation({c: np.zeros((100, 100, 3), np.uint8) for c in scenes[0].images},
+                         scenes[0].state, scenes[0].instruction)
+    episodes = [policy.new_episode("task", 10 + i) for i in range(2)]
+    with pytest.raises(EpisodeError, match="cannot be downsampled"):
+        policy.infer_batch([scenes[0], broken], episodes)
+    first = policy.infer_batch(scenes[:2], episodes)
+    assert all(np.array_equal(first[i], alone(policy, [scenes[i]], 10 + i)[0]) for i in range(2))
+
+
+@contextmanager
+def serving(factory, env_spec, **options) -> Iterator[tuple[str, PolicyServer]]:
+    server = PolicyServer(factory, env_spec, port=0, **options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"ws://127.0.0.1:{server.port}", server
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_one_model_for_every_connection_and_each_keeps_its_own_episode(tabletop, scenes):
+    """Three clients interleave episodes concurrently on a batching server: each gets
+    exactly the chunks its episode gets alone, from a model built once."""
+    built = []
+
+    def factory():
+        built.append(registry.make_policy("tiny-wam", PolicyContext(tabletop.env_spec)))
+        return built[-1]
+
+    reference = registry.make_policy("tiny-wam", PolicyContext(tabletop.env_spec))
+    ctx = PolicyContext(tabletop.env_spec, {"connect_timeout": "5"})
+    with serving(factory, tabletop.env_spec, max_batch=3, batch_wait_ms=2000) as (url, server):
+        clients = [connect_policy(url, ctx) for _ in range(3)]
+        got: dict[int, list] = {}
+
+        def episodes(i: int) -> None:  # two episodes per client, seeds interleaved
+            got[i] = []
+            for seed in (20 + i, 30 + i):
+                got[i] += alone(clients[i], scenes[i:i + 2], seed)
+
+        threads = [threading.Thread(target=episodes, args=(i,)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        for client in clients:
+            client.close()
+    assert len(built) == 1  # one model, three connections
+    assert max(server.batcher.batch_sizes) > 1  # and they did share batches
+    for i in range(3):
+        expected = [c for seed in (20 + i, 30 + i) for c in alone(reference, scenes[i:i + 2], seed)]
+        assert len(got[i]) == len(expected) == 8
+        assert all(np.array_equal(a, b) for a, b in zip(got[i], expected, strict=True)), i
+
+
+def test_a_policy_without_infer_batch_gets_an_instance_per_connection(tabletop):
+    built = []
+
+    def factory():
+        built.append(registry.make_policy("random", PolicyContext(tabletop.env_spec)))
+        return built[-1]
+
+    ctx = PolicyContext(tabletop.env_spec, {"connect_timeout": "5"})
+    with serving(factory, tabletop.env_spec, max_batch=4) as (url, server):
+        assert server.shared is None and server.batcher.max_batch == 1
+        clients = [connect_policy(url, ctx) for _ in range(2)]
+        for client in clients:
+            client.infer(Observation({c: np.zeros((128, 128, 3), np.uint8)
+                                      for c in tabletop.env_spec.camera_names},
+                                     np.zeros(8), "lift"))
+            client.close()
+    assert len(built) == 3  # the one that told the metadata, then one per connection
+
+
+@contextmanager
+def served(*options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`wamrobust serve` in a subprocess on a free port; yields its URL and process."""
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust", "serve", "--port=0",
+                             *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    banner = proc.stdout.readline()
+    assert " on ws://127.0.0.1:" in banner, banner + (proc.stderr.read() if proc.poll() else "")
+    try:
+        yield banner.split(" on ")[1].split()[0], proc
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def stop(proc: subprocess.Popen) -> tuple[str, str]:
+    """Interrupt the server as Ctrl-C would; its stdout after the banner, and stderr."""
+    proc.send_signal(signal.SIGINT)
+    return proc.communicate(timeout=30)
+
+
+SELECT = ("--suite=tabletop", "--tasks=lift_cube,open_drawer", "--axes=clean,camera",
+          "--levels=3", "--seeds=2", "-n", "2")
+
+
+@pytest.mark.parametrize("name", [
+    "tiny-wam",  # the one that samples: ~45 s on this shared CPU
+    pytest.param("tiny-vla", marks=pytest.mark.slow)])
+def test_same_outcome_per_case_batched_unbatched_and_in_process(
+        name, pytester, run_plugin, junit_episodes):
+    """2 tasks x (clean, camera L3) x 2 seeds, two workers: in-process, against a plain
+    server and against a batching one - every case the same status and step count."""
+    run_plugin(f"--policy={name}", *SELECT, junit="local.xml")
+    with served(f"--policy={name}") as (url, proc):
+        run_plugin(f"--policy={url}", *SELECT, junit="plain.xml")
+        assert "one request at a time" in proc.stdout.readline()
+        assert "(largest 1)" in stop(proc)[0]
+    with served(f"--policy={name}", "--max-batch=2", "--batch-wait-ms=200") as (url, proc):
+        run_plugin(f"--policy={url}", *SELECT, junit="batched.xml")
+        assert "batches of up to 2" in proc.stdout.readline()
+        assert "(largest 2)" in stop(proc)[0]  # the workers' requests did share batches
+    local, plain, batched = (
+        {case: (props["wam.status"], props["wam.steps"]) for case, props in
+         junit_episodes(pytester.path / xml).items()}
+        for xml in ("local.xml", "plain.xml", "batched.xml"))
+    assert len(local) == 8 and local == plain == batched
+
+
+def test_serve_batch_options_are_checked_in_one_line():
+    def serve(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest_wamrobust", "serve", *args],
+                              capture_output=True, text=True, timeout=60)
+
+    done = serve("--policy=tiny-wam", "--batch-wait-ms=5")
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith(
+        "--batch-wait-ms sets how long a batch waits; give --max-batch too")
+    done = serve("--policy=tiny-wam", "--max-batch=0")
+    assert done.returncode == 2 and "'0' is not a batch size; give an integer >= 1" in done.stderr
+
+
+def test_serve_says_batching_is_off_for_a_policy_without_infer_batch():
+    with served("--policy=scripted", "--max-batch=8") as (_, proc):
+        out, err = stop(proc)
+    assert ("batching is off: 'scripted' has no infer_batch; each connection gets its own "
+            "instance, one request at a time") in err
+    assert "served 0 requests in 0 batches" in out
