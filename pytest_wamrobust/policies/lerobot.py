@@ -5,10 +5,19 @@ pre/post-processor pipelines, which carry the normalisation statistics), maps th
 suite's cameras and state onto the checkpoint's feature names, and calls
 `predict_action_chunk`, so the harness - not LeRobot's action queue - decides how
 many actions of each chunk run. Needs the `lerobot` extra (scripts/install_lerobot.sh).
+
+An ACT checkpoint is a `BatchPolicy`: its chunk is a function of the observation alone
+(no sampling, no observation history), so an episode's state is nothing the model
+holds and `infer_batch` runs many episodes' observations as one forward pass. Its rows
+equal single calls to float rounding, not bit for bit (LeRobot's layers are not
+batch-invariant). Sampling policies (diffusion, pi0, ...) seed the global RNG per
+episode and keep observation queues in the model, so they stay one episode per instance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +25,7 @@ import numpy as np
 
 from pytest_wamrobust.core import policy_args
 from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.protocols import EpisodeInOne, PolicyContext
 from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
 
 IMAGE_PREFIX = "observation.images."
@@ -26,6 +35,8 @@ REQUIRED_FILES = ("config.json", "model.safetensors")
 THREADS = policy_args.integer("threads")
 #: Default: the checkpoint's n_action_steps.
 REPLAN_STEPS = policy_args.integer("replan_steps")
+#: Policy types whose chunk depends on the observation alone (batchable, see above).
+STATELESS_TYPES = ("act",)
 
 
 class LeRobotPolicy:
@@ -49,6 +60,10 @@ class LeRobotPolicy:
         self._model.reset()
 
     def infer(self, observation: Observation) -> np.ndarray:
+        return self._chunks([self._preprocessed(observation)])[0]
+
+    def _preprocessed(self, observation: Observation) -> dict[str, Any]:
+        """The observation through the checkpoint's pre-processor: a batch of one."""
         import torch
 
         batch: dict[str, Any] = {"task": observation.instruction}
@@ -57,9 +72,51 @@ class LeRobotPolicy:
         if self._has_state:
             batch[STATE_KEY] = torch.as_tensor(np.asarray(observation.state), dtype=torch.float32)
         with torch.inference_mode():
-            actions = self._model.predict_action_chunk(self._pre(batch))
-            actions = self._post(actions)
-        return actions.reshape(-1, actions.shape[-1]).float().cpu().numpy()
+            return dict(self._pre(batch))
+
+    def _chunks(self, batches: list[dict[str, Any]]) -> list[np.ndarray]:
+        """One `predict_action_chunk` over the pre-processed batches, one chunk per batch."""
+        import torch
+
+        merged = batches[0] if len(batches) == 1 else _concatenated(batches)
+        with torch.inference_mode():
+            actions = self._post(self._model.predict_action_chunk(merged))
+        actions = actions.float().cpu().numpy()
+        return [chunk.reshape(-1, chunk.shape[-1]) for chunk in actions]
+
+
+@dataclass(frozen=True)
+class LeRobotEpisode:
+    """An episode of a stateless checkpoint: nothing but which one it is."""
+
+    task: str
+    seed: int
+
+
+class BatchedLeRobotPolicy(EpisodeInOne, LeRobotPolicy):
+    """A checkpoint of a STATELESS_TYPES type: one instance serves many episodes."""
+
+    def new_episode(self, task: str, seed: int) -> LeRobotEpisode:
+        return LeRobotEpisode(task, seed)
+
+    def infer_batch(self, observations: Sequence[Observation],
+                    episodes: Sequence[Any]) -> list[np.ndarray]:
+        return self._chunks([self._preprocessed(o) for o in observations])
+
+
+def _concatenated(batches: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pre-processed batches of one as one batch: tensors and lists joined along rows."""
+    import torch
+
+    merged: dict[str, Any] = {}
+    for key, first in batches[0].items():
+        if isinstance(first, torch.Tensor):
+            merged[key] = torch.cat([b[key] for b in batches])
+        elif isinstance(first, list):
+            merged[key] = [item for b in batches for item in b[key]]
+        else:
+            merged[key] = first
+    return merged
 
 
 @policy_args.declare(policy_args.DEVICE, THREADS, REPLAN_STEPS)
@@ -103,7 +160,8 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
         metadata = PolicyMetadata(f"lerobot-{config.type}", chunk, min(replan, chunk))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return LeRobotPolicy(model, preprocess, postprocess, metadata, cameras, shapes, has_state)
+    kind = BatchedLeRobotPolicy if config.type in STATELESS_TYPES else LeRobotPolicy
+    return kind(model, preprocess, postprocess, metadata, cameras, shapes, has_state)
 
 
 def checkpoint_dir(path: str) -> Path:

@@ -51,7 +51,7 @@ import json, sys
 import numpy as np, torch
 from pytest_wamrobust.core import registry
 from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.protocols import BatchPolicy, PolicyContext
 from pytest_wamrobust.core.types import Observation
 
 checkpoint, broken = sys.argv[1], sys.argv[2]
@@ -77,6 +77,12 @@ batch = {"observation.images.front": resize(obs.images["agentview"]),
 model.reset()
 with torch.inference_mode():
     reference = [post(model.select_action(pre(batch))).numpy()[0] for _ in range(5)]
+# one forward pass for three episodes: each row is that episode's own chunk
+others = [Observation({c: rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
+                       for c in spec.camera_names}, rng.normal(size=8), "open the drawer")
+          for _ in range(2)]
+batch = policy.infer_batch([obs, *others], [policy.new_episode("lift_cube", s) for s in range(3)])
+alone = [chunk, *(policy.infer(o) for o in others)]
 errors = []
 try:
     registry.make_policy("lerobot:" + broken, PolicyContext(spec))
@@ -86,6 +92,8 @@ print(json.dumps({"meta": [policy.metadata.name, policy.metadata.chunk_length,
                            policy.metadata.replan_steps],
                   "shape": list(chunk.shape),
                   "max_diff": float(np.abs(chunk[:5] - np.array(reference)).max()),
+                  "batched": isinstance(policy, BatchPolicy),
+                  "batch_diff": max(float(np.abs(b - a).max()) for b, a in zip(batch, alone)),
                   "cameras": policy._cameras, "errors": errors}))
 """
 
@@ -114,7 +122,7 @@ def test_not_a_checkpoint_is_one_line_without_lerobot(tmp_path):
             f"outputs/train/RUN/checkpoints/last/pretrained_model")
 
 
-def test_act_checkpoint_chunks_match_lerobots_own_path_and_bad_shapes_are_one_line(
+def test_act_checkpoint_chunks_match_lerobots_own_path_batched_or_not_and_bad_shapes_are_one_line(
         checkpoint, tmp_path):
     broken = tmp_path / "six_dof"
     shutil.copytree(checkpoint, broken)
@@ -128,6 +136,7 @@ def test_act_checkpoint_chunks_match_lerobots_own_path_and_bad_shapes_are_one_li
     assert report["meta"] == ["lerobot-act", 10, 5]
     assert report["shape"] == [10, 7]
     assert report["max_diff"] < 1e-5  # the harness' chunk is what LeRobot itself would run
+    assert report["batched"] and report["batch_diff"] < 1e-5  # ACT: one pass, same chunks
     assert report["cameras"] == {"observation.images.wrist": "wrist",
                                  "observation.images.front": "agentview"}
     assert report["errors"] == [(
