@@ -52,7 +52,7 @@ def scale(source: list[EpisodeResult], cases: int,
         real = source[i % len(source)]
         copy = i // len(source)
         key = dataclasses.replace(real.key, seed_index=real.key.seed_index + copy * stride)
-        solved = rng.random() < PI05_RATES.get(key.axis, 0.85)
+        solved = rng.random() < PI05_RATES.get(key.setting, 0.85)
         out.append(dataclasses.replace(real, key=key, policy="baseline",
                                        status=SUCCESS if solved else FAILURE))
     return out
@@ -64,10 +64,11 @@ def rerun(base: list[EpisodeResult], rng: np.random.Generator, keep: float = 0.7
     `drop` x (cases of `axis`) more of that axis's cases fail than the rerun alone gives."""
     rates = collections.defaultdict(list)
     for r in base:
-        rates[r.key.axis].append(r.success)
+        rates[r.key.setting].append(r.success)
     rate = {a: float(np.mean(v)) for a, v in rates.items()}
-    solved = [r.success if rng.random() < keep else rng.random() < rate[r.key.axis] for r in base]
-    on_axis = [i for i, r in enumerate(base) if r.key.axis == axis and solved[i]]
+    solved = [r.success if rng.random() < keep else rng.random() < rate[r.key.setting]
+              for r in base]
+    on_axis = [i for i, r in enumerate(base) if r.key.setting == axis and solved[i]]
     for i in rng.permutation(on_axis)[:round(drop * len(rates.get(axis, [])))]:
         solved[i] = False
     return [dataclasses.replace(r, policy="candidate", status=SUCCESS if s else FAILURE)

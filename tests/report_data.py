@@ -44,7 +44,7 @@ def grid_results(policy: str, rates: Mapping[str, float] | float = 0.7,
         key = spec.key
         rng = np.random.default_rng(int.from_bytes(
             hashlib.sha256(f"{salt}|{key.case_id}".encode()).digest()[:8], "little"))
-        rate = rates if isinstance(rates, float) else rates.get(key.axis, rates.get("*", 0.7))
+        rate = rates if isinstance(rates, float) else rates.get(key.setting, rates.get("*", 0.7))
         solved = rng.random() < rate
         chunks = int(rng.integers(3, 12))
         out.append(EpisodeResult(

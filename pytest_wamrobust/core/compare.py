@@ -157,9 +157,9 @@ def compare_results(
             "run both with the same --tasks/--axes/--levels/--seeds")
     by_setting: dict[str, list[CaseKey]] = {}
     for key in common:
-        by_setting.setdefault(key.axis, []).append(key)
+        by_setting.setdefault(key.setting, []).append(key)
     order = [s for s in SETTINGS if s in by_setting] + sorted(set(by_setting) - set(SETTINGS))
-    perturbed = [k for k in common if k.axis != CLEAN]
+    perturbed = [k for k in common if k.setting != CLEAN]
     groups = [(s, by_setting[s]) for s in order] + ([(OVERALL, perturbed)] if perturbed else [])
     counts = [_paired_counts(keys, base, cand) for _, keys in groups]
     p_values = [mcnemar_exact(c[2], c[3]) for c in counts]

@@ -225,7 +225,7 @@ def table_rows(results: Iterable[EpisodeResult]) -> list[Row]:
     """Clean, then the seven axes (those that ran), then `overall` over the axes."""
     counts: dict[str, list[int]] = {s: [0, 0, 0] for s in SETTINGS}
     for result in results:
-        cell = counts.setdefault(result.key.axis, [0, 0, 0])
+        cell = counts.setdefault(result.key.setting, [0, 0, 0])
         cell[0] += 1
         cell[1] += result.success
         cell[2] += result.errored

@@ -168,11 +168,11 @@ class GridSuite:
 
     def episode_spec(self, key: CaseKey) -> EpisodeSpec:
         task = self.manifest.task(key.task)
-        if key.axis == CLEAN:
+        if key.setting == CLEAN:
             params: Mapping[str, Any] = {}
         else:
-            axis = get_axis(key.axis)
-            ranges = self.manifest.axis_ranges[key.axis]
+            axis = get_axis(key.setting)
+            ranges = self.manifest.axis_ranges[key.setting]
             if key.level == 0:
                 params = axis.identity(ranges)
             else:

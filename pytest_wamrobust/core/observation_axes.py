@@ -24,13 +24,13 @@ def transform_observation(observation: Observation, spec: EpisodeSpec,
                           env_spec: EnvSpec) -> Observation:
     """What the policy sees under this case's noise or language parameters."""
     params: Mapping[str, Any] = spec.params
-    if spec.axis == "noise" and params.get("corruption", NONE) != NONE:
+    if spec.setting == "noise" and params.get("corruption", NONE) != NONE:
         camera = env_spec.third_person_camera
         images = dict(observation.images)
         images[camera] = corrupt(images[camera], params["corruption"], int(params["severity"]),
                                  int(params["noise_seed"]), float(params.get("fog_strength", 0.0)))
         return replace(observation, images=images)
-    if spec.axis == "language":
+    if spec.setting == "language":
         instruction = rewrite_instruction(spec.task.instruction, spec.task.rewrites, params)
         return replace(observation, instruction=instruction)
     return observation
@@ -66,6 +66,6 @@ class ObservationAxes:
 
 def with_observation_axes(env: Env, spec: EpisodeSpec) -> Env:
     """`env` itself for axes that do not touch observations, else the wrapper."""
-    if spec.axis in ("noise", "language"):
+    if spec.setting in ("noise", "language"):
         return ObservationAxes(env, spec)
     return env

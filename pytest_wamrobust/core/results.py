@@ -71,7 +71,7 @@ class EpisodeResult:
         props = [
             ("suite", self.key.suite),
             ("task", self.key.task),
-            ("axis", self.key.axis),
+            ("setting", self.key.setting),
             ("level", str(self.key.level)),
             ("seed", str(self.key.seed_index)),
             ("episode_seed", str(self.episode_seed)),
@@ -101,20 +101,16 @@ class EpisodeResult:
     def from_properties(cls, properties: Iterable[tuple[str, Any]]) -> EpisodeResult:
         """Inverse of `to_properties`; raises KeyError if a required property is absent."""
         known = {
-            "suite", "task", "axis", "level", "seed", "episode_seed", "policy", "status",
+            "suite", "task", "setting", "level", "seed", "episode_seed", "policy", "status",
             "success", "steps", "chunks", "latency_p50_ms", "latency_p95_ms",
             "latency_p99_ms", "latency_max_ms", "latency_ms", "params", "instruction",
             "wall_time_s", "clipped_values", "error", "error_kind", "video",
         }
-        values = {
-            name[len(PREFIX):]: str(value)
-            for name, value in properties
-            if name.startswith(PREFIX)
-        }
+        values = result_values(properties)
         key = CaseKey(
             suite=values["suite"],
             task=values["task"],
-            axis=values["axis"],
+            setting=values["setting"],
             level=int(values["level"]),
             seed_index=int(values["seed"]),
         )
@@ -138,8 +134,22 @@ class EpisodeResult:
 
 def has_result_properties(properties: Iterable[tuple[str, Any]]) -> bool:
     """True if a test case carries the properties of a wamrobust episode."""
-    names = {name for name, _ in properties}
-    return {PREFIX + "suite", PREFIX + "status", PREFIX + "axis"} <= names
+    return {"suite", "status", "setting"} <= result_values(properties).keys()
+
+
+#: Property names files written by earlier versions used, and what they are now.
+_RENAMED = {"axis": "setting"}
+
+
+def result_values(properties: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """The `wam.*` properties without their prefix, under today's names, so JUnit files
+    written before a rename (`wam.axis` in 0.1.0) still read."""
+    values = {name[len(PREFIX):]: str(value) for name, value in properties
+              if name.startswith(PREFIX)}
+    for old, new in _RENAMED.items():
+        if old in values:
+            values.setdefault(new, values.pop(old))
+    return values
 
 
 def _fmt(value: float) -> str:

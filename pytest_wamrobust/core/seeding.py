@@ -15,7 +15,7 @@ from pytest_wamrobust.core.types import CaseKey
 
 def derive_seed(key: CaseKey, purpose: str) -> int:
     """A 32-bit seed for one purpose ("params", "episode", ...) of one case."""
-    text = f"{key.suite}|{key.task}|{key.axis}|{key.level}|{key.seed_index}|{purpose}"
+    text = f"{key.suite}|{key.task}|{key.setting}|{key.level}|{key.seed_index}|{purpose}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 

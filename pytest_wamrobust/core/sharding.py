@@ -57,8 +57,8 @@ def parse_shard(text: str) -> Shard:
 def _order(key: CaseKey) -> tuple:
     """Task-major, then the study's setting order, so round-robin dealing interleaves
     every (task, setting) block across shards."""
-    setting = SETTINGS.index(key.axis) if key.axis in SETTINGS else len(SETTINGS)
-    return (key.suite, key.task, setting, key.axis, key.level, key.seed_index)
+    setting = SETTINGS.index(key.setting) if key.setting in SETTINGS else len(SETTINGS)
+    return (key.suite, key.task, setting, key.setting, key.level, key.seed_index)
 
 
 def shard_cases(cases: Iterable[CaseKey], shard: Shard) -> list[CaseKey]:
@@ -106,7 +106,7 @@ def stratified_sample(cases: Sequence[CaseKey], k: int) -> list[CaseKey]:
     LIBERO-Plus' sub-suites) instead of taking the first ones. Keeps the input order."""
     strata: dict[tuple[str, int], list[CaseKey]] = {}
     for key in cases:
-        strata.setdefault((key.axis, key.level), []).append(key)
+        strata.setdefault((key.setting, key.level), []).append(key)
     keep: set[CaseKey] = set()
     for members in strata.values():
         keep.update(sorted(members, key=_digest)[:k])

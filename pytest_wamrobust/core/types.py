@@ -131,14 +131,14 @@ class CaseKey:
 
     suite: str
     task: str
-    axis: str
+    setting: str
     level: int
     seed_index: int
 
     @property
     def case_id(self) -> str:
         """Reads like `tabletop/pick_cube/camera/L3/s07`; also the pytest parameter id."""
-        return f"{self.suite}/{self.task}/{self.axis}/L{self.level}/s{self.seed_index:02d}"
+        return f"{self.suite}/{self.task}/{self.setting}/L{self.level}/s{self.seed_index:02d}"
 
     @classmethod
     def parse(cls, case_id: str) -> CaseKey | None:
@@ -146,12 +146,12 @@ class CaseKey:
         match = _CASE_ID.match(case_id)
         if not match:
             return None
-        return cls(match["suite"], match["task"], match["axis"], int(match["level"]),
+        return cls(match["suite"], match["task"], match["setting"], int(match["level"]),
                    int(match["seed"]))
 
 
 _CASE_ID = re.compile(
-    r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<axis>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
+    r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<setting>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,8 @@ class EpisodeSpec:
         return self.key.case_id
 
     @property
-    def axis(self) -> str:
-        return self.key.axis
+    def setting(self) -> str:
+        return self.key.setting
 
     @property
     def level(self) -> int:

@@ -183,5 +183,5 @@ def episode_result(episode_spec: EpisodeSpec, run_episode: RunEpisode) -> Episod
 def describe(result: EpisodeResult) -> str:
     """Task, setting, level, seed and steps: enough to re-run and read the case."""
     key = result.key
-    return (f"task={key.task} axis={key.axis} level={key.level} seed=s{key.seed_index:02d} "
+    return (f"task={key.task} setting={key.setting} level={key.level} seed=s{key.seed_index:02d} "
             f"episode_seed={result.episode_seed} steps={result.steps}")

@@ -24,7 +24,7 @@ def header_lines(run: WamRun) -> list[str]:
     cases = run.cases
     levels = sorted({k.level for k in cases if k.level}) or [0]
     seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
-    settings = [s for s in SETTINGS if any(k.axis == s for k in cases)]
+    settings = [s for s in SETTINGS if any(k.setting == s for k in cases)]
     tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
     gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
     subset = ""
@@ -110,7 +110,7 @@ def hidden_lines(results: Sequence[EpisodeResult], hidden: dict[str, list]) -> l
     """What pytest's short summary would have listed case by case, one line per setting."""
     if not hidden.get("failed"):
         return []
-    unsolved = Counter(r.key.axis for r in results if r.status == FAILURE)
+    unsolved = Counter(r.key.setting for r in results if r.status == FAILURE)
     parts = [f"{setting} {unsolved[setting]}" for setting in SETTINGS if unsolved[setting]]
     return [f"unsolved episodes: {', '.join(parts)} ({len(hidden['failed'])} FAILED lines "
             f"folded; -rf lists them)"]

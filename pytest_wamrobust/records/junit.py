@@ -29,11 +29,11 @@ from junitparser import (
 from pytest_wamrobust.core import gates
 from pytest_wamrobust.core.compare import REGRESSED, Comparison
 from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import FAILURE, PREFIX, STATUSES, EpisodeResult
+from pytest_wamrobust.core.results import FAILURE, STATUSES, EpisodeResult, result_values
 from pytest_wamrobust.core.types import CLEAN, LEVELS, SETTINGS, CaseKey
 
 #: Properties that mark a test case as an episode, even one too broken to read.
-EPISODE_PROPERTIES = ("suite", "task", "axis", "status")
+EPISODE_PROPERTIES = ("suite", "task", "setting", "status")
 
 Warn = Callable[[str], None]
 
@@ -95,7 +95,7 @@ def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
     results, left_out = [], 0
     for case in _cases(xml):
         properties = _properties(case)
-        values = {n[len(PREFIX):]: v for n, v in properties if n.startswith(PREFIX)}
+        values = result_values(properties)
         if not any(name in values for name in EPISODE_PROPERTIES):
             continue
         problem = _unusable(values)
@@ -122,16 +122,16 @@ def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
 def _unusable(values: Mapping[str, str]) -> str:
     """What makes an episode's properties impossible to count right ("" if nothing):
     counted anyway, it would land in a wrong row or vanish from the table."""
-    axis, status, level = values.get("axis"), values.get("status"), values.get("level")
+    setting, status, level = values.get("setting"), values.get("status"), values.get("level")
     if not values.get("suite"):
         return "has no wam.suite"
-    if axis not in SETTINGS:
-        return f"has unknown axis {axis!r} (known: {', '.join(SETTINGS)})"
+    if setting not in SETTINGS:
+        return f"has unknown setting {setting!r} (known: {', '.join(SETTINGS)})"
     if status not in STATUSES:
         return f"has unknown status {status!r} (known: {', '.join(STATUSES)})"
-    levels = ("0",) if axis == CLEAN else tuple(map(str, LEVELS))
+    levels = ("0",) if setting == CLEAN else tuple(map(str, LEVELS))
     if level is not None and level.strip() not in levels:
-        return f"has unknown level {level!r} for axis {axis} (known: {', '.join(levels)})"
+        return f"has unknown level {level!r} for setting {setting} (known: {', '.join(levels)})"
     return ""
 
 

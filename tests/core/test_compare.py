@@ -28,10 +28,10 @@ SUITE = grid_suite(tasks=4, levels=(1, 2, 3, 4, 5), seeds=4)  # 80 cases per set
 
 def flip(results, axis, to, fraction, policy="candidate"):
     """A copy of `results` as another policy, with `fraction` of `axis`'s cases set to `to`."""
-    out, flipped, eligible = [], 0, sum(r.key.axis == axis and r.status != to for r in results)
+    out, flipped, eligible = [], 0, sum(r.key.setting == axis and r.status != to for r in results)
     for r in results:
         r = dataclasses.replace(r, policy=policy)
-        if r.key.axis == axis and r.status != to and flipped < fraction * eligible:
+        if r.key.setting == axis and r.status != to and flipped < fraction * eligible:
             r = dataclasses.replace(r, status=to)
             flipped += 1
         out.append(r)

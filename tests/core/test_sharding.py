@@ -38,8 +38,8 @@ def test_shards_partition_the_matrix_evenly(count):
     assert max(sizes) - min(sizes) <= 1
     # each (task, setting) block is spread: no shard gets more than its fair share + 1
     for shard in shards:
-        per_block = collections.Counter((k.task, k.axis) for k in shard)
-        blocks = collections.Counter((k.task, k.axis) for k in cases)
+        per_block = collections.Counter((k.task, k.setting) for k in shard)
+        blocks = collections.Counter((k.task, k.setting) for k in cases)
         for block, n in per_block.items():
             assert n <= -(-blocks[block] // count)
 
@@ -58,7 +58,7 @@ def test_each_shard_mixes_tasks_and_axes():
     for i in range(1, 5):
         shard = shard_cases(cases, Shard(i, 4))
         assert {k.task for k in shard} == {"t0", "t1", "t2"}
-        assert {k.axis for k in shard} == {k.axis for k in cases}
+        assert {k.setting for k in shard} == {k.setting for k in cases}
 
 
 def test_parse_shard():

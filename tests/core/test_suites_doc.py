@@ -52,9 +52,9 @@ def test_the_sampler_snippet_draws_what_grid_suite_draws():
 def test_the_clean_rule_of_the_doc():
     suite = GridSuite(manifest())
     keys = list(suite.cases(CaseSelection(tasks=["reach_red"], axes=["clean", "camera"])))
-    clean = [k for k in keys if k.axis == "clean"]
+    clean = [k for k in keys if k.setting == "clean"]
     assert {k.level for k in clean} == {0} and len(clean) == 2 * 3  # seeds x levels
-    camera = {k: suite.episode_spec(k).episode_seed for k in keys if k.axis == "camera"}
+    camera = {k: suite.episode_spec(k).episode_seed for k in keys if k.setting == "camera"}
     for key, seed in camera.items():
         assert seed == suite.episode_spec(CaseKey("reach2d", "reach_red", "clean", 0,
                                                   key.seed_index)).episode_seed

@@ -83,7 +83,7 @@ def test_pytest_run_reports_the_variant_and_names_missing_assets(suite, tmp_path
     cases = {case.get("name"): case for case in ET.parse(report).iter("testcase")}
     robot = cases[f"test_episode[libero_plus/{task}/robot_init/L{light.level}/s00]"]
     props = {p.get("name"): p.get("value") for p in robot.iter("property")}
-    assert props["wam.axis"] == "robot_init" and props["wam.status"] == "failure"
+    assert props["wam.setting"] == "robot_init" and props["wam.status"] == "failure"
     assert props["wam.steps"] == "220"  # libero_spatial's protocol limit
     assert "initstate" in props["wam.params"] and "initstate" not in props["wam.instruction"]
     light_case = cases[f"test_episode[{light.case_id}]"]

@@ -23,7 +23,7 @@ def test_every_published_variant_is_one_case(suite):
     keys = list(suite.cases(CaseSelection()))
     assert len(keys) == len(set(keys)) == 10030
     assert Counter(k.task.split("__")[0] for k in keys) == PUBLISHED_SUITES
-    assert Counter(k.axis for k in keys) == PUBLISHED_AXES
+    assert Counter(k.setting for k in keys) == PUBLISHED_AXES
     assert all(CASE_ID.match(k.case_id) for k in keys)
     # grouped by sub-suite, in LIBERO-Plus' order
     order = [k.task.split("__")[0] for k in keys]
@@ -64,7 +64,7 @@ def test_filters_by_task_axis_and_level(suite):
                                                  levels=[1, 2])))
     assert goal_camera
     assert {k.task.split("__")[0] for k in goal_camera} == {"libero_goal"}
-    assert {k.axis for k in goal_camera} == {"camera"}
+    assert {k.setting for k in goal_camera} == {"camera"}
     assert {k.level for k in goal_camera} <= {1, 2}
 
     one_task = list(suite.cases(CaseSelection(tasks=["turn_on_the_stove"])))
@@ -81,7 +81,7 @@ def test_filters_by_task_axis_and_level(suite):
 def test_clean_control_is_opt_in(suite):
     clean = list(suite.cases(CaseSelection(axes=["clean"])))
     assert len(clean) == 40  # the 4 x 10 original LIBERO tasks
-    assert all(k.axis == "clean" and k.level == 0 for k in clean)
+    assert all(k.setting == "clean" and k.level == 0 for k in clean)
     spec = suite.episode_spec(clean[0])
     assert spec.params["variant"].endswith("_view_0_0_100_0_0_initstate_0")
 
@@ -109,7 +109,7 @@ def test_stratified_sample_is_deterministic_and_balanced(suite):
     cases = list(suite.cases(CaseSelection()))
     first = stratified_sample(cases, 2)
     assert first == stratified_sample(list(reversed(cases)), 2)[::-1]  # order-free choice
-    assert Counter((k.axis, k.level) for k in first) == {(a, lv): 2 for a in AXES
+    assert Counter((k.setting, k.level) for k in first) == {(a, lv): 2 for a in AXES
                                                          for lv in range(1, 6)}
     assert set(first) <= set(cases)
     # spread over sub-suites rather than the first variants of the first one

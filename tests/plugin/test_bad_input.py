@@ -268,12 +268,12 @@ def test_a_real_policy_runs_on_the_cpu_it_was_told_and_refuses_a_missing_gpu():
 def test_report_leaves_out_episodes_it_cannot_count_with_one_warning_each(tmp_path, capsys):
     results = grid_results("pi05")
     xml = write_results(results, tmp_path / "r.xml").read_text()
-    broken = {"camera/L1/s00": ('name="wam.axis" value="camera"', 'name="wam.axis" value="camra"',
-                                "unknown axis 'camra'"),
+    broken = {"camera/L1/s00": ('name="wam.setting" value="camera"',
+                                'name="wam.setting" value="camra"', "unknown setting 'camra'"),
               "light/L3/s01": ('name="wam.status" value="', 'name="wam.status" value="passed',
                                "unknown status 'passed"),
               "noise/L5/s00": ('name="wam.level" value="5"', 'name="wam.level" value="7"',
-                               "unknown level '7' for axis noise"),
+                               "unknown level '7' for setting noise"),
               "layout/L1/s01": ('<property name="wam.suite" value="mini"/>', "",
                                 "has no wam.suite")}
     cases = re.split(r"(?=<testcase )", xml)

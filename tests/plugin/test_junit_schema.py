@@ -38,7 +38,7 @@ def test_declared_xunit2_validates_against_the_schema(gated):
     assert schema_errors(path) == []
     assert "[[PROPERTY|wam.status=success]]" in path.read_text()
     assert not etree.parse(str(path)).xpath("//testcase/properties")
-    assert {r.key.axis for r in read_results([path])} == {"clean", "camera"}
+    assert {r.key.setting for r in read_results([path])} == {"clean", "camera"}
 
 
 def test_unset_family_is_xunit1_with_properties_in_each_case_and_says_so(gated):

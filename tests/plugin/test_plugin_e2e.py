@@ -157,7 +157,7 @@ def test_faulty_policies_error_their_cases_and_the_run_goes_on(pytester, run_plu
         name = f"test_episode[tabletop/{task}/clean/L0/s00]"
         result.stdout.fnmatch_lines([
             f"*ERROR at setup of {name.replace('[', '[[]')}*",
-            (f"episode error (task={task} axis=clean level=0 seed=s00 episode_seed=* steps=0): "
+            (f"episode error (task={task} setting=clean level=0 seed=s00 episode_seed=* steps=0): "
              f"*{message}"),
         ])
         result.stdout.fnmatch_lines(

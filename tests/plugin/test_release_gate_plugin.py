@@ -127,7 +127,7 @@ class PartlyInstalled:
         return getattr(self._tabletop, name)
 
     def make_env(self, spec):
-        if spec.key.axis == "light":
+        if spec.key.setting == "light":
             raise CaseUnavailableError(
                 "light scenes need assets/scenes/lights/key.xml; unpack the asset archive")
         return self._tabletop.make_env(spec)

@@ -47,7 +47,7 @@ def test_installed_suite_runs_by_name_with_its_oracle_and_gates(venv_python, tmp
     assert {c["wam.suite"] for c in cases} == {"reach2d"}
     assert {c["wam.status"] for c in cases} == {"success"}
     # the clean control: axis case s00 starts from the scene of clean s00
-    seeds = {(c["wam.task"], c["wam.axis"], c["wam.seed"]): c["wam.episode_seed"]
+    seeds = {(c["wam.task"], c["wam.setting"], c["wam.seed"]): c["wam.episode_seed"]
              for c in cases}
     assert seeds[("reach_red", "camera", "0")] == seeds[("reach_red", "clean", "0")]
 

@@ -30,6 +30,17 @@ def test_round_trip_through_junit_keeps_every_property(tmp_path):
     assert [r.to_properties() for r in back] == [r.to_properties() for r in results]
 
 
+def test_files_from_0_1_0_with_wam_axis_still_read(tmp_path, capsys):
+    """0.1.0 named the setting `wam.axis`; CI artifacts kept from it stay comparable."""
+    results = grid_results("pi05", {"camera": 0.3, "*": 0.8})
+    today = write_results(results, tmp_path / "today.xml")
+    legacy = tmp_path / "legacy.xml"
+    legacy.write_text(today.read_text().replace('name="wam.setting"', 'name="wam.axis"'))
+    assert 'name="wam.axis"' in legacy.read_text()
+    assert read_results([legacy]) == read_results([today])
+    assert report(capsys, legacy)[1] == report(capsys, today)[1]
+
+
 def test_merged_shards_give_the_same_table_as_one_run(tmp_path, capsys):
     results = grid_results("pi05", {"camera": 0.3, "*": 0.8})
     whole = write_results(results, tmp_path / "whole.xml")
@@ -113,9 +124,9 @@ def test_errors_count_as_failures_and_are_shown():
     results[0].status, results[0].error = "error", "policy raised"
     results[0].error_kind = "policy_error"
     table = success_table(results)
-    clean = table.cell("pi05", results[0].key.axis)
+    clean = table.cell("pi05", results[0].key.setting)
     assert clean.errors == 1 and clean.successes == clean.n - 1
-    assert table.cell("pi05", OVERALL).n == sum(r.key.axis != "clean" for r in results)
+    assert table.cell("pi05", OVERALL).n == sum(r.key.setting != "clean" for r in results)
 
 
 @pytest.mark.parametrize("content, message", [

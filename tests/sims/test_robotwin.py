@@ -267,4 +267,4 @@ def test_plugin_runs_the_suite_under_xdist_and_writes_junit(pytester, monkeypatc
     result.stdout.fnmatch_lines(["*suite robotwin_plus, policy scripted: 6 episodes*",
                                  "noise * 100.0%*"])
     xml = report.read_text()
-    assert 'name="wam.axis" value="noise"' in xml and "fog_strength" in xml
+    assert 'name="wam.setting" value="noise"' in xml and "fog_strength" in xml

@@ -99,7 +99,7 @@ class LiberoPlusSuite:
 
     def variant(self, key: CaseKey) -> Variant:
         """The variant a case runs (for clean: the task's camera-free, unperturbed scene)."""
-        if key.axis == CLEAN:
+        if key.setting == CLEAN:
             base = self._tasks.get(key.task)
             if base is None or key.level != 0 or key.seed_index != 0:
                 raise UsageError(f"libero_plus: no clean case {key.case_id}")

@@ -62,7 +62,7 @@ class RobotwinEnv:
     # --- building ------------------------------------------------------------------
 
     def _params(self, axis: str) -> Mapping[str, Any]:
-        return self.episode.params if self.episode.axis == axis else {}
+        return self.episode.params if self.episode.setting == axis else {}
 
     def _build(self) -> None:
         import sapien

@@ -44,7 +44,7 @@ def env_spec(image_size: int) -> EnvSpec:
 def scene_for(spec: EpisodeSpec, task: Task, image_size: int) -> SceneSpec:
     """The clean scene of this episode's seed, with the case's scene-side axis applied."""
     clean = SceneSpec(image_size=image_size, props=task.layout(rng_for(spec.episode_seed)))
-    return edit_scene(clean, spec.axis, spec.params, task.target)
+    return edit_scene(clean, spec.setting, spec.params, task.target)
 
 
 class TabletopEnv:
@@ -71,7 +71,7 @@ class TabletopEnv:
     def reset(self) -> Observation:
         mj, data = self._mj, self.data
         mj.mj_resetData(self.model, data)
-        robot_init = self.episode.axis == "robot_init"
+        robot_init = self.episode.setting == "robot_init"
         arm, gripper = initial_arm(self.episode.params if robot_init else None)
         data.qpos[self.controller.qpos_idx] = arm
         opening = {"open": robot.FINGER_OPEN, "closed": 0.0}.get(gripper, robot.FINGER_OPEN)

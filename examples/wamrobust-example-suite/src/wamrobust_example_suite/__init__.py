@@ -52,7 +52,7 @@ class Reach2DEnv:
         self.spec = env_spec(image_size)
         self.size = image_size
         self.instruction = spec.task.instruction  # the language axis rewrites it on top
-        axis, p = spec.axis, spec.params
+        axis, p = spec.setting, spec.params
         # The clean scene comes from the episode seed alone (the same for every axis).
         rng = rng_for(spec.episode_seed)
         self.goal = rng.uniform(-0.35, 0.35, 2)
