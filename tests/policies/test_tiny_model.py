@@ -41,6 +41,18 @@ def test_downsample_averages_blocks_and_rejects_odd_sizes():
         downsample(np.zeros((100, 100, 3), np.uint8), 64)
 
 
+@pytest.mark.parametrize("factor", [2, 3, 4, 5, 8])
+def test_downsample_of_uint8_is_the_float32_block_mean_bit_for_bit(factor):
+    """The integer fast path must not move a pixel the recorded demos were trained on."""
+    rng = np.random.default_rng(factor)
+    for image in (rng.integers(0, 256, (16 * factor, 24 * factor, 4), dtype=np.uint8),
+                  rng.choice(np.array([0, 1, 254, 255], np.uint8), (16 * factor, 24 * factor, 3))):
+        blocks = image[..., :3].reshape(16, factor, 24, factor, 3).astype(np.float32)
+        mean = np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+        assert np.array_equal(downsample(image, 24, 16), mean)
+        assert np.array_equal(downsample(image.astype(np.float64), 24, 16), mean)
+
+
 def test_state_features_are_continuous_across_the_axis_angle_flip():
     # two hand poses 2e-4 rad apart whose axis-angles point in opposite directions
     a = np.r_[0.1, 0.2, 0.3, np.pi - 1e-4, 0, 0, 0.04, 0.04]

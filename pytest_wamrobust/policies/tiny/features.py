@@ -24,8 +24,17 @@ def downsample(image: np.ndarray, size: int, height: int | None = None) -> np.nd
     fh, fw = h // height, w // size
     if fh == fw == 1:
         return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
-    blocks = image[..., :3].reshape(height, fh, size, fw, 3).astype(np.float32)
-    return np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+    blocks = image[..., :3].reshape(height, fh, size, fw, 3)
+    if image.dtype != np.uint8:
+        return np.rint(blocks.astype(np.float32).mean(axis=(1, 3))).astype(np.uint8)
+    # uint8: the block sums are exact integers, so summing them as such and dividing in
+    # float32 is bit for bit the float32 mean above, 5x faster (it is on every request)
+    total = blocks[:, 0, :, 0].astype(np.uint32)
+    for i in range(fh):
+        for j in range(fw):
+            if i or j:
+                total += blocks[:, i, :, j]
+    return np.rint(total.astype(np.float32) / np.float32(fh * fw)).astype(np.uint8)
 
 
 def rotation_matrix(axis_angle: np.ndarray) -> np.ndarray:
