@@ -51,7 +51,7 @@ def run_rows(layers: nn.Module, x: torch.Tensor, rows: bool) -> torch.Tensor:
     contact dynamics that can flip its outcome. So Linear layers run as a batch of
     matrix-vector products (`baddbmm` of one-row matrices: the batch-of-one's own
     arithmetic, still one call for the batch); activations work per row already, and
-    `CameraEncoder` runs its convolutions row by row (the batching tests check it all).
+    `CameraEncoder` runs its 3x3 convolutions row by row (the batching tests check it all).
     """
     if not rows:
         return layers(x)
@@ -106,16 +106,12 @@ class CameraEncoder(nn.Module):
         self.out = nn.Sequential(nn.Linear(64 * (grid // 4) ** 2 + 64, out_dim), nn.ReLU())
 
     def forward(self, image: torch.Tensor, rows: bool = False) -> torch.Tensor:
-        if rows:  # each row alone through the convolutions, as a batch of one sees them
-            features = torch.cat([self.maps(image[i][None]) for i in range(image.shape[0])])
+        stem = self.stem(image)  # the patch stem's kernel does not depend on the batch
+        if rows:  # the 3x3 convolutions' does (size 1 takes another path): row by row
+            what = torch.cat([self.convs(stem[i][None]) for i in range(stem.shape[0])])
         else:
-            features = self.maps(image)
-        return run_rows(self.out, features, rows)
-
-    def maps(self, image: torch.Tensor) -> torch.Tensor:
-        """What (convolutions) and where (keypoints) the camera sees, before `out`."""
-        stem = self.stem(image)
-        return torch.cat([self.convs(stem), self.keypoints(stem)], dim=-1)
+            what = self.convs(stem)
+        return run_rows(self.out, torch.cat([what, self.keypoints(stem)], dim=-1), rows)
 
 
 class ObservationEncoder(nn.Module):
