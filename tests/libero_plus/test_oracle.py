@@ -183,9 +183,9 @@ def test_clean_success_per_sub_suite(suite, sub_suite):
 # --- without LIBERO: the oracle's contract ---------------------------------------------
 
 def _spec():
-    from pytest_wamrobust.sims.libero_plus.env import ENV_SPEC
+    from pytest_wamrobust.sims.libero_plus.env import env_spec
 
-    return ENV_SPEC
+    return env_spec()
 
 
 def test_scripted_picks_the_libero_plus_oracle():

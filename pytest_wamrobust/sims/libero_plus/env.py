@@ -22,6 +22,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -39,23 +40,30 @@ ASSET_HINT = (
     "(DIR: the extracted folder holding scenes/)"
 )
 
-ENV_SPEC = EnvSpec(
-    suite="libero_plus",
-    cameras=(
-        CameraSpec(protocol.AGENTVIEW, protocol.RESOLUTION, protocol.RESOLUTION, "third_person"),
-        CameraSpec(protocol.WRIST, protocol.RESOLUTION, protocol.RESOLUTION, "wrist"),
-    ),
-    state_dim=8,
-    action_dim=protocol.ACTION_DIM,
-    control_hz=protocol.CONTROL_HZ,
-    action_semantics=(
-        "delta_eef_pos_xyz(3) delta_eef_axis_angle(3) gripper(1, -1 open +1 close); "
-        "LIBERO OSC_POSE"
-    ),
-    state_semantics="eef_pos(3) eef_axis_angle(3) gripper_qpos(2); openpi LIBERO client",
-)
+@cache
+def env_spec() -> EnvSpec:
+    """What a policy sees of LIBERO-Plus: fixed by the benchmark (two 256 px cameras,
+    openpi's 8-d state, OSC_POSE actions), so unlike tabletop's and robotwin's
+    `env_spec(...)` it takes no settings."""
+    return EnvSpec(
+        suite="libero_plus",
+        cameras=(
+            CameraSpec(protocol.AGENTVIEW, protocol.RESOLUTION, protocol.RESOLUTION,
+                       "third_person"),
+            CameraSpec(protocol.WRIST, protocol.RESOLUTION, protocol.RESOLUTION, "wrist"),
+        ),
+        state_dim=8,
+        action_dim=protocol.ACTION_DIM,
+        control_hz=protocol.CONTROL_HZ,
+        action_semantics=(
+            "delta_eef_pos_xyz(3) delta_eef_axis_angle(3) gripper(1, -1 open +1 close); "
+            "LIBERO OSC_POSE"
+        ),
+        state_semantics="eef_pos(3) eef_axis_angle(3) gripper_qpos(2); openpi LIBERO client",
+    )
 
-_IMAGE_KEYS = {name: f"{name}_image" for name in ENV_SPEC.camera_names}
+
+_IMAGE_KEYS = {name: f"{name}_image" for name in env_spec().camera_names}
 
 
 def _configure_libero() -> None:
@@ -89,7 +97,7 @@ def _corruption(name: str) -> Callable[..., Any]:
 class LiberoPlusEnv:
     """A built LIBERO-Plus scene for one variant; `reset` runs the standard protocol."""
 
-    spec = ENV_SPEC
+    spec = env_spec()
 
     def __init__(self, catalog: Catalog, variant: Variant, episode: EpisodeSpec,
                  init_state_index: int = protocol.INIT_STATE_INDEX) -> None:

@@ -21,7 +21,7 @@ from pytest_wamrobust.core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSp
 from pytest_wamrobust.sims.libero_plus import protocol
 
 # numpy and core only: LIBERO is imported when a scene is built
-from pytest_wamrobust.sims.libero_plus.env import ENV_SPEC
+from pytest_wamrobust.sims.libero_plus.env import env_spec
 from pytest_wamrobust.sims.libero_plus.variants import (
     Catalog,
     Variant,
@@ -37,7 +37,7 @@ class LiberoPlusSuite:
     """The 10,030 variants as cases; the original task (init state 0) is the `clean` case."""
 
     name = SUITE
-    env_spec: EnvSpec = ENV_SPEC
+    env_spec: EnvSpec = env_spec()
 
     def __init__(self, cat: Catalog | None = None) -> None:
         self._catalog = cat
