@@ -3,10 +3,14 @@
 An episode file holds, per step t, every camera (downsampled uint8), the raw state, the
 action executed and the oracle's full plan from that observation (the training label).
 Demo scenes use seed indices from `DEMO_SEED_START` up, a range the test grid never
-reaches; `record` also refuses any demo scene whose episode seed equals a test seed.
-On the tabletop, half the demos execute noisy actions (DART-style: position, and yaw
-while high) so the data covers recoveries while the labels stay the oracle's clean
-plan; other suites (the dual-arm one) record the oracle's own actions.
+reaches; `record` also refuses any demo scene whose episode seed equals a test seed. A
+suite whose scenes are not drawn from the seed (LIBERO's recorded init states) names
+its held-out demo scenes itself with `demo_case(task, index) -> CaseKey`.
+On 7-d end-effector suites, half the demos execute noisy actions (DART-style: position,
+and on the tabletop also yaw while high) so the data covers recoveries while the labels
+stay the oracle's clean plan; other suites (the dual-arm one) record the oracle's own
+actions. `every` > 1 stores one step in `every` (and the policy's replanning steps),
+rendering only those: the observations a policy sees when it replans.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.protocols import Suite
 from pytest_wamrobust.core.seeding import episode_seed, rng_for
-from pytest_wamrobust.core.types import CLEAN, CameraSpec, CaseKey
+from pytest_wamrobust.core.types import CLEAN, CameraSpec, CaseKey, Observation
 from pytest_wamrobust.policies.tiny.features import downsample
 
 #: First seed index of demo scenes; test grids use 0..(seeds x levels - 1).
@@ -35,6 +39,9 @@ ACTION_NOISE = 0.1
 #: a misaligned hand back onto the cube's faces (the one thing a first frame hides).
 YAW_NOISE = 0.3
 YAW_NOISE_ABOVE = 0.07
+#: Suites whose oracle turns a yaw-perturbed hand back (LIBERO's bowl rim grasps get
+#: position noise only).
+YAW_NOISE_SUITES = ("tabletop",)
 
 
 @dataclass
@@ -80,55 +87,65 @@ def stored_size(camera: CameraSpec, image_size: int) -> tuple[int, int]:
     return camera.height * image_size // camera.width, image_size
 
 
-def _tabletop_noise(action: np.ndarray, privileged: dict, rng: np.random.Generator) -> np.ndarray:
-    high = privileged["eef_pos"][2] > privileged["table_z"] + YAW_NOISE_ABOVE
-    yaw = rng.normal(0, YAW_NOISE) if high else 0.0
-    return action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, yaw, 0.0]
+def _action_noise(action: np.ndarray, privileged: dict, rng: np.random.Generator,
+                  yaw: bool) -> np.ndarray:
+    high = yaw and privileged["eef_pos"][2] > privileged["table_z"] + YAW_NOISE_ABOVE
+    yaw_noise = rng.normal(0, YAW_NOISE) if high else 0.0
+    return action + np.r_[rng.normal(0, ACTION_NOISE, 3), 0.0, 0.0, yaw_noise, 0.0]
 
 
 def record_episode(suite: Suite, oracle, key: CaseKey, image_size: int,
-                   noisy: bool) -> Episode | None:
+                   noisy: bool, every: int = 1) -> Episode | None:
     """Roll out the oracle once; None if it failed (only successes become demos)."""
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)
-    rng = rng_for(spec.episode_seed)
+    rng = rng_for(episode_seed(key))  # the suite's own seed; LIBERO's is 7 for every scene
     sizes = {camera.name: stored_size(camera, image_size) for camera in env.spec.cameras}
     frames: dict[str, list[np.ndarray]] = {name: [] for name in env.spec.camera_names}
     states, actions, plans = [], [], []
     try:
-        obs = env.reset()
+        obs: Observation | None = env.reset()
+        assert obs is not None
         oracle.reset(spec.task.name, spec.episode_seed)
         noisy = noisy and env.spec.action_dim == 7 and "eef_pos" in obs.privileged
+        yaw = suite.name in YAW_NOISE_SUITES
+        privileged = obs.privileged
         executing: np.ndarray = np.empty((0, env.spec.action_dim))
-        for _ in range(spec.max_steps):
-            plan = oracle.infer(obs)
-            if len(executing) == 0:
-                executing = plan[: oracle.metadata.replan_steps]
+        for t in range(spec.max_steps):
+            if obs is None and (len(executing) == 0 or t % every == 0):
+                obs = env.observe()
+            if obs is not None:
+                plan = oracle.infer(obs)
+                if len(executing) == 0:
+                    executing = plan[: oracle.metadata.replan_steps]
+                privileged = obs.privileged
             action = executing[0]
             executing = executing[1:]
             if noisy:
-                action = _tabletop_noise(action, obs.privileged, rng)
+                action = _action_noise(action, privileged, rng, yaw)
             action = np.clip(action, -1.0, 1.0)
-            for name, image in obs.images.items():
-                height, width = sizes[name]
-                frames[name].append(downsample(image, width, height))
-            states.append(obs.state)
-            actions.append(action)
-            plans.append(plan)
+            if obs is not None:
+                for name, image in obs.images.items():
+                    height, width = sizes[name]
+                    frames[name].append(downsample(image, width, height))
+                states.append(obs.state)
+                actions.append(action)
+                plans.append(plan)
             env.step(action)
             if env.success():
                 return Episode(spec.task.name, spec.task.instruction, key.seed_index,
                                {n: np.stack(f) for n, f in frames.items()},
                                np.asarray(states, np.float32), np.asarray(actions, np.float32),
                                np.asarray(plans, np.float32))
-            obs = env.observe()
+            obs = env.observe() if every == 1 else None
         return None
     finally:
         env.close()
 
 
 def record(suite: Suite, oracle, out: Path, tasks: Sequence[str], episodes: int, image_size: int,
-           progress: Callable[[str], None] = print, start: int = 0) -> dict[str, int]:
+           progress: Callable[[str], None] = print, start: int = 0,
+           every: int = 1) -> dict[str, int]:
     """Record `episodes` successful demos per task into out/<task>/, trying scenes from demo
     index `start` on (to add demos to a folder); returns counts."""
     counts: dict[str, int] = {}
@@ -139,8 +156,10 @@ def record(suite: Suite, oracle, out: Path, tasks: Sequence[str], episodes: int,
         while done < episodes:
             if failed > episodes:
                 raise UsageError(f"the oracle failed {failed} demos of {task!r}; check the suite")
-            key = demo_key(suite.name, task, index)
-            episode = record_episode(suite, oracle, key, image_size, noisy=index % 2 == 1)
+            custom = getattr(suite, "demo_case", None)
+            key = custom(task, index) if custom else demo_key(suite.name, task, index)
+            episode = record_episode(suite, oracle, key, image_size, noisy=index % 2 == 1,
+                                     every=every)
             index += 1
             if episode is None:
                 failed += 1

@@ -50,6 +50,10 @@ def load_demos(root: Path, cameras: tuple[str, ...], chunk_length: int,
         missing = [c for c in cameras if c not in ep.images]
         if missing:
             raise UsageError(f"demos under {root} lack cameras {missing}; re-record them")
+        if ep.states.shape[1] != 8 or ep.plans.shape[2] != 7:
+            raise UsageError(f"demos under {root} have {ep.states.shape[1]}-d states and "
+                             f"{ep.plans.shape[2]}-d actions; the tiny policies read an 8-d "
+                             "state (eef position, axis-angle, 2 fingers) and act in 7-d")
         if ep.plans.shape[1] < chunk_length:
             raise UsageError(f"demos under {root} hold {ep.plans.shape[1]}-step plans; "
                              f"need {chunk_length}")
@@ -81,6 +85,7 @@ def _to_images(torch, batch: np.ndarray, shifts: np.ndarray | None):
 def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch_size: int = 64,
           lr: float = 1e-3, progress: Callable[[str], None] = print,
           cameras: tuple[str, ...] = ("agentview", "wrist")) -> Checkpoint:
+    """`cameras`: the third-person camera first (the WAM imagines its future)."""
     import torch
 
     from pytest_wamrobust.policies.tiny.model import TinyWAM, build

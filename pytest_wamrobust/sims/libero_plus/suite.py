@@ -11,7 +11,7 @@ saying how to install it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 
 from pytest_wamrobust.core.axes import LEVELS
@@ -34,13 +34,18 @@ SUITE = "libero_plus"
 
 
 class LiberoPlusSuite:
-    """The 10,030 variants as cases; the original task (init state 0) is the `clean` case."""
+    """The 10,030 variants as cases; the original task (init state 0) is the `clean` case,
+    and with `--seeds N` clean s01..s(N-1) add LIBERO's init states 1..N-1 (at most
+    `protocol.TEST_INIT_STATES`)."""
 
     name = SUITE
     env_spec: EnvSpec = env_spec()
 
-    def __init__(self, cat: Catalog | None = None) -> None:
+    def __init__(self, cat: Catalog | None = None, runnable_only: bool = False) -> None:
+        """`runnable_only`: list only the variants whose assets are installed (with the
+        PyPI assets, 6,983 of 10,030), so a `--wam-sample` holds no skipped cases."""
         self._catalog = cat
+        self._runnable_only = runnable_only
 
     @cached_property
     def catalog(self) -> Catalog:
@@ -80,7 +85,8 @@ class LiberoPlusSuite:
         if bad_levels:
             raise UsageError(f"libero_plus: levels must be 1-5, got {sorted(bad_levels)}")
         chosen = {(v.sub_suite, v.index) for v in select(
-            self.catalog.variants, tasks=selection.tasks, axes=axes, levels=selection.levels)}
+            self.catalog.variants, tasks=selection.tasks, axes=axes, levels=selection.levels)
+            if not self._runnable_only or self.catalog.extra_assets_present(v)}
         if selection.tasks and not chosen and not self._clean_tasks(selection):
             raise UsageError(
                 f"libero_plus: no variant matches --tasks {list(selection.tasks)}; use a "
@@ -89,9 +95,15 @@ class LiberoPlusSuite:
         keys = [k for k, v in self._by_key.items() if (v.sub_suite, v.index) in chosen]
         if selection.seeds is not None:
             keys = [k for k in keys if k.seed_index < selection.seeds]
-        clean = [CaseKey(SUITE, t, CLEAN, 0, 0) for t in self._clean_tasks(selection)] \
-            if CLEAN in axes else []
+        scenes = min(selection.seeds or 1, protocol.TEST_INIT_STATES)
+        clean = [CaseKey(SUITE, t, CLEAN, 0, s) for t in self._clean_tasks(selection)
+                 for s in range(scenes)] if CLEAN in axes else []
         return clean + keys
+
+    def demo_case(self, task: str, index: int) -> CaseKey:
+        """Demo scene `index` of a task (`wamrobust record`): the clean task from LIBERO's
+        init state `TEST_INIT_STATES + index`, one no clean case starts from."""
+        return CaseKey(SUITE, task, CLEAN, 0, protocol.TEST_INIT_STATES + index)
 
     def _clean_tasks(self, selection: CaseSelection) -> list[str]:
         variants = select(self._tasks.values(), tasks=selection.tasks)
@@ -101,7 +113,7 @@ class LiberoPlusSuite:
         """The variant a case runs (for clean: the task's camera-free, unperturbed scene)."""
         if key.setting == CLEAN:
             base = self._tasks.get(key.task)
-            if base is None or key.level != 0 or key.seed_index != 0:
+            if base is None or key.level != 0 or key.seed_index < 0:
                 raise UsageError(f"libero_plus: no clean case {key.case_id}")
             return _clean_variant(base)
         try:
@@ -114,13 +126,17 @@ class LiberoPlusSuite:
         params = dict(v.params)
         params.update(variant_index=v.index, sub_suite=v.sub_suite,
                       extra_assets=v.needs_extra_assets)
+        if v.axis == CLEAN:
+            params.update(init_state=key.seed_index)
         return EpisodeSpec(key=key, task=self._task_spec(v), params=params,
                            episode_seed=protocol.ENV_SEED)
 
     def make_env(self, spec: EpisodeSpec) -> Env:
         from pytest_wamrobust.sims.libero_plus.env import LiberoPlusEnv
 
-        return LiberoPlusEnv(self.catalog, self.variant(spec.key), spec)
+        variant = self.variant(spec.key)
+        init_state = spec.key.seed_index if variant.axis == CLEAN else protocol.INIT_STATE_INDEX
+        return LiberoPlusEnv(self.catalog, variant, spec, init_state_index=init_state)
 
 
 def _clean_variant(v: Variant) -> Variant:
@@ -131,6 +147,13 @@ def _clean_variant(v: Variant) -> Variant:
                    instruction_file=v.base_task, init_states_file=v.base_task)
 
 
-def make_suite() -> LiberoPlusSuite:
-    """Entry point `pytest_wamrobust.suites: libero_plus`."""
-    return LiberoPlusSuite()
+def make_suite(options: Mapping[str, str] | None = None) -> LiberoPlusSuite:
+    """Entry point `pytest_wamrobust.suites: libero_plus`; `--suite-arg variants=runnable`
+    lists only the variants the installed assets can build (default: `all`)."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - {"variants"})
+    choice = options.get("variants", "all")
+    if unknown or choice not in ("all", "runnable"):
+        raise UsageError("suite libero_plus takes only --suite-arg variants=all|runnable, got "
+                         + ", ".join(f"{k}={v}" for k, v in options.items()))
+    return LiberoPlusSuite(runnable_only=choice == "runnable")
