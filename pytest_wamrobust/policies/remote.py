@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from pytest_wamrobust.core import policy_args
 from pytest_wamrobust.policies.openpi import client
+from pytest_wamrobust.policies.openpi.connection import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 
 CONNECTION = (
     policy_args.text("api_key"),
-    policy_args.seconds("connect_timeout", 10.0),
-    policy_args.seconds("request_timeout", 120.0),
+    policy_args.seconds("connect_timeout", CONNECT_TIMEOUT_S),
+    policy_args.seconds("request_timeout", REQUEST_TIMEOUT_S),
     policy_args.integer("chunk_length"),
     policy_args.integer("replan_steps"),
 )

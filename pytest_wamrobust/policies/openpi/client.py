@@ -23,7 +23,11 @@ from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.protocols import PolicyContext
 from pytest_wamrobust.core.types import Observation, PolicyMetadata
 from pytest_wamrobust.policies.openpi import wire
-from pytest_wamrobust.policies.openpi.connection import Connection
+from pytest_wamrobust.policies.openpi.connection import (
+    CONNECT_TIMEOUT_S,
+    REQUEST_TIMEOUT_S,
+    Connection,
+)
 from pytest_wamrobust.policies.openpi.conventions import MINUS_ONE_OPEN, PRESETS, convention_for
 
 #: Environment fallbacks for `--policy-arg server=...` / `api_key=...`.
@@ -85,8 +89,8 @@ def connect_policy(url: str, ctx: PolicyContext, preset: str | None = None) -> W
     connection = Connection(
         url,
         api_key=options.get("api_key") or os.environ.get(API_KEY_ENV, ""),
-        connect_timeout=_seconds(options, "connect_timeout", 10.0),
-        request_timeout=_seconds(options, "request_timeout", 120.0),
+        connect_timeout=_seconds(options, "connect_timeout", CONNECT_TIMEOUT_S),
+        request_timeout=_seconds(options, "request_timeout", REQUEST_TIMEOUT_S),
     )
     server = connection.open()
     if WAMROBUST_METADATA in server:

@@ -18,13 +18,20 @@ from typing import Any
 from pytest_wamrobust.core.errors import EpisodeError, UsageError
 from pytest_wamrobust.policies.openpi import msgpack_numpy
 
+#: Defaults of `--policy-arg connect_timeout` / `request_timeout`: workers may start a
+#: few seconds before the server is up; a large model's chunk takes seconds, not minutes.
+CONNECT_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 120.0
 #: How long to wait between attempts while the server is not up yet.
 _RETRY_S = 0.25
+#: The shortest handshake attempt, when the connect deadline is (nearly) reached.
+_MIN_ATTEMPT_S = 0.1
 
 
 class Connection:
-    def __init__(self, url: str, *, api_key: str = "", connect_timeout: float = 10.0,
-                 request_timeout: float = 120.0) -> None:
+    def __init__(self, url: str, *, api_key: str = "",
+                 connect_timeout: float = CONNECT_TIMEOUT_S,
+                 request_timeout: float = REQUEST_TIMEOUT_S) -> None:
         self.url = url
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
@@ -37,7 +44,7 @@ class Connection:
         deadline = time.monotonic() + self.connect_timeout
         while True:
             try:
-                return self._connect(max(deadline - time.monotonic(), 0.1))
+                return self._connect(max(deadline - time.monotonic(), _MIN_ATTEMPT_S))
             except UsageError:
                 raise
             except Exception as exc:  # noqa: BLE001 - refused, DNS, TLS, HTTP status ...

@@ -47,6 +47,10 @@ MAX_GRASP_WIDTH = 0.068
 FINGERTIP_BELOW_SITE = 0.011
 GRASP_DEPTH = 0.035
 RIM_DEPTH = 0.022
+#: A rim grasp closes this far inside the rim; the outer finger needs this much room
+#: outside it (m): the side with the most room is chosen.
+RIM_INSET = 0.012
+FINGER_OUTSIDE = 0.03
 HOVER = 0.07
 CLEARANCE = 0.04
 #: Steps the gripper needs to close / open (robosuite's Panda gripper: ~10).
@@ -160,7 +164,7 @@ class World:
             return Grasp(np.array([centre[0], centre[1], z]), yaw)
         radius = narrow / 2
         direction = self._free_direction(name, centre, radius)
-        point = centre[:2] + direction * (radius - 0.012)
+        point = centre[:2] + direction * (radius - RIM_INSET)
         return Grasp(np.array([point[0], point[1], top - RIM_DEPTH]),
                      math.atan2(direction[1], direction[0]))
 
@@ -171,7 +175,7 @@ class World:
         for k in range(16):
             angle = math.pi + k * 2 * math.pi / 16
             u = np.array([math.cos(angle), math.sin(angle)])
-            finger = centre[:2] + u * (radius + 0.03)
+            finger = centre[:2] + u * (radius + FINGER_OUTSIDE)
             clearance = min(
                 (self._footprint_distance(other, finger) for other in self.objects
                  if other != name and self.aabb(other)[1][2] > self.table_z + 0.005),

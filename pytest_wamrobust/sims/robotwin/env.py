@@ -39,6 +39,13 @@ SUBSTEPS = int(PHYSICS_HZ / CONTROL_HZ)
 MAX_STEP_M = 0.02
 MAX_STEP_YAW = 0.15
 SIDES = ("left", "right")
+#: Keep-out discs for the layout axis' distractors (m): a task object's footprint plus
+#: room for the fingers, a target pad's half-diagonal plus a margin, a button, an arm's
+#: base (its first links sweep that much of the table).
+OBJECT_MARGIN_M = 0.07
+PAD_MARGIN_M = 0.03
+BUTTON_KEEP_OUT_M = 0.09
+ARM_BASE_KEEP_OUT_M = 0.16
 ACTION_SEMANTICS = (
     "per arm (left then right): delta_eef_xyz(3) x 0.02 m, delta_gripper_yaw(1) x 0.15 rad, "
     "gripper_opening(1) (-1 closed .. 1 open); the hand points down"
@@ -99,10 +106,13 @@ class RobotwinEnv:
                 builder.set_initial_pose(
                     sapien.Pose([site.xy[0], site.xy[1], self.table_z + 0.001]))
                 builder.build_static(name=f"site_{name}")
-        keep_out = [KeepOut(o.xy, math.hypot(*self._footprint(o)) + 0.07) for o in layout.objects]
-        keep_out += [KeepOut(s.xy, math.hypot(*s.half) + 0.03) for s in layout.sites.values()]
-        keep_out += [KeepOut(xy, 0.09) for xy in layout.buttons.values()]
-        keep_out += [KeepOut((a.kin.base[0], a.kin.base[1]), 0.16) for a in self.arms.values()]
+        keep_out = [KeepOut(o.xy, math.hypot(*self._footprint(o)) + OBJECT_MARGIN_M)
+                    for o in layout.objects]
+        keep_out += [KeepOut(s.xy, math.hypot(*s.half) + PAD_MARGIN_M)
+                     for s in layout.sites.values()]
+        keep_out += [KeepOut(xy, BUTTON_KEEP_OUT_M) for xy in layout.buttons.values()]
+        keep_out += [KeepOut((a.kin.base[0], a.kin.base[1]), ARM_BASE_KEEP_OUT_M)
+                     for a in self.arms.values()]
         self.distractors = scene_lib.place_distractors(
             scene, int(layout_params.get("n_distractors", 0)),
             int(layout_params.get("distractor_seed", 0)),

@@ -28,6 +28,10 @@ WRIST_FOVY = math.radians(75.0)
 #: Key light (azimuth, elevation) in degrees and colour, and the ambient level.
 KEY_LIGHT = (35.0, 60.0, 1.6)
 AMBIENT = 0.35
+#: A distractor's keep-out radius per unit of its half size (the half-diagonal, rounded
+#: up), and the spots tried for each before the table counts as full.
+DISTRACTOR_FOOTPRINT = 1.5
+PLACEMENT_TRIES = 200
 
 
 @dataclass(frozen=True)
@@ -165,13 +169,14 @@ def place_distractors(scene: Any, count: int, seed: int, table_z: float,
     actors = []
     for index in range(count):
         half = float(rng.uniform(0.012, 0.022))
-        for _ in range(200):
+        radius = half * DISTRACTOR_FOOTPRINT
+        for _ in range(PLACEMENT_TRIES):
             xy = (float(rng.uniform(-0.45, 0.45)), float(rng.uniform(-0.25, 0.38)))
-            if all(math.dist(xy, k.xy) > k.radius + half * 1.5 for k in (*keep_out, *placed)):
+            if all(math.dist(xy, k.xy) > k.radius + radius for k in (*keep_out, *placed)):
                 break
         else:
             continue  # table full: fewer distractors than asked rather than overlaps
-        placed.append(KeepOut(xy, half * 1.5))
+        placed.append(KeepOut(xy, radius))
         rgba = [*rng.uniform(0.1, 0.95, size=3).tolist(), 1.0]
         builder = scene.create_actor_builder()
         shape = int(rng.integers(3))

@@ -17,6 +17,9 @@ BOWL_RADIUS, BOWL_HEIGHT = 0.07, 0.045
 BASKET_HALF, BASKET_HEIGHT = 0.08, 0.06
 REGION_HALF = 0.06
 DRAWER_TRAVEL = 0.16
+#: The drawer's keep-out radius: its frame and the opened drawer, so distractors never
+#: block it.
+DRAWER_FOOTPRINT_M = 0.28
 #: Drawer joint and the site between the handle bar and the drawer front (the hook point).
 DRAWER_JOINT, HANDLE_SITE = "drawer_slide", "drawer_handle"
 
@@ -114,5 +117,4 @@ def cabinet(name: str, x: float, y: float) -> Prop:
         + f'<site name="{HANDLE_SITE}" pos="{-hx - 0.029} 0 0.035" size="0.005" rgba="0 0 0 0" '
         f'group="4"/></body>'
     )
-    # The footprint covers the opened drawer too, so distractors never block it.
-    return Prop(name, x, y, frame + drawer, radius=0.28, free=False)
+    return Prop(name, x, y, frame + drawer, radius=DRAWER_FOOTPRINT_M, free=False)

@@ -63,6 +63,10 @@ def apply_background(scene: SceneSpec, p: Mapping[str, Any]) -> SceneSpec:
                    table_z=scene.table_z + float(p["table_height_m"]))
 
 
+#: Free table between a distractor and anything else (m), and the spots tried for each
+#: distractor before the episode is an env_error.
+DISTRACTOR_GAP_M = 0.02
+PLACEMENT_TRIES = 200
 _DISTRACTOR_COLOURS = ((0.6, 0.3, 0.7), (0.9, 0.5, 0.1), (0.2, 0.7, 0.7), (0.5, 0.5, 0.5),
                        (0.9, 0.9, 0.3), (0.3, 0.2, 0.1))
 
@@ -89,11 +93,11 @@ def apply_layout(scene: SceneSpec, p: Mapping[str, Any], target: str) -> SceneSp
         props.append(prop)
     rng = rng_for(int(p["distractor_seed"]))
     for k in range(int(p["n_distractors"])):
-        for _ in range(200):
+        for _ in range(PLACEMENT_TRIES):
             x = float(rng.uniform(-0.25, TABLE_HALF[0] - 0.08))
             y = float(rng.uniform(-TABLE_HALF[1] + 0.1, TABLE_HALF[1] - 0.1))
             candidate = _distractor(k, rng, x, y)
-            clear = candidate.radius + 0.02
+            clear = candidate.radius + DISTRACTOR_GAP_M
             if all(math.hypot(x - q.x, y - q.y) > clear + q.radius for q in props):
                 props.append(candidate)
                 break
