@@ -4,8 +4,12 @@ An axis is data plus pure functions, after dm_control's composer variations:
 `strategy(level, ranges)` is the Hypothesis strategy of its parameters at difficulty
 level 1-5 (used both to sample a case and to search for failures), and
 `identity(ranges)` is the level-0 parameter set that must reproduce the clean scene
-exactly. Suites supply only the ranges that differ (suites/<name>.toml, `[axes.<axis>]`)
-and the code that applies the parameters to their own scene.
+exactly. `magnitude_strategy(ranges)` spans the whole axis for the breaking-point search:
+a magnitude m in [0, 1] (0 the identity, 1 the far edge of level 5, level L its L-th
+fifth) with every band of the axis at that point of its range, and the axis' other
+parameters (signs, directions, kinds, seeds) free. Suites supply only the ranges that
+differ (suites/<name>.toml, `[axes.<axis>]`) and the code that applies the parameters to
+their own scene.
 
 Default ranges follow LIBERO-Plus (camera orbit +-75 deg, elevation 15 deg, distance
 x1.15-2.0, in-place rotation up to 10 deg; joint offsets 0.1-0.5 rad; 1-5 distractors
@@ -25,9 +29,20 @@ from hypothesis import strategies as st
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.types import AXES, CLEAN, LEVELS
 
+#: The search's magnitude grid: m = k / MAGNITUDE_STEPS, so a shrunk m reads 0.37, not
+#: 0.3700000001, and Hypothesis shrinks it as the integer k.
+MAGNITUDE_STEPS = 100
+
 #: Upper bound of the seeds an axis draws for its own randomness (textures, noise,
 #: distractors): what numpy's legacy seeding and MuJoCo accept on every platform.
 MAX_SUB_SEED = 2**31 - 1
+#: The search draws those seeds from a few values: enough variety to find a failure,
+#: and few enough that shrinking spends its rollouts on the magnitude, not on a seed.
+SEARCH_SUB_SEEDS = 8
+
+
+def _sub_seed(at: float | None) -> st.SearchStrategy[int]:
+    return st.integers(0, MAX_SUB_SEED if at is None else SEARCH_SUB_SEEDS - 1)
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,18 @@ class Band:
         b = self.start + step * level
         return (min(a, b), max(a, b))
 
-    def strategy(self, level: int) -> st.SearchStrategy[float]:
+    def at(self, level: int, fraction: float) -> float:
+        """The value `fraction` of the way through level `level`'s fifth, from start to end."""
+        step = (self.end - self.start) / len(LEVELS)
+        return self.start + step * (level - 1 + fraction)
+
+    def strategy(self, level: int, at: float | None = None) -> st.SearchStrategy[float]:
+        """The level's fifth, or with `at` the one value `at` of the way through it."""
         lo, hi = self.interval(level)
-        magnitude = st.just(lo) if lo == hi else st.floats(lo, hi, allow_nan=False)
+        if at is not None:
+            magnitude = st.just(self.at(level, at))
+        else:
+            magnitude = st.just(lo) if lo == hi else st.floats(lo, hi, allow_nan=False)
         if not self.signed:
             return magnitude
         return st.tuples(magnitude, st.sampled_from((-1.0, 1.0))).map(lambda t: t[0] * t[1])
@@ -123,9 +147,9 @@ class CameraRanges(AxisRanges):
     roll_deg: Band = Band(0.0, 0.0, signed=True)
 
 
-def _band_dict(ranges: AxisRanges, level: int) -> st.SearchStrategy[dict]:
+def _band_dict(ranges: AxisRanges, level: int, at: float | None) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(
-        {f.name: getattr(ranges, f.name).strategy(level) for f in fields(ranges)
+        {f.name: getattr(ranges, f.name).strategy(level, at) for f in fields(ranges)
          if isinstance(getattr(ranges, f.name), Band)}
     )
 
@@ -156,15 +180,17 @@ class RobotInitRanges(AxisRanges):
     gripper_extreme_p: float = 0.0
 
 
-def _robot_init_strategy(r: RobotInitRanges, level: int) -> st.SearchStrategy[dict]:
+def _robot_init_strategy(r: RobotInitRanges, level: int,
+                         at: float | None) -> st.SearchStrategy[dict]:
     if r.distribution == "uniform":
-        joint = st.tuples(r.offset_rad.strategy(level), st.sampled_from((-1.0, 1.0))).map(
+        joint = st.tuples(r.offset_rad.strategy(level, at), st.sampled_from((-1.0, 1.0))).map(
             lambda t: t[0] * t[1]
         )
     elif r.distribution == "gaussian":
         lo, hi = r.sigma_rad.interval(level)
         normal = NormalDist()
-        joint = st.tuples(st.floats(lo, hi), st.floats(0.001, 0.999)).map(
+        sigma = st.floats(lo, hi) if at is None else st.just(r.sigma_rad.at(level, at))
+        joint = st.tuples(sigma, st.floats(0.001, 0.999)).map(
             lambda t: max(-r.clip_rad, min(r.clip_rad, t[0] * normal.inv_cdf(t[1])))
         )
     else:
@@ -202,10 +228,11 @@ class LanguageRanges(AxisRanges):
     )
 
 
-def _language_strategy(r: LanguageRanges, level: int) -> st.SearchStrategy[dict]:
+def _language_strategy(r: LanguageRanges, level: int,
+                       at: float | None) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(
         {"kind": st.sampled_from(tuple(r.kinds_by_level[level - 1])),
-         "choice": st.integers(0, MAX_SUB_SEED)}
+         "choice": _sub_seed(at)}
     )
 
 
@@ -238,14 +265,14 @@ class LightRanges(AxisRanges):
     ambient: Band = Band(0.0, 0.3, signed=True)
 
 
-def _light_strategy(r: LightRanges, level: int) -> st.SearchStrategy[dict]:
+def _light_strategy(r: LightRanges, level: int, at: float | None) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(
         {
-            "intensity_log2": r.intensity_log2.strategy(level),
-            "azimuth_deg": r.azimuth_deg.strategy(level),
-            "elevation_deg": r.elevation_deg.strategy(level),
-            "tint": st.lists(r.tint.strategy(level), min_size=3, max_size=3),
-            "ambient": r.ambient.strategy(level),
+            "intensity_log2": r.intensity_log2.strategy(level, at),
+            "azimuth_deg": r.azimuth_deg.strategy(level, at),
+            "elevation_deg": r.elevation_deg.strategy(level, at),
+            "tint": st.lists(r.tint.strategy(level, at), min_size=3, max_size=3),
+            "ambient": r.ambient.strategy(level, at),
         }
     )
 
@@ -267,19 +294,21 @@ class BackgroundRanges(AxisRanges):
     table_height_m: Band = Band(0.0, 0.0)
 
 
-def _background_strategy(r: BackgroundRanges, level: int) -> st.SearchStrategy[dict]:
+def _background_strategy(r: BackgroundRanges, level: int,
+                         at: float | None) -> st.SearchStrategy[dict]:
     rgb = st.lists(st.floats(-1.0, 1.0), min_size=3, max_size=3)
 
     def surface() -> st.SearchStrategy[dict]:
         return st.fixed_dictionaries(
             {"pattern": st.sampled_from(tuple(r.patterns)),
-             "shift": r.color_shift.strategy(level),
+             "shift": r.color_shift.strategy(level, at),
              "direction": rgb,
-             "texture_seed": st.integers(0, MAX_SUB_SEED)}
+             "texture_seed": _sub_seed(at)}
         )
 
     return st.fixed_dictionaries(
-        {"table": surface(), "wall": surface(), "table_height_m": r.table_height_m.strategy(level)}
+        {"table": surface(), "wall": surface(),
+         "table_height_m": r.table_height_m.strategy(level, at)}
     )
 
 
@@ -304,12 +333,12 @@ class NoiseRanges(AxisRanges):
     fog_strength: Band = Band(0.0, 0.0)
 
 
-def _noise_strategy(r: NoiseRanges, level: int) -> st.SearchStrategy[dict]:
+def _noise_strategy(r: NoiseRanges, level: int, at: float | None) -> st.SearchStrategy[dict]:
     return st.fixed_dictionaries(
         {"corruption": st.sampled_from(tuple(r.corruptions)),
          "severity": st.just(level),
-         "fog_strength": r.fog_strength.strategy(level),
-         "noise_seed": st.integers(0, MAX_SUB_SEED)}
+         "fog_strength": r.fog_strength.strategy(level, at),
+         "noise_seed": _sub_seed(at)}
     )
 
 
@@ -335,15 +364,16 @@ class LayoutRanges(AxisRanges):
     max_distractors: int = 5
 
 
-def _layout_strategy(r: LayoutRanges, level: int) -> st.SearchStrategy[dict]:
+def _layout_strategy(r: LayoutRanges, level: int, at: float | None) -> st.SearchStrategy[dict]:
     lo, hi = r.distractors.interval(level)
-    count = st.integers(max(1, math.ceil(lo)), max(1, math.ceil(hi)))
+    count = (st.integers(max(1, math.ceil(lo)), max(1, math.ceil(hi))) if at is None
+             else st.just(max(1, math.ceil(r.distractors.at(level, at) - 1e-9))))
     jitter = st.fixed_dictionaries(
-        {"jitter_m": r.jitter_m.strategy(level),
+        {"jitter_m": r.jitter_m.strategy(level, at),
          "jitter_angle_rad": st.floats(-math.pi, math.pi),
-         "yaw_deg": r.yaw_deg.strategy(level)}
+         "yaw_deg": r.yaw_deg.strategy(level, at)}
     )
-    seed = st.integers(0, MAX_SUB_SEED)
+    seed = _sub_seed(at)
     if r.mode == "both":
         return st.fixed_dictionaries(
             {"n_distractors": count, "distractor_seed": seed, "target": jitter}
@@ -377,7 +407,7 @@ class Axis:
     name: str
     applies_to: str
     default_ranges: AxisRanges
-    _strategy: Callable[[Any, int], st.SearchStrategy[dict]]
+    _strategy: Callable[[Any, int, float | None], st.SearchStrategy[dict]]
     _identity: Callable[[Any], dict]
 
     def ranges(self, overrides: Mapping[str, Any] | None = None, where: str = "") -> AxisRanges:
@@ -388,16 +418,46 @@ class Axis:
     def strategy(self, level: int, ranges: AxisRanges | None = None) -> st.SearchStrategy[dict]:
         if level not in LEVELS:
             raise UsageError(f"level must be one of {LEVELS}, got {level}")
-        return self._strategy(ranges or self.default_ranges, level)
+        return self._strategy(ranges or self.default_ranges, level, None)
 
     def identity(self, ranges: AxisRanges | None = None) -> dict:
         return self._identity(ranges or self.default_ranges)
+
+    def magnitude_strategy(self, ranges: AxisRanges | None = None
+                           ) -> st.SearchStrategy[tuple[float, dict]]:
+        """(m, params) over the whole axis, m on the MAGNITUDE_STEPS grid: what the
+        breaking-point search explores. Drawn as the level, then the step within it, so
+        Hypothesis shrinks m toward 0 (the identity) level by level, then within one."""
+        r = ranges or self.default_ranges
+        per_level = MAGNITUDE_STEPS // len(LEVELS)
+
+        def in_level(level: int) -> st.SearchStrategy[tuple[float, dict]]:
+            if level == 0:
+                return st.just((0.0, self._identity(r)))
+            return st.integers(1, per_level).flatmap(
+                lambda j: self._strategy(r, level, j / per_level).map(
+                    lambda p: (((level - 1) * per_level + j) / MAGNITUDE_STEPS, p)))
+
+        return st.integers(0, len(LEVELS)).flatmap(in_level)
+
+
+def level_of_step(k: int) -> int:
+    """The level magnitude k / MAGNITUDE_STEPS falls in: 0 at 0, then its fifth (a fifth's
+    far edge belongs to it: m = 0.2 is level 1)."""
+    return -(-k * len(LEVELS) // MAGNITUDE_STEPS)
+
+
+def level_of(magnitude: float) -> int:
+    """The level of a magnitude in [0, 1] (rounded to the search's grid)."""
+    if not 0.0 <= magnitude <= 1.0:
+        raise UsageError(f"a magnitude is in [0, 1], got {magnitude}")
+    return level_of_step(round(magnitude * MAGNITUDE_STEPS))
 
 
 AXIS_REGISTRY: dict[str, Axis] = {
     axis.name: axis
     for axis in (
-        Axis("camera", "scene", CameraRanges(), lambda r, lv: _band_dict(r, lv), _band_identity),
+        Axis("camera", "scene", CameraRanges(), _band_dict, _band_identity),
         Axis("robot_init", "initial_state", RobotInitRanges(), _robot_init_strategy,
              lambda r: {"joint_offsets": [0.0] * r.n_joints, "gripper": "keep"}),
         Axis("language", "instruction", LanguageRanges(), _language_strategy,

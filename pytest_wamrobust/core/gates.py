@@ -11,6 +11,8 @@ FILE`. They are parsed before any episode runs, so a typo costs one line, not a 
     max_chunk_latency_ms = 120   # ceiling on a statistic of every inferred chunk's time
     latency_stat = "p99"         # which: "p95" (default), "p99" or "max" (catches stalls)
     judge = "wilson_lower"       # or "point": compare the 95% lower bound, not the rate
+    min_breaking_magnitude = 0.4 # --wam-search: no axis may break below m = 0.4 ...
+    # ... or per axis: min_breaking_magnitude = { default = 0.4, language = 0.6 }
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ JUDGES = ("point", "wilson_lower")
 LATENCY_STATS = {"p95": 95.0, "p99": 99.0, "max": 100.0}
 DEFAULT_LATENCY_STAT = "p95"
 RATE_KEYS = (*SETTINGS, OVERALL)
+#: The --wam-search gate: the smallest perturbation magnitude allowed to break a task.
+BREAKING_GATE = "min_breaking_magnitude"
+#: The key of a per-axis `min_breaking_magnitude` table that applies to the other axes.
+DEFAULT_AXIS = "default"
 
 
 class ThresholdsError(UsageError, argparse.ArgumentTypeError):
@@ -58,10 +64,16 @@ class Thresholds:
     judge: str | None = None
     latency_stat: str | None = None
     sources: tuple[str, ...] = ()
+    #: min_breaking_magnitude per axis ("default": the axes not named)
+    breaking: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def configured(self) -> bool:
-        return bool(self.rates) or self.max_chunk_latency_ms is not None
+        return bool(self.rates) or self.max_chunk_latency_ms is not None or bool(self.breaking)
+
+    def min_breaking_magnitude(self, axis: str) -> float | None:
+        """The gate of `axis`' breaking-point search, None when none is set."""
+        return self.breaking.get(axis, self.breaking.get(DEFAULT_AXIS))
 
     def merged(self, other: Thresholds) -> Thresholds:
         """`other` overrides this key by key (rates, latency, judge when it set one)."""
@@ -73,6 +85,7 @@ class Thresholds:
             judge=other.judge or self.judge,
             latency_stat=other.latency_stat or self.latency_stat,
             sources=self.sources + other.sources,
+            breaking={**self.breaking, **other.breaking},
         )
 
     @property
@@ -107,6 +120,7 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
     latency = None
     judge = None
     latency_stat = None
+    breaking: dict[str, float] = {}
     for key, value in data.items():
         if key in RATE_KEYS:
             rates[key] = parse_rate(value, key, where)
@@ -121,11 +135,32 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
                 raise ThresholdsError(f"{where}: latency_stat = {value!r}; use one of "
                                       f"{', '.join(LATENCY_STATS)}")
             latency_stat = value
+        elif key == BREAKING_GATE:
+            breaking = _parse_breaking(value, where)
         else:
             raise ThresholdsError(
                 f"{where}: unknown threshold {key!r}; keys are {', '.join(RATE_KEYS)}, "
-                f"{LATENCY}, latency_stat and judge")
-    return Thresholds(rates, latency, judge, latency_stat, (where,))
+                f"{LATENCY}, latency_stat, judge and {BREAKING_GATE}")
+    return Thresholds(rates, latency, judge, latency_stat, (where,), breaking)
+
+
+def _parse_breaking(value: Any, where: str) -> dict[str, float]:
+    """A magnitude in [0, 1] for every axis, or a table of axis (or default) = magnitude."""
+    from pytest_wamrobust.core.types import AXES
+
+    table = value if isinstance(value, Mapping) else {DEFAULT_AXIS: value}
+    out = {}
+    for axis, magnitude in table.items():
+        name = BREAKING_GATE if axis == DEFAULT_AXIS else f"{BREAKING_GATE}.{axis}"
+        if axis != DEFAULT_AXIS and axis not in AXES:
+            raise ThresholdsError(f"{where}: {name}: unknown axis {axis!r}; use {DEFAULT_AXIS} "
+                                  f"or one of {', '.join(AXES)}")
+        if isinstance(magnitude, bool) or not isinstance(magnitude, (int, float)) or not (
+                0.0 <= magnitude <= 1.0):
+            raise ThresholdsError(f"{where}: {name} = {magnitude!r} must be a perturbation "
+                                  f"magnitude in [0, 1] (0 clean, 1 the far edge of level 5)")
+        out[axis] = float(magnitude)
+    return out
 
 
 def _parse_latency(value: Any, where: str) -> float:

@@ -33,9 +33,11 @@ class RunVerdict:
 
 def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
            comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
-           other_failures: int) -> RunVerdict:
-    """`incomplete`: cases without an episode result; `other_failures`: failed tests that
-    are not episodes (the latency case, the project's own tests)."""
+           other_failures: int, broken_searches: int = 0) -> RunVerdict:
+    """`incomplete`: cases without an episode result (or a search without an outcome);
+    `other_failures`: failed tests that are not episodes (the latency case, the project's
+    own tests); `broken_searches`: --wam-search cases that found a failure, which fail
+    the run when no gate judges them."""
     if incomplete:
         return RunVerdict(False, f"{incomplete} of {len(results)} episodes never ran or failed "
                                  f"before their episode started; an incomplete run cannot pass")
@@ -63,10 +65,13 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
             held = held and not regressed
         return RunVerdict(held, "; ".join(parts + others))
     unsolved = sum(not r.success for r in results)
-    if unsolved:
-        return RunVerdict(False, f"no gates or baseline: {unsolved} unsolved episode"
-                                 f"{'s' if unsolved != 1 else ''} fail the run (gates judge "
-                                 f"rates instead: see --wam-thresholds)" +
+    if unsolved or broken_searches:
+        what = [f"{unsolved} unsolved episode{'s' if unsolved != 1 else ''}"] if unsolved else []
+        what += [f"{broken_searches} search{'es' if broken_searches != 1 else ''} that found "
+                 f"a failure"] if broken_searches else []
+        return RunVerdict(False, f"no gates or baseline: {' and '.join(what)} fail the run "
+                                 f"(gates judge rates and breaking points instead: see "
+                                 f"--wam-thresholds)" +
                                  (f"; {others[0]}" if others else ""))
     if others:
         return RunVerdict(False, f"no gates or baseline: every episode solved; {others[0]}")

@@ -1,7 +1,9 @@
 """The tests `--suite` generates; collected by the plugin as the module `wamrobust`.
 
 `test_episode[tabletop/pick_cube/camera/L3/s07]` passes iff the policy solves the
-task; `test_latency[<policy>]` times `policy.infer` with pytest-benchmark.
+task; `test_latency[<policy>]` times `policy.infer` with pytest-benchmark;
+`test_search[tabletop/pick_cube/light]` (with --wam-search) searches the axis for the
+smallest perturbation that breaks the policy and passes by `min_breaking_magnitude`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,23 @@ import pytest
 
 from pytest_wamrobust.core import gates
 from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.search import SearchResult
 from pytest_wamrobust.core.types import CLEAN, CaseKey
 from pytest_wamrobust.plugin.episode_fixtures import describe
 from pytest_wamrobust.plugin.run import WamRun
+from pytest_wamrobust.plugin.search import judge, search_result  # noqa: F401 - its fixture
 
 
 def test_episode(episode_result: EpisodeResult) -> None:
     if not episode_result.success:
         pytest.fail(f"task not solved ({describe(episode_result)})", pytrace=False)
+
+
+def test_search(search_result: SearchResult,  # noqa: F811 - the fixture imported above
+                wam_run: WamRun) -> None:
+    failed = judge(search_result, wam_run.thresholds)
+    if failed:
+        pytest.fail(failed, pytrace=False)
 
 
 def test_latency(benchmark, policy, suite, wam_run: WamRun, policy_name: str) -> None:

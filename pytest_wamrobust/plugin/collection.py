@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 
+from pytest_wamrobust.core.search import SEARCH_TEST
 from pytest_wamrobust.core.sharding import Shard, split_items
 from pytest_wamrobust.core.types import CaseKey
 from pytest_wamrobust.plugin.run import LATENCY_TEST, NODE_PREFIX, WamRun
@@ -27,6 +28,16 @@ class WamModule(pytest.Module):
 
     def _getobj(self) -> ModuleType:
         return importlib.import_module(CASES_MODULE)
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        """`test_search` exists only in a run with --wam-search."""
+        from pytest_wamrobust.plugin.episode_fixtures import RUN_KEY
+
+        nodes = list(super().collect())
+        run = self.config.stash.get(RUN_KEY, None)
+        if run is not None and run.searches:
+            return nodes
+        return [n for n in nodes if getattr(n, "originalname", n.name) != SEARCH_TEST]
 
 
 def cases_module(session: pytest.Session) -> WamModule:
@@ -48,6 +59,9 @@ def parametrize(metafunc: pytest.Metafunc, run: WamRun) -> None:
                              ids=[key.case_id for key in run.cases])
     if metafunc.definition.name == LATENCY_TEST and metafunc.module.__name__ == CASES_MODULE:
         metafunc.parametrize("policy_name", [run.policy_label], ids=[run.policy_label])
+    if metafunc.definition.name == SEARCH_TEST and metafunc.module.__name__ == CASES_MODULE:
+        metafunc.parametrize("search_result", run.searches or [None], indirect=True,
+                             ids=[key.case_id for key in run.searches] or ["none"])
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: Shard) -> list[pytest.Item]:

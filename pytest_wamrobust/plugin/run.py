@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_wamrobust.core import gates, registry
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext, Suite
+from pytest_wamrobust.core.search import SEARCH_TEST, SearchKey, search_keys
 from pytest_wamrobust.core.sharding import stratified_sample
 from pytest_wamrobust.core.types import CaseKey
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
@@ -38,6 +39,8 @@ class WamRun:
     policy_spec: str
     cases: list[CaseKey]
     thresholds: gates.Thresholds
+    #: the (task, axis) pairs --wam-search explores, one `test_search` case each
+    searches: list[SearchKey] = field(default_factory=list)
 
     @classmethod
     def build(cls, options: RunOptions, rootdir: Path) -> WamRun:
@@ -62,7 +65,8 @@ class WamRun:
         thresholds = gates.resolve_thresholds(
             getattr(manifest, "thresholds", {}) or {}, getattr(manifest, "source", suite.name),
             rootdir, options.thresholds)
-        return cls(options, suite, options.policy, cases, thresholds)
+        searches = search_keys(suite, selection, options.examples) if options.search else []
+        return cls(options, suite, options.policy, cases, thresholds, searches)
 
     @property
     def policy_label(self) -> str:
@@ -84,6 +88,14 @@ def list_cases(suite: Suite, selection: CaseSelection) -> list[CaseKey]:
         size = f"more than {MAX_CASES:,} cases"
     raise UsageError(f"--suite={suite.name} selects {size}, more than the {MAX_CASES:,} one "
                      f"session lists (MAX_CASES); narrow --tasks, --axes, --levels or --seeds")
+
+
+def search_case_key(nodeid: str) -> SearchKey | None:
+    """The (suite, task, axis) of one of the plugin's own `test_search[...]` node ids."""
+    prefix = f"{NODE_PREFIX}::{SEARCH_TEST}["
+    if not nodeid.startswith(prefix) or not nodeid.endswith("]"):
+        return None
+    return SearchKey.parse(nodeid[len(prefix):-1])
 
 
 def episode_case_key(nodeid: str) -> CaseKey | None:

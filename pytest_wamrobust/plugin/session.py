@@ -27,6 +27,7 @@ from pytest_wamrobust.plugin import terminal
 from pytest_wamrobust.plugin.baseline_gate import Baseline
 from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines
 from pytest_wamrobust.plugin.run import WamRun, episode_case_key
+from pytest_wamrobust.plugin.search import SearchLedger
 from pytest_wamrobust.records import junit
 
 #: error kinds of cases whose report carries no episode result
@@ -52,6 +53,7 @@ class Controller:
         self.verdict: RunVerdict | None = None
         self.junit_family = "xunit1"
         self.verdicts: list[gates.Verdict] = []
+        self.searches = SearchLedger(run)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.junit_family = choose_family(session.config)
@@ -69,10 +71,14 @@ class Controller:
         self._collect(ids)
 
     def _collect(self, nodeids) -> None:
+        nodeids = list(nodeids)
         self.collected.update(n for n in nodeids if episode_case_key(n) is not None)
+        self.searches.collect(nodeids)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.searches.record(report):
+            return
         if has_result_properties(report.user_properties):
             self.results[report.nodeid] = EpisodeResult.from_properties(report.user_properties)
             self.unrecorded.pop(report.nodeid, None)
@@ -109,11 +115,13 @@ class Controller:
             for nodeid in sorted(self.collected - set(self.results) - set(self.skipped)):
                 self.not_run[nodeid] = self._error_result(nodeid, NOT_RUN, NOT_RUN, reason)
             self.results.update(self.not_run)
+            self.searches.finish(reason)
         results = self.results_in_order()
         self.rows = gates.table_rows(results)
         stat = self.run.thresholds.latency_statistic
         self.verdicts = gates.evaluate(self.run.thresholds, self.rows,
                                        gates.chunk_latency(results, stat))
+        self.verdicts += self.searches.verdicts()
         if self.baseline is not None and results:
             self.comparison = self.baseline.compare(results)
         if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -121,7 +129,9 @@ class Controller:
                                                  for kind, _ in self.unrecorded.values())
             self.verdict = decide(results, self.verdicts, self.comparison,
                                   gates_configured=self.run.thresholds.configured,
-                                  incomplete=incomplete, other_failures=len(self.other_failures))
+                                  incomplete=incomplete + self.searches.incomplete,
+                                  other_failures=len(self.other_failures),
+                                  broken_searches=self.searches.broken)
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):
@@ -142,15 +152,17 @@ class Controller:
         finally:
             for category, reports in hidden.items():
                 terminalreporter.stats.setdefault(category, []).extend(reports)
-            if self.results or self.skipped:
+            if self.results or self.skipped or self.searches.collected:
                 self._write_summary(terminalreporter, hidden)
 
     def _write_summary(self, terminalreporter, hidden: dict[str, list]) -> None:
-        lines = terminal.summary_lines(self.run, self.results_in_order(), self.rows,
-                                       self.verdicts)
+        lines = (terminal.summary_lines(self.run, self.results_in_order(), self.rows,
+                                        self.verdicts)
+                 if self.results or not self.searches.collected else [])
         lines += terminal.skipped_lines(self.skipped)
         lines += terminal.not_run_lines(list(self.not_run.values()), len(self.results))
         lines += terminal.hidden_lines(self.results_in_order(), hidden)
+        lines += self.searches.lines()
         if self.comparison is not None and self.baseline is not None:
             lines += baseline_lines(self.baseline, self.comparison)
         if self.verdict is not None:

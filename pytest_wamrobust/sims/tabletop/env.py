@@ -23,7 +23,7 @@ from pytest_wamrobust.sims.tabletop.gl import import_mujoco, make_renderer
 from pytest_wamrobust.sims.tabletop.props import DRAWER_JOINT, HANDLE_SITE
 from pytest_wamrobust.sims.tabletop.scene import AGENTVIEW, SceneSpec, to_mjcf
 from pytest_wamrobust.sims.tabletop.scene_axes import edit_scene, initial_arm
-from pytest_wamrobust.sims.tabletop.tasks import SimView, Task, get_task
+from pytest_wamrobust.sims.tabletop.tasks import SimView, Task, get_task, progress
 from pytest_wamrobust.sims.tabletop.textures import render_surface
 
 
@@ -129,6 +129,10 @@ class TabletopEnv:
 
     def success(self) -> bool:
         return bool(self.task.success(self.view))
+
+    def progress(self) -> float:
+        """Progress toward the goal in [0, 1]: the optional score --wam-search targets."""
+        return progress(self.task, self.view)
 
     def close(self) -> None:
         if self._renderer is not None:

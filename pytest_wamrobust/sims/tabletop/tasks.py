@@ -101,6 +101,10 @@ def _push_layout(rng):
             P.region("goal_region", 0.02 + _u(rng, 0.03), 0.1 + _u(rng, 0.03)))
 
 
+#: Drawer travel (m) past which open_drawer holds, and below which close_drawer does.
+DRAWER_OPEN_M, DRAWER_CLOSED_M = 0.1, 0.015
+
+
 def _resting_on(v: SimView, obj: str, half: float, base: str, top: float, radius: float) -> bool:
     """`obj` (a cube of half size `half`) rests on `base`, whose top is `top` above its origin."""
     rest = v.pos(base)[2] + top + half
@@ -134,9 +138,10 @@ TASKS: dict[str, Task] = {t.name: t for t in (
                                P.CAN_HALF_HEIGHT + 0.02),
          target="basket", plan="place", roles={"object": "blue_can", "goal": "basket"},
          object_half=P.CAN_HALF_HEIGHT, object_width=2 * P.CAN_RADIUS, goal_top=P.BASKET_HEIGHT),
-    Task("open_drawer", _cabinet_layout, lambda v: v.joint(P.DRAWER_JOINT) > 0.1,
+    Task("open_drawer", _cabinet_layout, lambda v: v.joint(P.DRAWER_JOINT) > DRAWER_OPEN_M,
          target="cabinet", plan="open_drawer", roles={"goal": "cabinet"}),
-    Task("close_drawer", _cabinet_layout, lambda v: v.joint(P.DRAWER_JOINT) < 0.015,
+    Task("close_drawer", _cabinet_layout,
+         lambda v: v.joint(P.DRAWER_JOINT) < DRAWER_CLOSED_M,
          target="cabinet", plan="close_drawer", roles={"goal": "cabinet"},
          initial_joints={P.DRAWER_JOINT: 0.14}),
     Task("push_to_region", _push_layout,
@@ -153,3 +158,28 @@ def get_task(name: str) -> Task:
         raise UsageError(
             f"the tabletop simulator has no task {name!r}; it implements {', '.join(TASKS)}"
         ) from None
+
+
+#: Distance (m) from the goal at which a place or push task counts as not begun.
+PROGRESS_SPAN_M = 0.3
+#: Height above rest at which lift_cube holds (its success predicate's margin).
+LIFT_HEIGHT_M = 0.08
+
+
+def progress(task: Task, v: SimView) -> float:
+    """How far the task is toward its goal, in [0, 1] (1 when it holds): lifted height,
+    the object's distance to its goal, or the drawer's travel. The search steers toward
+    failure with it (a slow solve is close to one that fails)."""
+    if task.success(v):
+        return 1.0
+    if task.plan == "lift":
+        done = (v.height(task.roles["object"]) - task.object_half) / LIFT_HEIGHT_M
+    elif task.plan in ("place", "push"):
+        gap = _xy_dist(v.pos(task.roles["object"]), v.pos(task.roles["goal"]))
+        done = 1.0 - gap / PROGRESS_SPAN_M
+    elif task.plan == "open_drawer":
+        done = v.joint(P.DRAWER_JOINT) / DRAWER_OPEN_M
+    else:  # close_drawer: from its initial opening to the travel of success
+        start = task.initial_joints[P.DRAWER_JOINT]
+        done = (start - v.joint(P.DRAWER_JOINT)) / (start - DRAWER_CLOSED_M)
+    return float(min(0.99, max(0.0, done)))

@@ -1,0 +1,369 @@
+"""The breaking-point search: Hypothesis' own engine looks for the smallest perturbation
+magnitude m at which the policy fails one axis of one task.
+
+Each example is (m, the axis' other parameters, a scene index); one example is one real
+rollout, deterministic per example (its episode seed is the grid's seed of that scene),
+so Hypothesis' shrinking minimises m and its flakiness report can only mean that the
+policy or the simulator is nondeterministic. Passing rollouts steer generation toward
+failure with `hypothesis.target()` on how slowly the task progressed, when the Env has
+a `progress()` score in [0, 1]; suites without one search on success alone.
+
+Failing examples go to an example database keyed by (suite, task, axis), not by
+policy, and the next search replays them first (Hypothesis' reuse phase).
+
+Pure (no pytest): `run_search` takes the rollout as a function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
+from hypothesis import strategies as st
+from hypothesis.control import current_build_context
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.errors import Flaky
+
+from pytest_wamrobust.core.axes import get_axis, level_of
+from pytest_wamrobust.core.errors import UsageError, one_line
+from pytest_wamrobust.core.gates import BREAKING_GATE, Thresholds, Verdict
+from pytest_wamrobust.core.protocols import CaseSelection, Suite
+from pytest_wamrobust.core.results import PREFIX, EpisodeResult
+from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, TaskSpec
+
+#: Node-id stem of the search cases, next to `test_episode`.
+SEARCH_TEST = "test_search"
+#: Where failing perturbations are kept unless --wam-examples says otherwise.
+DEFAULT_EXAMPLES_DIR = ".wamrobust/examples"
+#: The property that marks a JUnit test case as a search (episodes have `wam.status`).
+MARKER = "search"
+
+
+@dataclass(frozen=True, order=True)
+class SearchKey:
+    """One search case: an axis of a task of a suite; id `tabletop/lift_cube/light`."""
+
+    suite: str
+    task: str
+    axis: str
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.suite}/{self.task}/{self.axis}"
+
+    @classmethod
+    def parse(cls, case_id: str) -> SearchKey | None:
+        suite, _, rest = case_id.partition("/")
+        task, _, axis = rest.rpartition("/")
+        if not suite or not task or axis not in AXES:
+            return None
+        return cls(suite, task, axis)
+
+    def digest(self, purpose: str) -> bytes:
+        return hashlib.sha256(f"{self.case_id}|{purpose}".encode()).digest()
+
+
+@dataclass(frozen=True)
+class Example:
+    """One point of the search: magnitude, the axis' parameters, the scene index."""
+
+    magnitude: float
+    params: Mapping[str, Any]
+    scene: int
+
+    def spec(self, key: SearchKey, task: TaskSpec) -> EpisodeSpec:
+        """The episode: level from m; scene `s<scene>` of the grid (same episode seed)."""
+        from pytest_wamrobust.core.seeding import episode_seed
+
+        case = CaseKey(key.suite, key.task, key.axis, level_of(self.magnitude), self.scene)
+        return EpisodeSpec(key=case, task=task, params=dict(self.params),
+                           episode_seed=episode_seed(case))
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What the search learns from one example: the episode and, where the Env has a
+    `progress()`, the mean progress over its steps (a slow solve is near failure)."""
+
+    result: EpisodeResult
+    mean_progress: float | None = None
+
+
+@dataclass
+class SearchResult:
+    """A search case's outcome: the smallest failing perturbation found, or none.
+
+    `breaking_magnitude` is 1.0 when no failure was found in `examples` rollouts. An
+    `error` (a flaky search, a policy that cannot be built) means it could not be judged.
+    """
+
+    key: SearchKey
+    policy: str
+    examples: int
+    max_examples: int
+    found: bool
+    breaking_magnitude: float = 1.0
+    params: Mapping[str, Any] = field(default_factory=dict)
+    scene: int = 0
+    episode_seed: int = 0
+    instruction: str = ""
+    status: str = ""
+    error: str = ""
+    wall_time_s: float = 0.0
+
+    @property
+    def level(self) -> int:
+        return level_of(self.breaking_magnitude) if self.found else 0
+
+    @property
+    def errored(self) -> bool:
+        return bool(self.error)
+
+    def summary(self) -> str:
+        """One line: what broke the policy, or that nothing did."""
+        if self.error:
+            return f"search {self.key.case_id} could not be judged: {self.error}"
+        if not self.found:
+            return f"no failure in {self.examples} examples (breaking magnitude 1)"
+        said = f", instruction {self.instruction!r}" if self.key.axis == "language" else ""
+        return (f"breaks at m={self.breaking_magnitude:.2f} (level {self.level}, scene "
+                f"s{self.scene:02d}{said}) after {self.examples} examples: "
+                f"{json.dumps(self.params, sort_keys=True)}")
+
+    def to_properties(self) -> list[tuple[str, str]]:
+        props = [
+            (MARKER, self.key.case_id),
+            ("policy", self.policy),
+            ("breaking_magnitude", f"{self.breaking_magnitude:.2f}"),
+            ("breaking_level", str(self.level)),
+            ("breaking_params", json.dumps(self.params, sort_keys=True)),
+            ("breaking_scene", str(self.scene)),
+            ("search_examples", str(self.examples)),
+            ("search_max_examples", str(self.max_examples)),
+            ("search_found", "true" if self.found else "false"),
+            ("search_summary", self.summary()),
+            ("wall_time_s", f"{self.wall_time_s:.3f}"),
+        ]
+        if self.found:
+            props += [("breaking_status", self.status),
+                      ("breaking_episode_seed", str(self.episode_seed)),
+                      ("breaking_instruction", self.instruction)]
+        if self.error:
+            props.append(("search_error", self.error))
+        return [(PREFIX + name, value) for name, value in props]
+
+    @classmethod
+    def from_properties(cls, properties: Iterable[tuple[str, Any]]) -> SearchResult | None:
+        """Inverse of `to_properties`; None for a test case that is no search."""
+        values = {n[len(PREFIX):]: str(v) for n, v in properties if n.startswith(PREFIX)}
+        key = SearchKey.parse(values.get(MARKER, ""))
+        if key is None:
+            return None
+        return cls(
+            key=key, policy=values.get("policy", ""),
+            examples=int(values.get("search_examples", "0")),
+            max_examples=int(values.get("search_max_examples", "0")),
+            found=values.get("search_found") == "true",
+            breaking_magnitude=float(values.get("breaking_magnitude", "1")),
+            params=json.loads(values.get("breaking_params", "{}")),
+            scene=int(values.get("breaking_scene", "0")),
+            episode_seed=int(values.get("breaking_episode_seed", "0")),
+            instruction=values.get("breaking_instruction", ""),
+            status=values.get("breaking_status", ""),
+            error=values.get("search_error", ""),
+            wall_time_s=float(values.get("wall_time_s", "0") or 0),
+        )
+
+
+def is_search(properties: Iterable[tuple[str, Any]]) -> bool:
+    return any(name == PREFIX + MARKER for name, _ in properties)
+
+
+def parse_search_count(text: str) -> int:
+    """`--wam-search N`: examples (rollouts before shrinking) per (task, axis)."""
+    import argparse
+
+    try:
+        count = int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--wam-search takes a whole number of examples per (task, axis), got {text!r}"
+        ) from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"--wam-search takes a positive number of examples per (task, axis), got {count}")
+    return count
+
+
+def example_database(directory: str | Path) -> DirectoryBasedExampleDatabase:
+    """The failure store: plain files under `directory`, created (and checked writable)
+    before the first episode so a bad path costs one line."""
+    path = Path(directory)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".wamrobust-write-check"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--wam-examples {directory}: cannot write there "
+                         f"({exc.strerror or one_line(exc)}); pass a writable folder") from None
+    return DirectoryBasedExampleDatabase(str(path))
+
+
+def search_keys(suite: Suite, selection: CaseSelection,
+                examples_dir: str | None) -> list[SearchKey]:
+    """One search per selected (task, axis), in table order; the example folder is
+    checked writable here, before the first episode."""
+    names = [t.name for t in suite.tasks()]
+    unknown = [t for t in selection.tasks or () if t not in names]
+    if unknown:
+        raise UsageError(f"--tasks: suite {suite.name} has no task {unknown[0]!r}; it has "
+                         f"{', '.join(names)}")
+    axes = [a for a in AXES if selection.axes is None or a in selection.axes]
+    if not axes:
+        raise UsageError("--wam-search explores perturbation axes; --axes selects only clean "
+                         f"(add one of {', '.join(AXES)})")
+    example_database(examples_dir or DEFAULT_EXAMPLES_DIR)
+    tasks = [t for t in names if not selection.tasks or t in selection.tasks]
+    return [SearchKey(suite.name, task, axis) for task in tasks for axis in axes]
+
+
+def axis_ranges(suite: Suite, axis: str) -> Any:
+    """The suite's ranges of `axis` (its manifest's overrides), or the axis' defaults."""
+    ranges = getattr(getattr(suite, "manifest", None), "axis_ranges", None) or {}
+    return ranges.get(axis) or get_axis(axis).default_ranges
+
+
+def scene_count(suite: Suite, seeds: int | None) -> int:
+    """How many scenes the search may pick from: the grid's seeds per (task, level)."""
+    if seeds is not None:
+        return seeds
+    return int(getattr(getattr(suite, "manifest", None), "default_seeds", 1) or 1)
+
+
+class _Failed(Exception):
+    """Raised inside the Hypothesis test for a failing example (the task not solved)."""
+
+
+def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
+               rollout: Callable[[EpisodeSpec], Rollout], *, max_examples: int,
+               database: ExampleDatabase | None, shrink_rollouts: int | None = None,
+               policy: str = "") -> SearchResult:
+    """Search `key`'s axis for the smallest failing m with Hypothesis.
+
+    At most `max_examples` examples are generated; shrinking then runs at most
+    `shrink_rollouts` (default `max_examples`) more rollouts, after which the candidates it
+    still tries count as passing without a rollout, so it keeps the smallest failure
+    found. The final replay of that failure always rolls out, so nondeterminism shows."""
+    import time
+
+    started = time.perf_counter()
+    budget = max_examples + (max_examples if shrink_rollouts is None else shrink_rollouts)
+    seen: dict[str, Rollout] = {}
+    runs = [0]
+    failures: list[tuple[Example, Rollout]] = []
+    strategy = st.tuples(get_axis(key.axis).magnitude_strategy(ranges),
+                         st.integers(0, max(0, scenes - 1)))
+
+    @settings(max_examples=max_examples, database=database, deadline=None,
+              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+              verbosity=Verbosity.quiet, print_blob=False, derandomize=False)
+    @seed(int.from_bytes(key.digest("search")[:8], "little"))
+    @given(strategy)
+    def probe(drawn: tuple[tuple[float, dict], int]) -> None:
+        (magnitude, params), scene = drawn
+        example = Example(magnitude, params, scene)
+        name = json.dumps([magnitude, params, scene], sort_keys=True)
+        if runs[0] >= budget and not current_build_context().is_final:
+            outcome = seen.get(name)
+            if outcome is None:
+                return  # past the budget: shrinking keeps what it has
+        else:
+            runs[0] += 1
+            outcome = rollout(example.spec(key, task))
+            seen[name] = outcome
+        if outcome.mean_progress is not None and outcome.result.success:
+            target(1.0 - outcome.mean_progress, label="slowness of a solved episode")
+        if not outcome.result.success:
+            failures.append((example, outcome))
+            raise _Failed(example)
+
+    probe._hypothesis_internal_database_key = key.digest("examples")  # type: ignore[attr-defined]
+    result = SearchResult(key, policy, 0, max_examples, found=False)
+    try:
+        probe()
+    except _Failed:
+        example, outcome = failures[-1]  # the final replay is of the minimal example
+        episode = outcome.result
+        result = SearchResult(key, policy or episode.policy, 0, max_examples, found=True,
+                              breaking_magnitude=example.magnitude, params=example.params,
+                              scene=example.scene, episode_seed=episode.episode_seed,
+                              instruction=episode.instruction, status=episode.status)
+    except Flaky:
+        result.error = ("the policy or the simulator is nondeterministic: the same "
+                        "perturbation failed once and was solved on replay")
+    result.examples = runs[0]
+    result.wall_time_s = time.perf_counter() - started
+    return result
+
+
+def breaking_verdicts(results: Sequence[SearchResult],
+                      thresholds: Thresholds) -> list[Verdict]:
+    """One gate per searched axis that has a `min_breaking_magnitude`: the smallest
+    breaking m over its tasks against it."""
+    verdicts = []
+    for axis in AXES:
+        minimum = thresholds.min_breaking_magnitude(axis)
+        mine = [r for r in results if r.key.axis == axis]
+        if minimum is None or not mine:
+            continue
+        worst = min(mine, key=lambda r: r.breaking_magnitude)
+        passed = worst.breaking_magnitude >= minimum
+        where = (f"{worst.key.task} breaks at m={worst.breaking_magnitude:.2f}" if worst.found
+                 else f"no failure in {len(mine)} searches")
+        verdicts.append(Verdict(
+            f"{BREAKING_GATE}[{axis}]", worst.breaking_magnitude, minimum, passed,
+            f"{where} {'>=' if passed else '<'} {minimum:g}"))
+    return verdicts
+
+
+# --- the breaking-point table ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakingTable:
+    """Smallest failing m per (task, axis), and the median over tasks per axis."""
+
+    tasks: tuple[str, ...]
+    axes: tuple[str, ...]
+    cells: Mapping[tuple[str, str], SearchResult]
+
+    def median(self, axis: str) -> float:
+        values = [r.breaking_magnitude for (_, a), r in self.cells.items()
+                  if a == axis and not r.errored]
+        return statistics.median(values) if values else math.nan
+
+
+def breaking_table(results: Sequence[SearchResult]) -> BreakingTable:
+    cells = {(r.key.task, r.key.axis): r for r in results}
+    return BreakingTable(
+        tasks=tuple(dict.fromkeys(r.key.task for r in results)),
+        axes=tuple(a for a in AXES if any(r.key.axis == a for r in results)),
+        cells=cells)
+
+
+def magnitude_text(result: SearchResult | None) -> str:
+    """A cell: `0.23`, `>=1` for no failure in the budget, `ERR`, or `-`."""
+    if result is None:
+        return "-"
+    if result.errored:
+        return "ERR"
+    return f"{result.breaking_magnitude:.2f}" if result.found else ">=1"

@@ -1,0 +1,154 @@
+"""--wam-search in pytest: the `search_result` fixture behind `test_search[...]`, and the
+controller's ledger of search cases (collected vs recorded, gates, the table).
+
+A search case is an ordinary pytest item (xdist distributes it like an episode); it
+runs core.search with the session's policy slot, suite and per-call deadline, and hands
+its outcome to the controller as `wam.*` user properties, which survive xdist.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_wamrobust.plugin.episode_fixtures import current_policy
+
+if TYPE_CHECKING:
+    from pytest_wamrobust.core import gates
+    from pytest_wamrobust.core.player import PolicySlot
+    from pytest_wamrobust.core.protocols import Env
+    from pytest_wamrobust.core.search import Rollout, SearchKey, SearchResult
+    from pytest_wamrobust.core.types import EpisodeSpec
+    from pytest_wamrobust.plugin.run import WamRun
+
+
+def rollout_in(run: WamRun, slot: PolicySlot, spec: EpisodeSpec) -> Rollout:
+    """One search example, played as every case is (`core.player.play_case`: the scene
+    built and closed, the per-call deadline), sampling the Env's `progress()` after
+    every action where it has one."""
+    import statistics
+
+    from pytest_wamrobust.core.player import play_case
+    from pytest_wamrobust.core.search import Rollout
+
+    samples: list[float] = []
+
+    def sample(env: Env) -> None:
+        progress = getattr(env, "progress", None)
+        if callable(progress):
+            samples.append(float(progress()))
+
+    result = play_case(run.suite, slot, spec, step_hook=sample,
+                       infer_timeout_s=run.options.infer_deadline_s)
+    return Rollout(result, statistics.fmean(samples) if samples else None)
+
+
+@pytest.fixture
+def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
+                  policy_slot: PolicySlot) -> SearchResult:
+    """The search of this `test_search[suite/task/axis]` case, its properties recorded.
+    A search that cannot be judged (flaky, an errored minimal example) errors the case."""
+    from pytest_wamrobust.core.search import (
+        DEFAULT_EXAMPLES_DIR,
+        axis_ranges,
+        example_database,
+        run_search,
+        scene_count,
+    )
+
+    key: SearchKey = request.param
+    run = wam_run
+    task = next(t for t in run.suite.tasks() if t.name == key.task)
+    result = run_search(
+        key, task, axis_ranges(run.suite, key.axis), scene_count(run.suite, run.options.seeds),
+        lambda spec: rollout_in(run, policy_slot, spec),
+        max_examples=run.options.search or 1,
+        database=example_database(run.options.examples or DEFAULT_EXAMPLES_DIR),
+        policy=current_policy(policy_slot).metadata.name)
+    request.node.user_properties.extend(result.to_properties())
+    if result.errored:
+        pytest.fail(result.summary(), pytrace=False)
+    return result
+
+
+def judge(result: SearchResult, thresholds: gates.Thresholds) -> str:
+    """Why the search case fails ("" when it passes): below the axis' gate, or, with no
+    gate, any failure found (as an unsolved episode fails a run without gates)."""
+    minimum = thresholds.min_breaking_magnitude(result.key.axis)
+    if minimum is None:
+        return f"{result.summary()}; no min_breaking_magnitude gate" if result.found else ""
+    if result.breaking_magnitude < minimum:
+        return (f"{result.summary()}; below min_breaking_magnitude "
+                f"{minimum:g}")
+    return ""
+
+
+class SearchLedger:
+    """The controller's record of search cases: which were collected, which reported."""
+
+    def __init__(self, run: WamRun) -> None:
+        self.run = run
+        self.collected: set[str] = set()
+        self.results: dict[str, SearchResult] = {}
+        self.unrecorded: dict[str, str] = {}
+
+    def collect(self, nodeids: list[str]) -> None:
+        from pytest_wamrobust.plugin.run import search_case_key
+
+        self.collected.update(n for n in nodeids if search_case_key(n) is not None)
+
+    def record(self, report: pytest.TestReport) -> bool:
+        """Take a search case's report; False for any other test."""
+        from pytest_wamrobust.core.search import SearchResult, is_search
+        from pytest_wamrobust.plugin.run import search_case_key
+
+        if search_case_key(report.nodeid) is None:
+            return False
+        if is_search(report.user_properties):
+            found = SearchResult.from_properties(report.user_properties)
+            if found is not None:
+                self.results[report.nodeid] = found
+                if not found.errored:
+                    self.unrecorded.pop(report.nodeid, None)
+                    return True
+        if report.failed and report.nodeid not in self.unrecorded:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            text = crash.message if crash is not None else str(report.longrepr or "")
+            self.unrecorded[report.nodeid] = (text.strip().splitlines() or ["failed"])[0]
+        return True
+
+    def finish(self, never_ran: str) -> None:
+        """Every collected search case is accounted for: not run ones as errors."""
+        for nodeid in sorted(self.collected - set(self.results) - set(self.unrecorded)):
+            self.unrecorded[nodeid] = never_ran
+
+    @property
+    def incomplete(self) -> int:
+        """Search cases without a judged outcome (errored, never ran)."""
+        return len(self.unrecorded)
+
+    @property
+    def broken(self) -> int:
+        """Judged searches that fail their case (see `judge`)."""
+        return sum(bool(judge(r, self.run.thresholds)) for r in self.judged())
+
+    def judged(self) -> list[SearchResult]:
+        return sorted((r for n, r in self.results.items() if n not in self.unrecorded),
+                      key=lambda r: r.key)
+
+    def verdicts(self) -> list[gates.Verdict]:
+        from pytest_wamrobust.core.search import breaking_verdicts
+
+        return breaking_verdicts(self.judged(), self.run.thresholds)
+
+    def lines(self) -> list[str]:
+        from pytest_wamrobust.plugin.run import search_case_key
+        from pytest_wamrobust.plugin.terminal import breaking_lines
+
+        errors = {}
+        for nodeid, reason in self.unrecorded.items():
+            key = search_case_key(nodeid)
+            if key is not None:
+                errors[key] = reason
+        return breaking_lines(self.judged(), errors, self.run.options.search or 0)
