@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -156,37 +158,47 @@ def served(*options: str) -> Iterator[tuple[str, subprocess.Popen]]:
         proc.wait(10)
 
 
-def stop(proc: subprocess.Popen) -> tuple[str, str]:
-    """Interrupt the server as Ctrl-C would; its stdout after the banner, and stderr."""
+def stop(proc: subprocess.Popen, url: str) -> tuple[str, str]:
+    """Interrupt the server as Ctrl-C would, once it serves; its stdout after the banner,
+    and stderr."""
+    health = url.replace("ws://", "http://") + "/healthz"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(health, timeout=5):
+                break
+        except OSError:
+            time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     return proc.communicate(timeout=30)
 
 
 SELECT = ("--suite=tabletop", "--tasks=lift_cube,open_drawer", "--axes=clean,camera",
-          "--levels=3", "--seeds=2", "-n", "2")
+          "--levels=3")
 
 
-@pytest.mark.parametrize("name", [
-    "tiny-wam",  # the one that samples: ~45 s on this shared CPU
-    pytest.param("tiny-vla", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(("name", "seeds"), [
+    ("tiny-wam", 1),  # the one that samples; ~40 s on this shared CPU, mostly start-ups
+    pytest.param("tiny-wam", 2, marks=pytest.mark.slow),
+    pytest.param("tiny-vla", 2, marks=pytest.mark.slow)])
 def test_same_outcome_per_case_batched_unbatched_and_in_process(
-        name, pytester, run_plugin, junit_episodes):
-    """2 tasks x (clean, camera L3) x 2 seeds, two workers: in-process, against a plain
-    server and against a batching one - every case the same status and step count."""
-    run_plugin(f"--policy={name}", *SELECT, junit="local.xml")
+        name, seeds, pytester, run_plugin, junit_episodes):
+    """2 tasks x (clean, camera L3) x seeds: in-process, and with two workers against a
+    plain server and a batching one - every case the same status and step count."""
+    select = (*SELECT, f"--seeds={seeds}")
+    run_plugin(f"--policy={name}", *select, "-p", "no:xdist", junit="local.xml")
     with served(f"--policy={name}") as (url, proc):
-        run_plugin(f"--policy={url}", *SELECT, junit="plain.xml")
+        run_plugin(f"--policy={url}", *select, "-n", "2", junit="plain.xml")
         assert "one request at a time" in proc.stdout.readline()
-        assert "(largest 1)" in stop(proc)[0]
+        assert "(largest 1)" in stop(proc, url)[0]
     with served(f"--policy={name}", "--max-batch=2", "--batch-wait-ms=200") as (url, proc):
-        run_plugin(f"--policy={url}", *SELECT, junit="batched.xml")
+        run_plugin(f"--policy={url}", *select, "-n", "2", junit="batched.xml")
         assert "batches of up to 2" in proc.stdout.readline()
-        assert "(largest 2)" in stop(proc)[0]  # the workers' requests did share batches
+        assert "(largest 2)" in stop(proc, url)[0]  # the workers' requests did share batches
     local, plain, batched = (
         {case: (props["wam.status"], props["wam.steps"]) for case, props in
          junit_episodes(pytester.path / xml).items()}
         for xml in ("local.xml", "plain.xml", "batched.xml"))
-    assert len(local) == 8 and local == plain == batched
+    assert len(local) == 4 * seeds and local == plain == batched
 
 
 def test_serve_batch_options_are_checked_in_one_line():
@@ -202,8 +214,8 @@ def test_serve_batch_options_are_checked_in_one_line():
 
 
 def test_serve_says_batching_is_off_for_a_policy_without_infer_batch():
-    with served("--policy=scripted", "--max-batch=8") as (_, proc):
-        out, err = stop(proc)
+    with served("--policy=scripted", "--max-batch=8") as (url, proc):
+        out, err = stop(proc, url)
     assert ("batching is off: 'scripted' has no infer_batch; each connection gets its own "
             "instance, one request at a time") in err
     assert "served 0 requests in 0 batches" in out
