@@ -218,6 +218,18 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     "pytest --suite=tabletop --policy=ws://gpu-box:8000 -n 16": Elsewhere(
         "placeholder host; the same run against 127.0.0.1 is run here", by=THIS,
         runs="--policy=ws://127.0.0.1:8000 -n 2"),
+    "wamrobust serve --policy=tiny-wam --suite=tabletop --max-batch 8 [--batch-wait-ms 5]":
+        Elsewhere("a batching tiny-wam server on a free port, with --max-batch=2 for its two "
+                  "workers, is started by the batching test",
+                  by="tests/policies/test_batched_serving.py::"
+                     "test_same_outcome_per_case_batched_unbatched_and_in_process",
+                  runs='"--max-batch=2", "--batch-wait-ms=200"'),
+    "pytest --suite=tabletop --policy=ws://127.0.0.1:8000 -n 8": Elsewhere(
+        "the batching test runs the tabletop against that server with -n 2 (8 workers would "
+        "be 8 processes on this 2-core machine)",
+        by="tests/policies/test_batched_serving.py::"
+           "test_same_outcome_per_case_batched_unbatched_and_in_process",
+        runs='run_plugin(f"--policy={url}", *select, "-n", "2", junit="batched.xml")'),
     "bash scripts/install_lerobot.sh": Elsewhere(
         "builds .venv-lerobot from PyPI (network)", by=".ci/run"),
     ".venv-lerobot/bin/python -m pytest --suite=tabletop "
