@@ -25,6 +25,7 @@ from pytest_wamrobust.report.aggregate import (
 )
 from pytest_wamrobust.report.tables import (
     Table,
+    breaking_point_table,
     detail_table,
     latency_table,
     summary_table,
@@ -79,14 +80,17 @@ def gate_table(results: Sequence[EpisodeResult],
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_wamrobust.records.junit import read_results, write_results
+    from pytest_wamrobust.records.junit import read_results, read_searches, write_results
     from pytest_wamrobust.report.benchmark import read_benchmark_json
 
     thresholds = gates.load_thresholds_file(args.thresholds) if args.thresholds else None
     results = read_results(args.results)
     benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
+    searches = read_searches(args.results)
     table = success_table(results, args.by)
-    tables = build_tables(results, args.by, benchmarks, table)
+    tables = build_tables(results, args.by, benchmarks, table) if results else []
+    if searches:
+        tables.append(breaking_point_table(searches))
     gate_failed = False
     if thresholds is not None:
         gates_table, gate_failed = gate_table(results, thresholds)
@@ -94,23 +98,25 @@ def run(args: argparse.Namespace) -> int:
     markdown = f"## {args.title}\n\n" + "\n".join(to_markdown(t) for t in tables)
     policies = len({r.policy for r in results})
     what = (f"{len(results)} case{'s' * (len(results) != 1)}, "
-            f"{policies} polic{'ies' if policies != 1 else 'y'}")
+            f"{policies} polic{'ies' if policies != 1 else 'y'}"
+            + (f", {len(searches)} search{'es' * (len(searches) != 1)}" if searches else ""))
     written = []
     if args.markdown:
         written.append(_write(args.markdown, markdown))
     else:
         print(markdown, end="")
     if args.html or args.png:
-        from pytest_wamrobust.report.heatmap import heatmap_png
+        from pytest_wamrobust.report.heatmap import breaking_png, heatmap_png
         from pytest_wamrobust.report.html import page
 
-        png = heatmap_png(table)  # its cells without a breakdown group
+        png = heatmap_png(table) if results else None  # its cells without a breakdown group
+        broken = breaking_png(searches) if searches else None
         if args.png:
-            written.append(_write(args.png, png))
+            written.append(_write(args.png, png or broken or b""))
         if args.html:
             written.append(_write(args.html, page(
                 args.title, tables, png, [*args.results, *args.benchmark_json],
-                provenance(args.results, getattr(args, "_argv", sys.argv[1:])))))
+                provenance(args.results, getattr(args, "_argv", sys.argv[1:])), broken)))
     if args.merged_xml:
         write_results(results, args.merged_xml)
         written.append(args.merged_xml)

@@ -27,11 +27,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import AXES, CLEAN, LEVELS
-
-#: The search's magnitude grid: m = k / MAGNITUDE_STEPS, so a shrunk m reads 0.37, not
-#: 0.3700000001, and Hypothesis shrinks it as the integer k.
-MAGNITUDE_STEPS = 100
+from pytest_wamrobust.core.types import AXES, CLEAN, LEVELS, MAGNITUDE_STEPS
 
 #: Upper bound of the seeds an axis draws for its own randomness (textures, noise,
 #: distractors): what numpy's legacy seeding and MuJoCo accept on every platform.
@@ -439,19 +435,6 @@ class Axis:
                     lambda p: (((level - 1) * per_level + j) / MAGNITUDE_STEPS, p)))
 
         return st.integers(0, len(LEVELS)).flatmap(in_level)
-
-
-def level_of_step(k: int) -> int:
-    """The level magnitude k / MAGNITUDE_STEPS falls in: 0 at 0, then its fifth (a fifth's
-    far edge belongs to it: m = 0.2 is level 1)."""
-    return -(-k * len(LEVELS) // MAGNITUDE_STEPS)
-
-
-def level_of(magnitude: float) -> int:
-    """The level of a magnitude in [0, 1] (rounded to the search's grid)."""
-    if not 0.0 <= magnitude <= 1.0:
-        raise UsageError(f"a magnitude is in [0, 1], got {magnitude}")
-    return level_of_step(round(magnitude * MAGNITUDE_STEPS))
 
 
 AXIS_REGISTRY: dict[str, Axis] = {

@@ -23,20 +23,16 @@ import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
-from hypothesis import strategies as st
-from hypothesis.control import current_build_context
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
-from hypothesis.errors import Flaky
-
-from pytest_wamrobust.core.axes import get_axis, level_of
 from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.gates import BREAKING_GATE, Thresholds, Verdict
 from pytest_wamrobust.core.protocols import CaseSelection, Suite
 from pytest_wamrobust.core.results import PREFIX, EpisodeResult
-from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, TaskSpec
+from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, TaskSpec, level_of
+
+if TYPE_CHECKING:  # Hypothesis loads with the search: `wamrobust report` runs without it
+    from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 #: Node-id stem of the search cases, next to `test_episode`.
 SEARCH_TEST = "test_search"
@@ -205,6 +201,8 @@ def parse_search_count(text: str) -> int:
 def example_database(directory: str | Path) -> DirectoryBasedExampleDatabase:
     """The failure store: plain files under `directory`, created (and checked writable)
     before the first episode so a bad path costs one line."""
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
     path = Path(directory)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -238,6 +236,8 @@ def search_keys(suite: Suite, selection: CaseSelection,
 def axis_ranges(suite: Suite, axis: str) -> Any:
     """The suite's ranges of `axis` (its manifest's overrides), or the axis' defaults."""
     ranges = getattr(getattr(suite, "manifest", None), "axis_ranges", None) or {}
+    from pytest_wamrobust.core.axes import get_axis
+
     return ranges.get(axis) or get_axis(axis).default_ranges
 
 
@@ -248,7 +248,7 @@ def scene_count(suite: Suite, seeds: int | None) -> int:
     return int(getattr(getattr(suite, "manifest", None), "default_seeds", 1) or 1)
 
 
-class _Failed(Exception):
+class _Failed(Exception):  # noqa: N818 - a signal to Hypothesis, not an error
     """Raised inside the Hypothesis test for a failing example (the task not solved)."""
 
 
@@ -264,11 +264,18 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
     found. The final replay of that failure always rolls out, so nondeterminism shows."""
     import time
 
+    from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
+    from hypothesis import strategies as st
+    from hypothesis.control import current_build_context
+    from hypothesis.errors import Flaky
+
     started = time.perf_counter()
     budget = max_examples + (max_examples if shrink_rollouts is None else shrink_rollouts)
     seen: dict[str, Rollout] = {}
     runs = [0]
     failures: list[tuple[Example, Rollout]] = []
+    from pytest_wamrobust.core.axes import get_axis
+
     strategy = st.tuples(get_axis(key.axis).magnitude_strategy(ranges),
                          st.integers(0, max(0, scenes - 1)))
 

@@ -31,6 +31,17 @@ CLEAN = "clean"
 SETTINGS: tuple[str, ...] = (CLEAN, *AXES)
 #: Difficulty levels of the perturbed axes.
 LEVELS: tuple[int, ...] = (1, 2, 3, 4, 5)
+#: The breaking-point search's grid of magnitudes m = k / MAGNITUDE_STEPS in [0, 1] (0
+#: clean, level L the L-th fifth), so a shrunk m reads 0.37, not 0.3700000001.
+MAGNITUDE_STEPS = 100
+
+
+def level_of(magnitude: float) -> int:
+    """The level a magnitude in [0, 1] falls in: 0 at 0, then its fifth (a fifth's far
+    edge belongs to it: m = 0.2 is level 1)."""
+    if not 0.0 <= magnitude <= 1.0:
+        raise ValueError(f"a magnitude is in [0, 1], got {magnitude}")
+    return -(-round(magnitude * MAGNITUDE_STEPS) * len(LEVELS) // MAGNITUDE_STEPS)
 
 
 @dataclass(frozen=True)

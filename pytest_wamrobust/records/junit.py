@@ -30,6 +30,7 @@ from pytest_wamrobust.core import gates
 from pytest_wamrobust.core.compare import REGRESSED, Comparison
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.results import FAILURE, STATUSES, EpisodeResult, result_values
+from pytest_wamrobust.core.search import SearchResult
 from pytest_wamrobust.core.types import CLEAN, LEVELS, SETTINGS, CaseKey
 
 #: Properties that mark a test case as an episode, even one too broken to read.
@@ -109,6 +110,8 @@ def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
             raise UsageError(
                 f"{path}: test case {case.name!r} has malformed wam.* properties "
                 f"({type(exc).__name__}: {exc}); was the file edited by hand?") from None
+    if not results and not left_out and _search_results(xml):
+        return []  # a --wam-search run: its cases are read by read_searches
     if not results and left_out:
         raise UsageError(f"{path}: all {left_out} episodes were left out (see the warnings); "
                          f"pass a file pytest wrote, not edited by hand")
@@ -117,6 +120,16 @@ def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
             f"{path} has no wamrobust results (no test case carries wam.* properties); write it "
             f"with pytest --suite=... --junitxml={path.name} and junit_family=xunit1")
     return results
+
+
+def read_searches(paths: Sequence[str | Path]) -> list[SearchResult]:
+    """Every --wam-search case (`wam.search`) in `paths`, files read_results vouched for."""
+    return [r for path in map(Path, paths) for r in _search_results(JUnitXml.fromfile(str(path)))]
+
+
+def _search_results(xml: JUnitXml) -> list[SearchResult]:
+    found = (SearchResult.from_properties(_properties(case)) for case in _cases(xml))
+    return [r for r in found if r is not None]
 
 
 def _unusable(values: Mapping[str, str]) -> str:

@@ -31,12 +31,13 @@ def table_html(table: Table) -> str:
 
 
 def page(title: str, tables: Sequence[Table], png: bytes | None = None,
-         sources: Sequence[str] = (), provenance: Sequence[tuple[str, str]] = ()) -> str:
+         sources: Sequence[str] = (), provenance: Sequence[tuple[str, str]] = (),
+         breaking_png: bytes | None = None) -> str:
     """The page; `provenance` rows (what, value) - date, versions, command - end it."""
-    image = ""
-    if png:
-        data = base64.b64encode(png).decode("ascii")
-        image = f'<img alt="success heatmap" src="data:image/png;base64,{data}">\n'
+    image = "".join(
+        f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}">\n'
+        for alt, data in (("success heatmap", png), ("breaking-point heatmap", breaking_png))
+        if data)
     listed = "".join(f"<li><code>{escape(s)}</code></li>" for s in sources)
     made = "".join(f"<tr><th>{escape(what)}</th><td><code>{escape(value)}</code></td></tr>"
                    for what, value in provenance)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from pytest_wamrobust.core.compare import Comparison
 from pytest_wamrobust.core.gates import OVERALL, Row
+from pytest_wamrobust.core.search import SearchResult, breaking_table, magnitude_text
+from pytest_wamrobust.core.types import AXES
 from pytest_wamrobust.report.aggregate import LatencyRow, SuccessTable
 
 #: Column titles of the settings, as the study prints them.
@@ -107,6 +109,25 @@ def comparison_table(comparison: Comparison) -> Table:
         ("Setting", "Pairs", "Baseline %", "Candidate %", "Delta pp",
          "Lost/Gained", "p", "p (Holm)", "Verdict"),
         rows, note)
+
+
+def breaking_point_table(searches: Sequence[SearchResult]) -> Table:
+    """--wam-search: per policy and task, the smallest failing magnitude per axis, then
+    the median per axis (no failure counts as 1)."""
+    axes = tuple(a for a in AXES if any(r.key.axis == a for r in searches))
+    rows = []
+    for policy in dict.fromkeys(r.policy for r in searches):
+        table = breaking_table([r for r in searches if r.policy == policy])
+        rows += [(policy, task, *(magnitude_text(table.cells.get((task, a))) for a in axes))
+                 for task in table.tasks]
+        rows.append((policy, "median", *("-" if math.isnan(table.median(a))
+                                         else f"{table.median(a):.2f}" for a in axes)))
+    examples = max((r.max_examples for r in searches), default=0)
+    return Table("Breaking point: smallest failing magnitude m per task and axis",
+                 ("Policy", "Task", *(title(a) for a in axes)), tuple(rows),
+                 f"m: 0 the clean scene, 1 the far edge of level 5, level L its L-th fifth; "
+                 f">=1: no failure in {examples} examples; ERR: the search errored. "
+                 f"The perturbation of each cell is its wam.breaking_params.")
 
 
 def to_markdown(table: Table) -> str:

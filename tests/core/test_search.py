@@ -8,18 +8,17 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase
 
-from pytest_wamrobust.core.axes import get_axis, level_of
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.axes import get_axis
 from pytest_wamrobust.core.gates import ThresholdsError, parse_thresholds
 from pytest_wamrobust.core.results import EpisodeResult
 from pytest_wamrobust.core.search import Rollout, SearchKey, SearchResult, run_search
-from pytest_wamrobust.core.types import AXES, TaskSpec
+from pytest_wamrobust.core.types import AXES, TaskSpec, level_of
 
 
 def test_magnitude_levels_are_fifths_and_zero_is_clean():
     assert [level_of(m) for m in (0.0, 0.01, 0.2, 0.21, 0.4, 0.41, 0.8, 0.81, 1.0)] == [
         0, 1, 1, 2, 2, 3, 4, 5, 5]
-    with pytest.raises(UsageError):
+    with pytest.raises(ValueError):
         level_of(1.5)
     for axis in AXES:  # Hypothesis' simplest example is m = 0: the clean scene
         ax = get_axis(axis)

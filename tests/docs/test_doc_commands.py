@@ -118,6 +118,12 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         r"^wamrobust verdict: no gates or baseline: 75 unsolved episodes fail the run",
         exit=(1,), slow=True),
     "bash .ci/run": Elsewhere("is CI itself"),
+    "pytest --suite=tabletop --policy=tiny-vla --tasks=lift_cube,push_to_region "
+    "--axes=camera,light,language --wam-search=8 -k test_search --junitxml=search.xml": (
+        Run(r"^breaking point: smallest failing magnitude", exit=(0, 1),
+            extra="--tasks=lift_cube --axes=light --wam-search=2",
+            why="one (task, axis) with 2 examples: the same search path"),
+        Run(r"^push_to_region +0\.34 +>=1 +0\.07", exit=(1,), slow=True)),
     'pytest --policy=scripted --suite=tabletop -k "lift_cube/camera/L3/s00"': Run(
         r"^=+ 1 passed, 192 deselected in "),
     "pytest --policy=mypkg.policies:make --suite=tabletop --axes=clean -p no:xdist": Run(

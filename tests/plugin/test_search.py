@@ -39,6 +39,13 @@ def test_noop_breaks_at_the_clean_scene(run_plugin):
         "task*light", "lift_cube*0.00", "median*0.00",
         "wamrobust verdict: no gates or baseline: 1 search that found a failure fail the run*",
     ])
+    from pytest_wamrobust.cli import main
+
+    assert main(["report", "report.xml", "--markdown", "report.md", "--html", "r.html"]) == 0
+    markdown = Path("report.md").read_text()
+    assert "| noop   | lift_cube | 0.00  |" in markdown
+    assert "| noop   | median    | 0.00  |" in markdown
+    assert Path("r.html").read_text().count('alt="breaking-point heatmap"') == 1
 
 
 def test_the_oracle_never_breaks_on_a_visual_axis(pytester, run_plugin):
