@@ -7,9 +7,10 @@ exactly what they are without a deadline. A real-time alarm (SIGALRM) interrupts
 the deadline: a sleep, a blocked lock or socket, a busy Python loop. The policy instance
 may be left half-way through a call, so the caller must not use it again (the plugin
 builds a fresh one). A native call that holds the interpreter forever cannot be
-interrupted from Python: inside an xdist worker a second, C-level watchdog (faulthandler)
-ends the worker a little later, and xdist records the case as a worker crash and
-replaces the worker. Without SIGALRM (Windows) or off the main thread the call runs on
+interrupted from Python: inside an xdist worker or a Ray actor (processes someone
+replaces) a second, C-level watchdog (faulthandler) ends the process a little later,
+and xdist or the Ray executor records the case as a worker crash and replaces it.
+Without SIGALRM (Windows) or off the main thread the call runs on
 a helper thread that is abandoned at the deadline.
 """
 
@@ -27,9 +28,12 @@ from pytest_wamrobust.core.errors import EpisodeError
 #: Default of --wam-infer-timeout: far above any healthy model's chunk (the study's
 #: slowest, LingBot-VA, takes 5.2 s per chunk on a GPU), far below a CI job's limit.
 DEFAULT_INFER_TIMEOUT_S = 120.0
-#: How long after the deadline the watchdog of an xdist worker ends a worker whose
+#: How long after the deadline the watchdog of a replaceable process ends it when its
 #: call could not be interrupted.
 WATCHDOG_GRACE_S = 30.0
+#: Set in a process that someone replaces when it dies (a Ray actor): arms the watchdog,
+#: as xdist's own PYTEST_XDIST_WORKER does in its workers.
+WATCHDOG_ENV = "WAMROBUST_INFER_WATCHDOG"
 
 T = TypeVar("T")
 
@@ -64,7 +68,7 @@ def _with_alarm(function: Callable[[], T], timeout_s: float, policy: str) -> T:
         raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)
-    watchdog = "PYTEST_XDIST_WORKER" in os.environ
+    watchdog = "PYTEST_XDIST_WORKER" in os.environ or WATCHDOG_ENV in os.environ
     try:
         signal.setitimer(signal.ITIMER_REAL, timeout_s)
         if watchdog:

@@ -3,7 +3,8 @@
 The only package that imports pytest (tests/test_layout.py holds the rule). Its modules:
 `options` (the command line), `run` (what a session evaluates), `collection` and
 `cases` (the generated tests), `episode_fixtures`, `session` (results, verdict, exit
-status, JUnit), `terminal` (the table), `baseline_gate` (--wam-baseline).
+status, JUnit), `terminal` (the table), `baseline_gate` (--wam-baseline), `ray_dispatch`
+(--wam-ray).
 
 Installed, the plugin loads in every pytest run of the environment, so this module
 imports only the options: everything else (numpy, the suites, the policies) loads
@@ -78,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(controller, CONTROLLER)
+        if run.options.ray:
+            _register_ray(config, run)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -116,6 +119,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         from pytest_wamrobust.plugin import collection
 
         collection.parametrize(metafunc, run)
+
+
+def _register_ray(config: pytest.Config, run: WamRun) -> None:
+    if config.getoption("numprocesses", None):
+        raise pytest.UsageError("--wam-ray and -n both spread the episodes over processes; "
+                                "use one of them (Ray's actors take --wam-ray-cpus each)")
+    from pytest_wamrobust.plugin.ray_dispatch import PLUGIN_NAME, RayDispatch
+
+    config.pluginmanager.register(RayDispatch(run), PLUGIN_NAME)
 
 
 def _run(config: pytest.Config) -> WamRun | None:

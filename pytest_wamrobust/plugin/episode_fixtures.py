@@ -23,6 +23,7 @@ from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS
 # of the environment, most of which never evaluate a policy.
 if TYPE_CHECKING:
     from pytest_wamrobust.core.episode import StepHook
+    from pytest_wamrobust.core.player import PolicySlot
     from pytest_wamrobust.core.protocols import Policy, Suite
     from pytest_wamrobust.core.results import EpisodeResult
     from pytest_wamrobust.core.types import EpisodeSpec
@@ -54,53 +55,28 @@ def suite(pytestconfig: pytest.Config) -> Suite:
     return current_run(pytestconfig).suite
 
 
-class PolicySlot:
-    """The process's policy instance, built on first use. An instance whose `infer` call
-    was abandoned at the deadline may still be running it, so it is never used again:
-    the next episode gets a fresh one."""
-
-    def __init__(self, run: WamRun) -> None:
-        self._run = run
-        self._policy: Policy | None = None
-        self._build_error = ""
-
-    def current(self) -> Policy:
-        """The instance; a policy that cannot be built fails every case with one line,
-        built (and failing) once per process."""
-        from pytest_wamrobust.core import registry
-        from pytest_wamrobust.core.errors import UsageError
-        from pytest_wamrobust.core.protocols import PolicyContext
-
-        if self._policy is None and not self._build_error:
-            ctx = PolicyContext.from_options(self._run.suite.env_spec,
-                                             self._run.options.policy_args)
-            try:
-                self._policy = registry.make_policy(self._run.policy_spec, ctx)
-            except UsageError as exc:
-                self._build_error = str(exc)
-        if self._policy is None:
-            pytest.fail(self._build_error, pytrace=False)
-        return self._policy
-
-    def discard(self) -> None:
-        policy, self._policy = self._policy, None
-        close = getattr(policy, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:  # noqa: BLE001 - a hung instance may not close cleanly
-                pass
-
-
 @pytest.fixture(scope="session")
 def policy_slot(pytestconfig: pytest.Config) -> PolicySlot:
-    return PolicySlot(current_run(pytestconfig))
+    from pytest_wamrobust.core.player import PolicySlot
+
+    run = current_run(pytestconfig)
+    return PolicySlot(run.policy_spec, run.suite, run.options.policy_args)
 
 
 @pytest.fixture(scope="session")
 def policy(policy_slot: PolicySlot) -> Policy:
     """The policy chosen with --policy, built once per process (xdist worker)."""
-    return policy_slot.current()
+    return current_policy(policy_slot)
+
+
+def current_policy(slot: PolicySlot) -> Policy:
+    """The slot's instance; one that cannot be built fails the test with its one line."""
+    from pytest_wamrobust.core.errors import UsageError
+
+    try:
+        return slot.current()
+    except UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
@@ -126,39 +102,30 @@ def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
     controller counts it.
     """
 
-    from pytest_wamrobust.core.deadline import InferTimeout
-    from pytest_wamrobust.core.episode import run_episode as _run_episode
     from pytest_wamrobust.core.errors import CaseUnavailableError, one_line
-    from pytest_wamrobust.core.results import ERROR, EpisodeResult
+    from pytest_wamrobust.core.player import play_case
 
     def run(spec: EpisodeSpec, step_hook: StepHook | None = None) -> EpisodeResult:
-        policy = policy_slot.current()
+        current_policy(policy_slot)  # a policy that cannot be built fails with its line
+        recorder = video_recorder(wam_run) if step_hook is None else None
         try:
-            env = suite.make_env(spec)
+            result = play_case(suite, policy_slot, spec, step_hook=step_hook or recorder,
+                               infer_timeout_s=wam_run.options.infer_deadline_s)
         except CaseUnavailableError as exc:
             pytest.skip(one_line(exc))
-        except Exception as exc:  # noqa: BLE001 - recorded against the case
-            result = EpisodeResult(key=spec.key, status=ERROR, steps=0, params=dict(spec.params),
-                                   episode_seed=spec.episode_seed, policy=policy.metadata.name,
-                                   error=f"building the scene failed: {one_line(exc)}",
-                                   error_kind="env_error")
-        else:
-            recorder = video_recorder(wam_run) if step_hook is None else None
-            try:
-                result = _run_episode(env, policy, spec, step_hook=step_hook or recorder,
-                                      infer_timeout_s=wam_run.options.infer_deadline_s)
-                if result.error_kind == InferTimeout.KIND:
-                    policy_slot.discard()
-                if recorder is not None:
-                    result = recorder.finish(result)
-            finally:
-                env.close()
-        # user_properties directly, not record_property: same transport (xdist, JUnit),
-        # without its warning when a project keeps junit_family=xunit2
-        request.node.user_properties.extend(result.to_properties())
+        if recorder is not None:
+            result = recorder.finish(result)
+        record(request, result)
         return result
 
     return run
+
+
+def record(request: pytest.FixtureRequest, result: EpisodeResult) -> None:
+    """Attach the result's `wam.*` properties to the test, for the controller and JUnit.
+    user_properties directly, not record_property: same transport (xdist, JUnit),
+    without its warning when a project keeps junit_family=xunit2."""
+    request.node.user_properties.extend(result.to_properties())
 
 
 def video_recorder(run: WamRun) -> VideoRecorder | None:
@@ -171,10 +138,18 @@ def video_recorder(run: WamRun) -> VideoRecorder | None:
 
 
 @pytest.fixture
-def episode_result(episode_spec: EpisodeSpec, run_episode: RunEpisode) -> EpisodeResult:
-    """The episode of a generated case; an errored episode errors the test (setup), so
-    JUnit shows `<error>` for it and `<failure>` only for a task not solved."""
-    result = run_episode(episode_spec)
+def episode_result(request: pytest.FixtureRequest, episode_spec: EpisodeSpec) -> EpisodeResult:
+    """The episode of a generated case, played here or (--wam-ray) by a Ray actor; an
+    errored episode errors the test (setup), so JUnit shows `<error>` for it and
+    `<failure>` only for a task not solved."""
+    from pytest_wamrobust.plugin.ray_dispatch import dispatch_of
+
+    dispatch = dispatch_of(request.config)
+    result = dispatch.result_for(episode_spec.key) if dispatch is not None else None
+    if result is not None:
+        record(request, result)
+    else:
+        result = request.getfixturevalue("run_episode")(episode_spec)
     if result.errored:
         pytest.fail(f"episode error ({describe(result)}): {result.error}", pytrace=False)
     return result

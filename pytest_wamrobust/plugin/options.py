@@ -30,6 +30,10 @@ DESCRIPTION = ("robustness evaluation of robot policies (pytest-wamrobust). Bare
                "wamrobust_thresholds). A setting is clean or one of the seven axes")
 #: More seeds per (task, setting, level) than anyone runs: a typo, not a plan.
 MAX_SEEDS = 10_000
+#: `--wam-ray` given without an address: start a Ray runtime in this process.
+RAY_LOCAL = "local"
+#: More CPUs per Ray actor than any node has: a typo.
+MAX_CPUS_PER_ACTOR = 1024
 #: Where --wam-video writes, relative to the directory pytest runs in.
 DEFAULT_ARTIFACTS = "wamrobust-artifacts"
 
@@ -122,6 +126,29 @@ def infer_timeout(text: str) -> float:
     return seconds
 
 
+def ray_address(text: str) -> str:
+    """`--wam-ray` alone (`local`): a Ray runtime of this process; `auto`: the cluster
+    `ray start` runs on this machine; `ray://HOST:PORT` or `HOST:PORT`: that cluster."""
+    value = str(text).strip()
+    if value in (RAY_LOCAL, "auto") or re.fullmatch(r"(ray://)?[\w.-]+:\d+", value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"--wam-ray takes nothing (a local runtime), auto, ray://HOST:PORT or HOST:PORT, got "
+        f"{text!r} (a path after a bare --wam-ray is read as its address: write "
+        f"--wam-ray=ADDRESS or put --wam-ray last)")
+
+
+def cpus_per_actor(text: str) -> float:
+    try:
+        cpus = float(str(text).strip())
+    except ValueError:
+        cpus = float("nan")
+    if not 0 < cpus <= MAX_CPUS_PER_ACTOR:
+        raise argparse.ArgumentTypeError(f"--wam-ray-cpus takes a number of CPUs per actor "
+                                         f"above 0 (e.g. 1 or 0.5), got {text!r}")
+    return cpus
+
+
 @dataclass(frozen=True)
 class _Option:
     flag: str
@@ -129,6 +156,8 @@ class _Option:
     parse: Callable[[str], Any] | None
     help: str
     metavar: str
+    #: the value of a flag given without one (`--wam-ray`); None: a value is required
+    bare: str | None = None
 
 
 _OPTIONS = (
@@ -161,6 +190,12 @@ _OPTIONS = (
             "seconds one policy.infer call may take before its episode is an error and "
             f"the policy instance is rebuilt (default {DEFAULT_INFER_TIMEOUT_S:g}; 0: none)",
             "SECONDS"),
+    _Option("--wam-ray", "wamrobust_ray", ray_address,
+            "play the episodes on Ray actors instead of here: alone, a local Ray runtime; "
+            "auto, the cluster `ray start` runs on this machine; ray://HOST:10001, a "
+            "remote one (pip install 'pytest-wamrobust[ray]')", "ADDRESS", bare=RAY_LOCAL),
+    _Option("--wam-ray-cpus", "wamrobust_ray_cpus", cpus_per_actor,
+            "CPUs each Ray actor (one simulator and its policy) reserves (default 1)", "N"),
     _Option("--wam-baseline", "wamrobust_baseline", None,
             "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
             "McNemar per setting, exit status 1 on a regression", "FILE"),
@@ -181,8 +216,9 @@ _OPTIONS = (
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, DESCRIPTION)
     for opt in _OPTIONS:
+        bare = {} if opt.bare is None else {"nargs": "?", "const": opt.bare}
         group.addoption(opt.flag, dest=_dest(opt), type=opt.parse, default=None,
-                        metavar=opt.metavar, help=opt.help)
+                        metavar=opt.metavar, help=opt.help, **bare)
         parser.addini(opt.ini, f"default for {opt.flag}", default=None)
     group.addoption("--policy-arg", dest="wam_policy_args", type=key_value, action="append",
                     default=[], metavar="KEY=VALUE",
@@ -213,6 +249,8 @@ class RunOptions:
     video: str | None = None
     artifacts: str | None = None
     infer_timeout: float | None = None
+    ray: str | None = None
+    ray_cpus: float | None = None
     baseline: str | None = None
     alpha: float | None = None
     min_effect: float | None = None

@@ -1,0 +1,76 @@
+"""Play one case: build its scene, roll the episode out, close the scene.
+
+The one way a case is played, whether in a pytest process (`run_episode` fixture) or in
+a Ray actor (`pytest_wamrobust.distributed`), so both give the same result for the same
+case by construction.
+"""
+
+from __future__ import annotations
+
+from pytest_wamrobust.core import registry
+from pytest_wamrobust.core.deadline import InferTimeout
+from pytest_wamrobust.core.episode import StepHook, run_episode
+from pytest_wamrobust.core.errors import CaseUnavailableError, UsageError, one_line
+from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
+from pytest_wamrobust.core.results import ERROR, EpisodeResult
+from pytest_wamrobust.core.types import EpisodeSpec
+
+
+class PolicySlot:
+    """The process's policy instance, built on first use. An instance whose `infer` call
+    was abandoned at the deadline may still be running it, so it is never used again:
+    the next episode gets a fresh one."""
+
+    def __init__(self, policy_spec: str, suite: Suite, policy_args: dict[str, str]) -> None:
+        self._spec = policy_spec
+        self._context = PolicyContext.from_options(suite.env_spec, policy_args)
+        self._policy: Policy | None = None
+        self._build_error = ""
+
+    def current(self) -> Policy:
+        """The instance. A policy that cannot be built raises UsageError with one line,
+        and is tried once per process: every later call raises the same line."""
+        if self._policy is None and not self._build_error:
+            try:
+                self._policy = registry.make_policy(self._spec, self._context)
+            except UsageError as exc:
+                self._build_error = str(exc)
+        if self._policy is None:
+            raise UsageError(self._build_error)
+        return self._policy
+
+    def discard(self) -> None:
+        policy, self._policy = self._policy, None
+        close = getattr(policy, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - a hung instance may not close cleanly
+                pass
+
+
+def play_case(suite: Suite, slot: PolicySlot, spec: EpisodeSpec, *,
+              step_hook: StepHook | None = None,
+              infer_timeout_s: float | None = None) -> EpisodeResult:
+    """The case's result. A fault while building the scene is the episode's error, like
+    any fault inside it, so a broken case never hides the others. Raises
+    CaseUnavailableError for a case this machine cannot build (an optional asset
+    archive is absent) and UsageError for a policy that cannot be built."""
+    policy = slot.current()
+    try:
+        env = suite.make_env(spec)
+    except CaseUnavailableError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded against the case
+        return EpisodeResult(key=spec.key, status=ERROR, steps=0, params=dict(spec.params),
+                             episode_seed=spec.episode_seed, policy=policy.metadata.name,
+                             error=f"building the scene failed: {one_line(exc)}",
+                             error_kind="env_error")
+    try:
+        result = run_episode(env, policy, spec, step_hook=step_hook,
+                             infer_timeout_s=infer_timeout_s)
+    finally:
+        env.close()
+    if result.error_kind == InferTimeout.KIND:
+        slot.discard()
+    return result

@@ -1,0 +1,188 @@
+"""`--wam-ray` on a real Ray runtime: the same outcome per case as `-n 2`, every case
+recorded when actors, nodes or the whole cluster die, bad input in one line.
+
+The cluster tests start real `ray start` processes (a head and a second node with its
+own CPU) in a temporary directory of their own, and stop only those."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="pip install 'pytest-wamrobust[ray]'")
+
+HERE = Path(__file__).parents[1]  # faulty_policies.py, beside conftest.py
+MATRIX = ("--suite=tabletop", "--policy=tiny-vla", "--tasks=lift_cube,cube_on_plate",
+          "--axes=clean,camera", "--levels=1", "--seeds=2")
+
+
+@pytest.fixture
+def tests_importable(monkeypatch):
+    """The faulty test policies importable by the session and by Ray's workers."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        filter(None, [str(HERE), os.environ.get("PYTHONPATH", "")])))
+
+
+def outcomes(episodes: dict[str, dict[str, str]]) -> dict[str, tuple[str, str]]:
+    return {name: (p["wam.status"], p["wam.steps"]) for name, p in episodes.items()}
+
+
+def test_ray_gives_each_case_the_outcome_xdist_gives(run_plugin, junit_episodes, pytester):
+    xdist = run_plugin(*MATRIX, "-n", "2", junit="xdist.xml", timeout=300)
+    ray = run_plugin(*MATRIX, "--wam-ray", junit="ray.xml", timeout=300)
+    by_xdist = junit_episodes(pytester.path / "xdist.xml")
+    by_ray = junit_episodes(pytester.path / "ray.xml")
+    assert len(by_xdist) == 8
+    assert outcomes(by_ray) == outcomes(by_xdist)
+    assert ray.ret == xdist.ret
+    assert all(p["wam.ray_actor"] for p in by_ray.values())
+    ray.stdout.fnmatch_lines(["wamrobust: Ray: a local Ray runtime, 1 node(s), * CPUs, 1 CPU(s) "
+                              "per actor"])
+    table = [line for line in ray.outlines if line.startswith(("clean ", "camera "))]
+    assert table == [line for line in xdist.outlines if line.startswith(("clean ", "camera "))]
+
+
+def test_an_actor_that_dies_is_replaced_and_its_case_retried_once(
+        run_plugin, junit_episodes, pytester, tests_importable):
+    """lift_cube's policy kills its process in every episode: each such case is played
+    twice, on two actors, then recorded as a worker crash; the other task runs. (The
+    latency case would crash the session itself, which plays it here: left out.)"""
+    result = run_plugin("--suite=tabletop", "--policy=faulty_policies:faulty",
+                        "--policy-arg=lift_cube=crash", "--tasks=lift_cube,cube_on_plate",
+                        "--axes=clean", "--seeds=1", "--wam-ray", "-k", "test_episode",
+                        timeout=300)
+    episodes = junit_episodes(pytester.path / "report.xml")
+    crashed = {n: p for n, p in episodes.items() if "lift_cube" in n}
+    healthy = {n: p for n, p in episodes.items() if "cube_on_plate" in n}
+    assert len(crashed) == 3 and len(healthy) == 3  # clean: seeds x levels cases
+    for props in crashed.values():
+        assert props["wam.status"] == "error" and props["wam.error_kind"] == "worker_crash"
+        assert props["wam.error"].startswith("its Ray actor died twice")
+        assert props["wam.episode_seed"]
+    assert all(p["wam.status"] == "success" for p in healthy.values())
+    assert result.ret == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--wam-ray", "-n", "2"), "--wam-ray and -n both spread the episodes over processes"),
+    (("--wam-ray", "tests/"), "a path after a bare --wam-ray is read as its address"),
+    (("--wam-ray-cpus=0",), "--wam-ray-cpus takes a number of CPUs per actor above 0"),
+])
+def test_bad_ray_options_are_one_line(run_plugin, args, message):
+    result = run_plugin("--suite=tabletop", "--policy=scripted", *args, junit=None)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+class LocalCluster:
+    """A head and a second node (`ray start`), in a directory of their own."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        # the cluster's own token: the head, the node and the session all carry it
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+                    "RAY_TMPDIR": str(root), "RAY_USAGE_STATS_ENABLED": "0"}
+        self.address = f"127.0.0.1:{self.port}"
+        self.node_port = free_port()
+
+    def start(self, second_node: bool) -> LocalCluster:
+        self._ray("start", "--head", f"--port={self.port}", "--num-cpus=1",
+                  "--include-dashboard=false", f"--temp-dir={self.root}")
+        if second_node:
+            self._ray("start", f"--address={self.address}", "--num-cpus=1",
+                      f"--node-manager-port={self.node_port}")
+        return self
+
+    def kill_second_node(self) -> None:
+        self._kill(f"--node_manager_port={self.node_port}")
+
+    def kill_all(self) -> None:
+        self._kill(str(self.root))
+        self._kill(f"--gcs_server_port={self.port}")
+
+    def _kill(self, pattern: str) -> None:
+        subprocess.run(["pkill", "-9", "-f", "--", pattern], check=False)
+
+    def _ray(self, *args: str) -> None:
+        done = subprocess.run([sys.executable, "-c", "from ray.scripts.scripts import main; main()",
+                               *args], env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"ray {' '.join(args)}:\n{done.stdout}{done.stderr}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def cluster(tmp_path_factory):
+    made: list[LocalCluster] = []
+
+    def start(second_node: bool = True) -> LocalCluster:
+        made.append(LocalCluster(tmp_path_factory.mktemp("ray")).start(second_node))
+        return made[-1]
+
+    yield start
+    for each in made:
+        each.kill_all()
+
+
+def run_until(args: list[str], cwd: Path, env: dict[str, str], after_results: int,
+              then) -> tuple[int, str]:
+    """Run pytest, call `then()` once `after_results` cases have reported, wait for it."""
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                "-v", *args], cwd=cwd, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    seen, lines, done = 0, [], False
+    for line in process.stdout:
+        lines.append(line)
+        if "test_episode[" in line and ("PASSED" in line or "FAILED" in line):
+            seen += 1
+            if seen == after_results and not done:
+                then()
+                done = True
+    return process.wait(timeout=600), "".join(lines)
+
+
+@pytest.mark.slow
+def test_two_node_cluster_losing_a_node_loses_no_case(cluster, tmp_path, junit_episodes,
+                                                       run_plugin, pytester):
+    reference = run_plugin(*MATRIX, "--seeds=4", "-n", "2", junit="xdist.xml", timeout=300)
+    ray = cluster(second_node=True)
+    code, out = run_until([*MATRIX, "--seeds=4", f"--wam-ray={ray.address}",
+                           "--junitxml=ray.xml", "-o", "junit_family=xunit1"],
+                          pytester.path, ray.env, after_results=3, then=ray.kill_second_node)
+    by_ray = junit_episodes(pytester.path / "ray.xml")
+    assert outcomes(by_ray) == outcomes(junit_episodes(pytester.path / "xdist.xml")), out
+    assert code == reference.ret
+    assert "2 node(s), 2 CPUs" in out
+    assert len({p["wam.ray_actor"].split(" pid ")[0] for p in by_ray.values()}) == 2
+
+
+@pytest.mark.slow
+def test_losing_the_cluster_errors_every_outstanding_case_and_ends_the_run(
+        cluster, junit_episodes, pytester):
+    ray = cluster(second_node=False)
+    started = time.monotonic()
+    code, out = run_until([*MATRIX, "--seeds=4", f"--wam-ray={ray.address}",
+                           "--junitxml=ray.xml", "-o", "junit_family=xunit1"],
+                          pytester.path, ray.env, after_results=2, then=ray.kill_all)
+    episodes = junit_episodes(pytester.path / "ray.xml")
+    assert len(episodes) == 16, out
+    lost = [p for p in episodes.values() if p["wam.status"] == "error"]
+    assert lost and all(p["wam.error_kind"] == "worker_crash" and
+                        p["wam.error"].startswith("the Ray driver process ended") for p in lost)
+    assert code == 1
+    assert time.monotonic() - started < 300
+    assert "wamrobust verdict:" in out
