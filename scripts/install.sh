@@ -37,7 +37,7 @@ fi
 if ! "$PYTHON" -c "import torch" 2>/dev/null; then
     "$PYTHON" -m pip install -q "torch==${TORCH_VERSION}" ${TORCH_INDEX:+--index-url "$TORCH_INDEX"}
 fi
-"$PYTHON" -m pip install -q -e ".[dev,reports]"
+"$PYTHON" -m pip install -q -e ".[dev,reports,ray]"
 
 scripts/setup_vulkan.sh || echo "install.sh: SAPIEN rendering is not set up (reason above):" \
     "the robotwin_plus suite needs it, the other suites do not" >&2
