@@ -7,6 +7,8 @@ case by construction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pytest_wamrobust.core import registry
 from pytest_wamrobust.core.deadline import InferTimeout
 from pytest_wamrobust.core.episode import StepHook, run_episode
@@ -19,11 +21,14 @@ from pytest_wamrobust.core.types import EpisodeSpec
 class PolicySlot:
     """The process's policy instance, built on first use. An instance whose `infer` call
     was abandoned at the deadline may still be running it, so it is never used again:
-    the next episode gets a fresh one."""
+    the next episode gets a fresh one. `build` replaces the registry's factory (a Ray
+    actor's handle on a shared policy)."""
 
-    def __init__(self, policy_spec: str, suite: Suite, policy_args: dict[str, str]) -> None:
+    def __init__(self, policy_spec: str, suite: Suite, policy_args: dict[str, str],
+                 build: Callable[[], Policy] | None = None) -> None:
         self._spec = policy_spec
         self._context = PolicyContext.from_options(suite.env_spec, policy_args)
+        self._build = build or (lambda: registry.make_policy(self._spec, self._context))
         self._policy: Policy | None = None
         self._build_error = ""
 
@@ -32,7 +37,7 @@ class PolicySlot:
         and is tried once per process: every later call raises the same line."""
         if self._policy is None and not self._build_error:
             try:
-                self._policy = registry.make_policy(self._spec, self._context)
+                self._policy = self._build()
             except UsageError as exc:
                 self._build_error = str(exc)
         if self._policy is None:

@@ -14,7 +14,7 @@ from typing import Any
 from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.results import ERROR, EpisodeResult
 from pytest_wamrobust.core.seeding import episode_seed
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.types import CaseKey, EpisodeSpec
 
 #: `error_kind` of a case whose actor or driver died (the kind xdist's crashes get).
 WORKER_CRASH = "worker_crash"
@@ -30,6 +30,10 @@ class EpisodeJob:
     policy_args: dict[str, str] = field(default_factory=dict)
     infer_timeout_s: float | None = None
     video: str = "none"
+    #: one batched policy instance per GPU for all actors (`--wam-ray-policy=shared`)
+    shared_policy: bool = False
+    #: `--wam-replay`'s cases and their stored episodes (the suite cannot draw them)
+    replays: dict[CaseKey, EpisodeSpec] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,16 +62,20 @@ class Outcome:
 
 
 class EpisodeActor:
-    """A Ray actor's state: the suite and a policy slot, built once per actor."""
+    """A Ray actor's state: the suite and a policy slot, built once per actor; with a
+    policy `host` (`--wam-ray-policy=shared`) the slot holds a handle on it instead."""
 
-    def __init__(self, job: EpisodeJob) -> None:
+    def __init__(self, job: EpisodeJob, host: Any = None) -> None:
+        import ray
+
         from pytest_wamrobust.core import registry
         from pytest_wamrobust.core.player import PolicySlot
+        from pytest_wamrobust.distributed.policy_host import SharedPolicy
 
         self.job = job
         self.suite = registry.make_suite(job.suite, job.suite_args)
-        self.slot = PolicySlot(job.policy, self.suite, job.policy_args)
-        import ray
+        self.slot = PolicySlot(job.policy, self.suite, job.policy_args,
+                               build=None if host is None else lambda: SharedPolicy(host))
 
         node_id = ray.get_runtime_context().get_node_id()
         self.node = f"{socket.gethostname()} node {node_id[:8]} pid {os.getpid()}"
@@ -78,8 +86,9 @@ class EpisodeActor:
     def play(self, key: CaseKey) -> Outcome:
         from pytest_wamrobust.core.errors import CaseUnavailableError
         from pytest_wamrobust.core.player import play_case
+        from pytest_wamrobust.core.replay import case_spec
 
-        spec = self.suite.episode_spec(key)
+        spec = case_spec(self.suite, key, self.job.replays)
         with tempfile.TemporaryDirectory(prefix="wamrobust-video-") as folder:
             recorder = self._recorder(folder)
             try:

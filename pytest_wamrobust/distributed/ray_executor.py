@@ -53,6 +53,9 @@ class RayExecutor:
         self._process.start()
         child.close()
         reply = self._receive(CONNECT_TIMEOUT_S)
+        if reply is not None and reply[0] == "usage":
+            self.close()
+            raise UsageError(reply[1])
         if reply is None or reply[0] != "ready":
             reason = reply[1] if reply else last_line(self.log_path)
             self.close()
@@ -127,6 +130,9 @@ def drive(conn: Connection, job: EpisodeJob, address: str | None, cpus_per_actor
     try:
         pool = RayPool(job, address, cpus_per_actor, runtime_env)
         conn.send(("ready", pool.describe()))
+    except UsageError as exc:  # the run's own mistake (a policy that cannot be shared)
+        conn.send(("usage", str(exc)))
+        return
     except Exception as exc:  # noqa: BLE001 - the reason goes back as one line
         conn.send(("error", one_line(exc)))
         return

@@ -13,6 +13,7 @@ Faults are the pool's job, never a lost case:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -21,7 +22,7 @@ from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from pytest_wamrobust.core.deadline import WATCHDOG_ENV
-from pytest_wamrobust.core.errors import one_line
+from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.types import CaseKey
 from pytest_wamrobust.distributed.episodes import (
     WORKER_CRASH,
@@ -68,23 +69,51 @@ class RayPool:
         self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
                       logging_level=logging.WARNING,
                       num_cpus=os.cpu_count() if address is None else None)
+        self.hosts: list[Any] = []
+        self.host_cpus = 0.0
+        if job.shared_policy:
+            self._start_policy_hosts()
+
+    def _start_policy_hosts(self) -> None:
+        """One PolicyHost per GPU of the cluster (one on a CPU if it has none), ready
+        before any simulator actor starts: a policy that cannot be shared is one line."""
+        from pytest_wamrobust.distributed.policy_host import MAX_CONCURRENT_CALLS, PolicyHost
+
+        gpus = int(self.ray.cluster_resources().get("GPU", 0.0))
+        place = {"num_gpus": 1} if gpus else {"num_cpus": 1}
+        self.host_cpus = 0.0 if gpus else 1.0
+        count = max(1, gpus)
+        callers = -(-self.capacity() // count)  # simulator actors per host, rounded up
+        host_class = self.ray.remote(PolicyHost).options(
+            max_concurrency=MAX_CONCURRENT_CALLS, **place)
+        self.hosts = [host_class.remote(self.job, callers) for _ in range(count)]
+        states = self.ray.get([host.ready.remote() for host in self.hosts],
+                              timeout=ACTOR_START_TIMEOUT_S)
+        problem = next((problem for _, problem in states if problem), "")
+        if problem:
+            raise UsageError(problem)
 
     def capacity(self) -> int:
-        """How many actors the cluster's CPUs hold."""
-        cpus = float(self.ray.cluster_resources().get("CPU", 0.0))
-        return int(cpus // self.cpus_per_actor)
+        """How many simulator actors the cluster's CPUs hold (beside any policy host)."""
+        cpus = float(self.ray.cluster_resources().get("CPU", 0.0)) - self.host_cpus
+        return max(0, int(cpus // self.cpus_per_actor))
 
     def describe(self) -> str:
         nodes = [n for n in self.ray.nodes() if n.get("Alive")]
         cpus = sum(float(n.get("Resources", {}).get("CPU", 0.0)) for n in nodes)
+        shared = (f", one shared batched policy on {len(self.hosts)} "
+                  f"{'GPU' if not self.host_cpus else 'CPU'}(s)") if self.hosts else ""
         return (f"Ray: {self.address}, {len(nodes)} node(s), {cpus:g} CPUs, "
-                f"{self.cpus_per_actor:g} CPU(s) per actor")
+                f"{self.cpus_per_actor:g} CPU(s) per actor{shared}")
 
     def outcomes(self, keys: Sequence[CaseKey]) -> Generator[Outcome, None, None]:
         """One Outcome per key, each exactly once, as the episodes finish."""
         return _Dispatch(self, keys).run()
 
     def close(self) -> None:
+        for host in self.hosts:
+            with contextlib.suppress(Exception):  # gone with its node already
+                self.ray.kill(host)
         if self.ray.is_initialized():
             self.ray.shutdown()
 
@@ -102,6 +131,7 @@ class _Dispatch:
         self.load: dict[Any, int] = {}                     # live actor -> cases queued on it
         self.dead: set[Any] = set()
         self.start_failures: list[str] = []
+        self.started = 0
 
     def run(self) -> Generator[Outcome, None, None]:
         try:
@@ -133,7 +163,10 @@ class _Dispatch:
         return ready
 
     def _start_actor(self) -> None:
-        actor = self.pool.actor_class.remote(self.pool.job)
+        hosts = self.pool.hosts
+        host = hosts[self.started % len(hosts)] if hosts else None
+        self.started += 1
+        actor = self.pool.actor_class.remote(self.pool.job, host)
         self.starting[actor.ready.remote()] = (actor, time.monotonic() + ACTOR_START_TIMEOUT_S)
 
     def _settle(self, ref: Any) -> Iterator[Outcome]:

@@ -81,6 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(controller, CONTROLLER)
         if run.options.ray:
             _register_ray(config, run)
+        elif run.options.ray_policy or run.options.ray_cpus:
+            raise pytest.UsageError("--wam-ray-policy and --wam-ray-cpus place work on Ray "
+                                    "actors: add --wam-ray (or --wam-ray=ADDRESS)")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

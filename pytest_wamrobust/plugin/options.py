@@ -32,6 +32,8 @@ DESCRIPTION = ("robustness evaluation of robot policies (pytest-wamrobust). Bare
 MAX_SEEDS = 10_000
 #: `--wam-ray` given without an address: start a Ray runtime in this process.
 RAY_LOCAL = "local"
+#: --wam-ray-policy's values; the first is the default.
+RAY_POLICY_PLACEMENTS = ("per-actor", "shared")
 #: More CPUs per Ray actor than any node has: a typo.
 MAX_CPUS_PER_ACTOR = 1024
 #: Where --wam-video writes, relative to the directory pytest runs in.
@@ -149,6 +151,23 @@ def cpus_per_actor(text: str) -> float:
     return cpus
 
 
+def ray_policy_placement(text: str) -> str:
+    value = str(text).strip()
+    if value not in RAY_POLICY_PLACEMENTS:
+        choices = " or ".join(RAY_POLICY_PLACEMENTS)
+        raise argparse.ArgumentTypeError(f"--wam-ray-policy takes {choices}, got {text!r}")
+    return value
+
+
+def replay_switch(text: str) -> bool:
+    """`--wam-replay` alone is true; its ini value is true or false."""
+    value = str(text).strip().lower()
+    if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+        raise argparse.ArgumentTypeError(f"--wam-replay takes no value (or true/false), got "
+                                         f"{text!r} (a test path after it? put --wam-replay last)")
+    return value in ("true", "yes", "1", "on")
+
+
 @dataclass(frozen=True)
 class _Option:
     flag: str
@@ -196,6 +215,10 @@ _OPTIONS = (
             "remote one (pip install 'pytest-wamrobust[ray]')", "ADDRESS", bare=RAY_LOCAL),
     _Option("--wam-ray-cpus", "wamrobust_ray_cpus", cpus_per_actor,
             "CPUs each Ray actor (one simulator and its policy) reserves (default 1)", "N"),
+    _Option("--wam-ray-policy", "wamrobust_ray_policy", ray_policy_placement,
+            "where the policy runs under --wam-ray: per-actor (default, an instance in "
+            "each simulator actor) or shared (one batched instance per GPU of the "
+            "cluster for all actors; needs a policy with infer_batch)", "PLACEMENT"),
     _Option("--wam-baseline", "wamrobust_baseline", None,
             "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
             "McNemar per setting, exit status 1 on a regression", "FILE"),
@@ -210,6 +233,10 @@ _OPTIONS = (
     _Option("--wam-examples", "wamrobust_examples", None,
             "folder of the failing perturbations --wam-search keeps and replays first "
             "(default .wamrobust/examples)", "DIR"),
+    _Option("--wam-replay", "wamrobust_replay", replay_switch,
+            "run exactly the failing perturbations --wam-search kept under --wam-examples "
+            "(ids like tabletop/lift_cube/light/m0.23/<hash>) instead of the level grid: "
+            "the regression suite", "true|false", bare="true"),
 )
 
 
@@ -251,11 +278,13 @@ class RunOptions:
     infer_timeout: float | None = None
     ray: str | None = None
     ray_cpus: float | None = None
+    ray_policy: str | None = None
     baseline: str | None = None
     alpha: float | None = None
     min_effect: float | None = None
     search: int | None = None
     examples: str | None = None
+    replay: bool | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
     suite_args: dict[str, str] = field(default_factory=dict)
 

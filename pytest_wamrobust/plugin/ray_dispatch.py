@@ -37,7 +37,9 @@ class RayDispatch:
         job = EpisodeJob(suite=options.suite or self.run.suite.name,
                          policy=self.run.policy_spec, suite_args=dict(options.suite_args),
                          policy_args=dict(options.policy_args),
-                         infer_timeout_s=options.infer_deadline_s, video=options.video or "none")
+                         infer_timeout_s=options.infer_deadline_s, video=options.video or "none",
+                         shared_policy=options.ray_policy == "shared",
+                         replays=dict(self.run.replays))
         address = None if options.ray == RAY_LOCAL else options.ray
         try:
             self.executor = RayExecutor(job, address, options.ray_cpus or 1.0)

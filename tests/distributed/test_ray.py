@@ -35,16 +35,23 @@ def outcomes(episodes: dict[str, dict[str, str]]) -> dict[str, tuple[str, str]]:
 
 
 def test_ray_gives_each_case_the_outcome_xdist_gives(run_plugin, junit_episodes, pytester):
+    """Per-actor policies, and one shared batched policy (--wam-ray-policy=shared: its
+    batched rows equal solo calls): the same outcome per case as `-n 2`."""
     xdist = run_plugin(*MATRIX, "-n", "2", junit="xdist.xml", timeout=300)
     ray = run_plugin(*MATRIX, "--wam-ray", junit="ray.xml", timeout=300)
+    shared = run_plugin(*MATRIX, "--wam-ray", "--wam-ray-policy=shared", "-k", "test_episode",
+                        junit="shared.xml", timeout=300)
     by_xdist = junit_episodes(pytester.path / "xdist.xml")
     by_ray = junit_episodes(pytester.path / "ray.xml")
+    by_shared = junit_episodes(pytester.path / "shared.xml")
     assert len(by_xdist) == 8
-    assert outcomes(by_ray) == outcomes(by_xdist)
-    assert ray.ret == xdist.ret
+    assert outcomes(by_ray) == outcomes(by_xdist) == outcomes(by_shared)
+    assert ray.ret == xdist.ret == shared.ret
     assert all(p["wam.ray_actor"] for p in by_ray.values())
+    assert len({p["wam.ray_policy_host"] for p in by_shared.values()}) == 1
     ray.stdout.fnmatch_lines(["wamrobust: Ray: a local Ray runtime, 1 node(s), * CPUs, 1 CPU(s) "
                               "per actor"])
+    shared.stdout.fnmatch_lines(["wamrobust: Ray: *one shared batched policy on 1 CPU(s)"])
     table = [line for line in ray.outlines if line.startswith(("clean ", "camera "))]
     assert table == [line for line in xdist.outlines if line.startswith(("clean ", "camera "))]
 
@@ -74,6 +81,9 @@ def test_an_actor_that_dies_is_replaced_and_its_case_retried_once(
     (("--wam-ray", "-n", "2"), "--wam-ray and -n both spread the episodes over processes"),
     (("--wam-ray", "tests/"), "a path after a bare --wam-ray is read as its address"),
     (("--wam-ray-cpus=0",), "--wam-ray-cpus takes a number of CPUs per actor above 0"),
+    (("--wam-ray-policy=shared",), "add --wam-ray"),
+    (("--wam-ray", "--wam-ray-policy=shared"),
+     "--wam-ray-policy=shared needs a policy with infer_batch"),
 ])
 def test_bad_ray_options_are_one_line(run_plugin, args, message):
     result = run_plugin("--suite=tabletop", "--policy=scripted", *args, junit=None)
