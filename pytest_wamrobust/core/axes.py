@@ -431,10 +431,25 @@ class Axis:
             if level == 0:
                 return st.just((0.0, self._identity(r)))
             return st.integers(1, per_level).flatmap(
-                lambda j: self._strategy(r, level, j / per_level).map(
+                lambda j: self.at_magnitude(((level - 1) * per_level + j) / MAGNITUDE_STEPS,
+                                            r).map(
                     lambda p: (((level - 1) * per_level + j) / MAGNITUDE_STEPS, p)))
 
         return st.integers(0, len(LEVELS)).flatmap(in_level)
+
+    def at_magnitude(self, magnitude: float, ranges: AxisRanges | None = None
+                     ) -> st.SearchStrategy[dict]:
+        """The parameters at one magnitude m of the search's grid (0: the identity), the
+        axis' other parameters free: what a uniform sampler of the search's space draws."""
+        r = ranges or self.default_ranges
+        steps = round(magnitude * MAGNITUDE_STEPS)
+        if not 0 <= steps <= MAGNITUDE_STEPS:
+            raise ValueError(f"a magnitude is in [0, 1], got {magnitude}")
+        if steps == 0:
+            return st.just(self._identity(r))
+        per_level = MAGNITUDE_STEPS // len(LEVELS)
+        level = -(-steps // per_level)
+        return self._strategy(r, level, (steps - (level - 1) * per_level) / per_level)
 
 
 AXIS_REGISTRY: dict[str, Axis] = {

@@ -92,6 +92,8 @@ class EpisodeResult:
         ]
         if self.error:
             props += [("error", self.error), ("error_kind", self.error_kind)]
+        if self.key.replay:
+            props.append(("replay", self.key.replay))
         if self.video:
             props.append(("video", self.video))
         props += sorted(self.extra.items())
@@ -104,7 +106,7 @@ class EpisodeResult:
             "suite", "task", "setting", "level", "seed", "episode_seed", "policy", "status",
             "success", "steps", "chunks", "latency_p50_ms", "latency_p95_ms",
             "latency_p99_ms", "latency_max_ms", "latency_ms", "params", "instruction",
-            "wall_time_s", "clipped_values", "error", "error_kind", "video",
+            "wall_time_s", "clipped_values", "error", "error_kind", "video", "replay",
         }
         values = result_values(properties)
         key = CaseKey(
@@ -113,6 +115,7 @@ class EpisodeResult:
             setting=values["setting"],
             level=int(values["level"]),
             seed_index=int(values["seed"]),
+            replay=values.get("replay", ""),
         )
         return cls(
             key=key,

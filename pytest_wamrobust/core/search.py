@@ -34,6 +34,9 @@ from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, TaskSpec, le
 if TYPE_CHECKING:  # Hypothesis loads with the search: `wamrobust report` runs without it
     from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
+    from pytest_wamrobust.core.player import PolicySlot
+    from pytest_wamrobust.core.protocols import Env
+
 #: Node-id stem of the search cases, next to `test_episode`.
 SEARCH_TEST = "test_search"
 #: Where failing perturbations are kept unless --wam-examples says otherwise.
@@ -90,6 +93,24 @@ class Rollout:
 
     result: EpisodeResult
     mean_progress: float | None = None
+
+
+def play_example(suite: Suite, slot: PolicySlot, spec: EpisodeSpec,
+                 infer_timeout_s: float | None = None) -> Rollout:
+    """One search example, played as every case is (`core.player.play_case`: the scene
+    built and closed, the per-call deadline), sampling the Env's `progress()` after
+    every action where it has one."""
+    from pytest_wamrobust.core.player import play_case
+
+    samples: list[float] = []
+
+    def sample(env: Env) -> None:
+        progress = getattr(env, "progress", None)
+        if callable(progress):
+            samples.append(float(progress()))
+
+    result = play_case(suite, slot, spec, step_hook=sample, infer_timeout_s=infer_timeout_s)
+    return Rollout(result, statistics.fmean(samples) if samples else None)
 
 
 @dataclass

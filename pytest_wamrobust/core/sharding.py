@@ -58,7 +58,7 @@ def _order(key: CaseKey) -> tuple:
     """Task-major, then the study's setting order, so round-robin dealing interleaves
     every (task, setting) block across shards."""
     setting = SETTINGS.index(key.setting) if key.setting in SETTINGS else len(SETTINGS)
-    return (key.suite, key.task, setting, key.setting, key.level, key.seed_index)
+    return (key.suite, key.task, setting, key.setting, key.level, key.seed_index, key.replay)
 
 
 def shard_cases(cases: Iterable[CaseKey], shard: Shard) -> list[CaseKey]:

@@ -145,24 +145,37 @@ class CaseKey:
     setting: str
     level: int
     seed_index: int
+    #: a stored failure replayed (`--wam-replay`): `m0.23/<hash>`; its parameters are
+    #: stored, not drawn from the key (core.replay); level is the level m falls in
+    replay: str = ""
 
     @property
     def case_id(self) -> str:
-        """Reads like `tabletop/pick_cube/camera/L3/s07`; also the pytest parameter id."""
+        """Reads like `tabletop/pick_cube/camera/L3/s07`, a replay like
+        `tabletop/lift_cube/light/m0.23/<hash>`; also the pytest parameter id."""
+        if self.replay:
+            return f"{self.suite}/{self.task}/{self.setting}/{self.replay}"
         return f"{self.suite}/{self.task}/{self.setting}/L{self.level}/s{self.seed_index:02d}"
 
     @classmethod
     def parse(cls, case_id: str) -> CaseKey | None:
         """Inverse of `case_id` (None if `case_id` is not one)."""
         match = _CASE_ID.match(case_id)
-        if not match:
-            return None
-        return cls(match["suite"], match["task"], match["setting"], int(match["level"]),
-                   int(match["seed"]))
+        if match:
+            return cls(match["suite"], match["task"], match["setting"], int(match["level"]),
+                       int(match["seed"]))
+        match = _REPLAY_ID.match(case_id)
+        if match and float(match["m"]) <= 1.0:
+            replay = f"m{match['m']}/{match['hash']}"
+            return cls(match["suite"], match["task"], match["setting"],
+                       level_of(float(match["m"])), 0, replay)
+        return None
 
 
 _CASE_ID = re.compile(
     r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<setting>[^/]+)/L(?P<level>\d+)/s(?P<seed>\d+)$")
+_REPLAY_ID = re.compile(
+    r"^(?P<suite>[^/]+)/(?P<task>.+)/(?P<setting>[^/]+)/m(?P<m>[01]\.\d\d)/(?P<hash>[0-9a-f]{10})$")
 
 
 @dataclass(frozen=True)

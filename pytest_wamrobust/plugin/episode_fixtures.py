@@ -80,12 +80,13 @@ def current_policy(slot: PolicySlot) -> Policy:
 
 
 @pytest.fixture
-def episode_spec(request: pytest.FixtureRequest, suite: Suite) -> EpisodeSpec:
-    """The case of this test; tests asking for it are parametrized over the suite's cases."""
+def episode_spec(request: pytest.FixtureRequest, wam_run: WamRun) -> EpisodeSpec:
+    """The case of this test; tests asking for it are parametrized over the suite's cases
+    (with --wam-replay, the stored failures)."""
     key = getattr(request, "param", None)
     if key is None:
         pytest.fail("episode_spec is only available when pytest runs with --suite", pytrace=False)
-    return suite.episode_spec(key)
+    return wam_run.spec(key)
 
 
 @pytest.fixture

@@ -16,9 +16,15 @@ from pathlib import Path
 from pytest_wamrobust.core import gates, registry
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext, Suite
-from pytest_wamrobust.core.search import SEARCH_TEST, SearchKey, search_keys
+from pytest_wamrobust.core.replay import case_spec, replay_specs
+from pytest_wamrobust.core.search import (
+    DEFAULT_EXAMPLES_DIR,
+    SEARCH_TEST,
+    SearchKey,
+    search_keys,
+)
 from pytest_wamrobust.core.sharding import stratified_sample
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.types import CaseKey, EpisodeSpec
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
 from pytest_wamrobust.records.video import check_artifacts_dir
 
@@ -41,6 +47,8 @@ class WamRun:
     thresholds: gates.Thresholds
     #: the (task, axis) pairs --wam-search explores, one `test_search` case each
     searches: list[SearchKey] = field(default_factory=list)
+    #: --wam-replay: the stored failures, case -> its exact episode (core.replay)
+    replays: dict[CaseKey, EpisodeSpec] = field(default_factory=dict)
 
     @classmethod
     def build(cls, options: RunOptions, rootdir: Path) -> WamRun:
@@ -58,7 +66,9 @@ class WamRun:
                                    PolicyContext.from_options(suite.env_spec, options.policy_args))
         selection = CaseSelection(tasks=options.tasks, axes=options.axes,
                                   levels=options.levels, seeds=options.seeds)
-        cases = list_cases(suite, selection)
+        replays = (replay_specs(suite, selection, options.examples or DEFAULT_EXAMPLES_DIR)
+                   if options.replay else {})
+        cases = list(replays) if replays else list_cases(suite, selection)
         if options.sample is not None:
             cases = stratified_sample(cases, options.sample)
         manifest = getattr(suite, "manifest", None)
@@ -66,7 +76,11 @@ class WamRun:
             getattr(manifest, "thresholds", {}) or {}, getattr(manifest, "source", suite.name),
             rootdir, options.thresholds)
         searches = search_keys(suite, selection, options.examples) if options.search else []
-        return cls(options, suite, options.policy, cases, thresholds, searches)
+        return cls(options, suite, options.policy, cases, thresholds, searches, replays)
+
+    def spec(self, key: CaseKey) -> EpisodeSpec:
+        """The episode of one of this run's cases (a replay's stored one)."""
+        return case_spec(self.suite, key, self.replays)
 
     @property
     def policy_label(self) -> str:

@@ -17,42 +17,22 @@ from pytest_wamrobust.plugin.episode_fixtures import current_policy
 if TYPE_CHECKING:
     from pytest_wamrobust.core import gates
     from pytest_wamrobust.core.player import PolicySlot
-    from pytest_wamrobust.core.protocols import Env
-    from pytest_wamrobust.core.search import Rollout, SearchKey, SearchResult
-    from pytest_wamrobust.core.types import EpisodeSpec
+    from pytest_wamrobust.core.search import SearchKey, SearchResult
     from pytest_wamrobust.plugin.run import WamRun
-
-
-def rollout_in(run: WamRun, slot: PolicySlot, spec: EpisodeSpec) -> Rollout:
-    """One search example, played as every case is (`core.player.play_case`: the scene
-    built and closed, the per-call deadline), sampling the Env's `progress()` after
-    every action where it has one."""
-    import statistics
-
-    from pytest_wamrobust.core.player import play_case
-    from pytest_wamrobust.core.search import Rollout
-
-    samples: list[float] = []
-
-    def sample(env: Env) -> None:
-        progress = getattr(env, "progress", None)
-        if callable(progress):
-            samples.append(float(progress()))
-
-    result = play_case(run.suite, slot, spec, step_hook=sample,
-                       infer_timeout_s=run.options.infer_deadline_s)
-    return Rollout(result, statistics.fmean(samples) if samples else None)
 
 
 @pytest.fixture
 def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
                   policy_slot: PolicySlot) -> SearchResult:
-    """The search of this `test_search[suite/task/axis]` case, its properties recorded.
+    """The search of this `test_search[suite/task/axis]` case, its properties recorded,
+    its smallest failure kept for `--wam-replay`.
     A search that cannot be judged (flaky, an errored minimal example) errors the case."""
+    from pytest_wamrobust.core.replay import save_failure
     from pytest_wamrobust.core.search import (
         DEFAULT_EXAMPLES_DIR,
         axis_ranges,
         example_database,
+        play_example,
         run_search,
         scene_count,
     )
@@ -60,12 +40,13 @@ def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
     key: SearchKey = request.param
     run = wam_run
     task = next(t for t in run.suite.tasks() if t.name == key.task)
+    examples = run.options.examples or DEFAULT_EXAMPLES_DIR
     result = run_search(
         key, task, axis_ranges(run.suite, key.axis), scene_count(run.suite, run.options.seeds),
-        lambda spec: rollout_in(run, policy_slot, spec),
-        max_examples=run.options.search or 1,
-        database=example_database(run.options.examples or DEFAULT_EXAMPLES_DIR),
+        lambda spec: play_example(run.suite, policy_slot, spec, run.options.infer_deadline_s),
+        max_examples=run.options.search or 1, database=example_database(examples),
         policy=current_policy(policy_slot).metadata.name)
+    save_failure(examples, result)  # for --wam-replay
     request.node.user_properties.extend(result.to_properties())
     if result.errored:
         pytest.fail(result.summary(), pytrace=False)

@@ -174,15 +174,17 @@ class Controller:
     def _error_result(self, nodeid: str, status: str, kind: str, reason: str) -> EpisodeResult:
         key = episode_case_key(nodeid)
         assert key is not None
+        seed = episode_seed(key)
         try:
-            params = dict(self.run.suite.episode_spec(key).params)
+            spec = self.run.spec(key)
+            params, seed = dict(spec.params), spec.episode_seed
         except Exception:  # noqa: BLE001 - the seed is what matters; params are a bonus
             params = {}
         # the name the policy reports for itself, so reports group this case with its run
         policy = next((r.policy for r in self.results.values() if r.policy),
                       self.run.policy_label)
         return EpisodeResult(key=key, status=status, steps=0, params=params,
-                             episode_seed=episode_seed(key), policy=policy,
+                             episode_seed=seed, policy=policy,
                              error=reason, error_kind=kind)
 
 

@@ -143,3 +143,67 @@ def test_the_search_is_deterministic_under_xdist(pytester, run_plugin):
                          for name, p in searches(pytester.path / "report.xml").items()})
     assert len(outcomes[0]) == 4
     assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_kept_failures_replay_as_episode_cases_that_fail_again(pytester, run_plugin,
+                                                               junit_episodes):
+    """The search keeps clause_averse's failure; --wam-replay runs exactly it as an
+    episode case (same parameters, instruction, episode seed) that fails again, and the
+    next release's replay run is paired with it by --wam-baseline, under -n 2."""
+    pytester.makepyfile(search_policies=POLICIES)
+    run_plugin("--policy=search_policies:clause_averse", *LIFT, "--axes=language",
+               "--wam-search=20", "--wam-examples=ex")
+    found = searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
+    kept = list(pytester.path.joinpath("ex", "replay").rglob("*.json"))
+    assert len(kept) == 1
+
+    replay = run_plugin("--policy=search_policies:clause_averse", "--suite=tabletop",
+                        "--wam-examples=ex", "--wam-replay", junit="base.xml")
+    assert replay.ret == 1
+    ((name, props),) = junit_episodes(pytester.path / "base.xml").items()
+    assert name == f"test_episode[tabletop/lift_cube/language/m0.41/{kept[0].stem}]"
+    assert props["wam.status"] == "failure" and props["wam.level"] == "3"
+    assert (props["wam.params"], props["wam.instruction"], props["wam.episode_seed"]) == (
+        found["wam.breaking_params"], found["wam.breaking_instruction"],
+        found["wam.breaking_episode_seed"])
+    replay.stdout.fnmatch_lines(["language *1 *0 *0 *0.0%*"])
+
+    fixed = run_plugin("--policy=scripted", "--suite=tabletop", "--wam-examples=ex",
+                       "--wam-baseline=base.xml", "-n", "2", "--wam-replay")
+    assert fixed.ret == 0, fixed.stdout.str()
+    ((_, props),) = junit_episodes(pytester.path / "report.xml").items()
+    assert props["wam.status"] == "success" and props["wam.replay"] == f"m0.41/{kept[0].stem}"
+    fixed.stdout.fnmatch_lines(["*Language*1*0.0*100.0*", "*baseline: no regression -> exit 0"])
+
+
+def test_replay_with_nothing_kept_is_one_line(run_plugin):
+    result = run_plugin("--policy=noop", "--suite=tabletop", "--wam-examples=ex",
+                        "--wam-replay", junit=None)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--wam-replay: no stored failure of suite tabletop in the "
+                                 "selected tasks and axes under ex*--wam-search keeps them*"])
+
+
+@pytest.mark.slow
+def test_ray_actors_play_a_replay_case_with_its_stored_parameters(pytester, run_plugin,
+                                                                   junit_episodes):
+    """The actor cannot draw a replay case's parameters from its key: it gets them."""
+    pytest.importorskip("ray", reason="pip install 'pytest-wamrobust[ray]'")
+    from pytest_wamrobust.core.replay import save_failure
+    from pytest_wamrobust.core.search import SearchKey, SearchResult
+    from pytest_wamrobust.core.types import CaseKey
+    from pytest_wamrobust.sims.tabletop.suite import make_suite
+
+    params = {"ambient": 0.069, "azimuth_deg": -20.7, "elevation_deg": -6.9,
+              "intensity_log2": -0.345, "tint": [-0.138, -0.138, -0.138]}
+    save_failure(pytester.path / "ex", SearchResult(
+        SearchKey("tabletop", "lift_cube", "light"), "noop", 3, 3, found=True,
+        breaking_magnitude=0.23, params=params, episode_seed=1657306580))
+    grid = make_suite().episode_spec(CaseKey("tabletop", "lift_cube", "light", 2, 0))
+    assert dict(grid.params) != params  # what the suite would draw from the key
+    result = run_plugin("--policy=noop", "--suite=tabletop", "--wam-examples=ex",
+                        "-k", "test_episode", "--wam-ray", "--wam-replay", timeout=300)
+    assert result.ret == 1, result.stdout.str()
+    ((_, props),) = junit_episodes(pytester.path / "report.xml").items()
+    assert json.loads(props["wam.params"]) == params and "wam.ray_actor" in props
+    assert props["wam.episode_seed"] == "1657306580"
