@@ -30,6 +30,7 @@ from pytest_wamrobust.sims.robotwin.tasks import (
     TASKS,
     Layout,
     ObjectSpec,
+    progress,
 )
 
 CONTROL_HZ = 20.0
@@ -286,6 +287,10 @@ class RobotwinEnv:
 
     def success(self) -> bool:
         return bool(self.task.success(self.world()))
+
+    def progress(self) -> float:
+        """Progress toward the goal in [0, 1]: the optional score --wam-search targets."""
+        return progress(self.task, self.world())
 
     def close(self) -> None:
         self._scene = None

@@ -71,11 +71,25 @@ PRESSED = 0.011
 LIFTED = 0.08
 
 
+#: The distance over which a "bring it there" task's progress falls from 1 to 0.
+PROGRESS_SPAN_M = 0.3
+
+
 @dataclass(frozen=True)
 class TaskDef:
     layout: Callable[[np.random.Generator], Layout]
     success: Callable[[Mapping[str, Any]], bool]
     arms: str  # "both" or "either": which arms the task needs
+    #: how far toward the goal, in [0, 1): lifted height, distance to the goal, depth
+    score: Callable[[Mapping[str, Any]], float]
+
+
+def progress(task: TaskDef, world: Mapping[str, Any]) -> float:
+    """Progress toward the goal in [0, 1], 1 only when it holds: what --wam-search
+    targets (a slow solve is close to one that fails)."""
+    if task.success(world):
+        return 1.0
+    return float(min(0.99, max(0.0, task.score(world))))
 
 
 def _u(rng: np.random.Generator, spread: float) -> float:
@@ -96,6 +110,22 @@ def resting_on(world: Mapping[str, Any], name: str, site: str) -> bool:
 def lifted(world: Mapping[str, Any], name: str) -> bool:
     obj = _obj(world, name)
     return obj["pos"][2] >= world["table_z"] + obj["half"][2] + LIFTED
+
+
+def height(world: Mapping[str, Any], name: str) -> float:
+    """How far toward `lifted`: the object's height above rest over LIFTED."""
+    obj = _obj(world, name)
+    return float((obj["pos"][2] - world["table_z"] - obj["half"][2]) / LIFTED)
+
+
+def near(world: Mapping[str, Any], name: str, xy: Any) -> float:
+    """1 at `xy` (in the plane), falling to 0 at PROGRESS_SPAN_M away."""
+    gap = math.dist(_obj(world, name)["pos"][:2], xy[:2])
+    return 1.0 - gap / PROGRESS_SPAN_M
+
+
+def _site(world: Mapping[str, Any], site: str) -> Any:
+    return world["sites"][site]["pos"]
 
 
 # --- both arms ---------------------------------------------------------------------
@@ -190,19 +220,28 @@ def _place_can_on_plate(rng: np.random.Generator) -> Layout:
 
 
 TASKS: dict[str, TaskDef] = {
-    "lift_pot": TaskDef(_lift_pot, lambda w: lifted(w, "pot"), "both"),
-    "lift_bar": TaskDef(_lift_bar, lambda w: lifted(w, "bar"), "both"),
-    "handover_bar": TaskDef(_handover_bar, lambda w: resting_on(w, "bar", "goal"), "both"),
+    "lift_pot": TaskDef(_lift_pot, lambda w: lifted(w, "pot"), "both",
+                        lambda w: height(w, "pot")),
+    "lift_bar": TaskDef(_lift_bar, lambda w: lifted(w, "bar"), "both",
+                        lambda w: height(w, "bar")),
+    "handover_bar": TaskDef(_handover_bar, lambda w: resting_on(w, "bar", "goal"), "both",
+                            lambda w: near(w, "bar", _site(w, "goal"))),
     "place_dual_blocks": TaskDef(
         _place_dual_blocks,
         lambda w: (resting_on(w, "red_block", "left_goal")
                    and resting_on(w, "blue_block", "right_goal")),
-        "both"),
-    "stack_blocks": TaskDef(_stack_blocks, _stacked, "both"),
+        "both",
+        lambda w: (near(w, "red_block", _site(w, "left_goal"))
+                   + near(w, "blue_block", _site(w, "right_goal"))) / 2),
+    "stack_blocks": TaskDef(_stack_blocks, _stacked, "both",
+                            lambda w: near(w, "green_block", _obj(w, "red_block")["pos"])),
     "press_buttons": TaskDef(
         _press_buttons, lambda w: all(b["depth"] >= PRESSED for b in w["buttons"].values()),
-        "both"),
-    "put_in_basket": TaskDef(_put_in_basket, _in_basket, "either"),
+        "both",
+        lambda w: sum(min(1.0, b["depth"] / PRESSED) for b in w["buttons"].values())
+        / max(1, len(w["buttons"]))),
+    "put_in_basket": TaskDef(_put_in_basket, _in_basket, "either",
+                             lambda w: near(w, "block", _obj(w, "basket")["pos"])),
     "place_can_on_plate": TaskDef(_place_can_on_plate, lambda w: resting_on(w, "can", "plate"),
-                                  "either"),
+                                  "either", lambda w: near(w, "can", _site(w, "plate"))),
 }
