@@ -76,7 +76,8 @@ def current_policy(slot: PolicySlot) -> Policy:
     try:
         return slot.current()
     except UsageError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    pytest.fail(message, pytrace=False)  # outside `except`: no "During handling of" chain
 
 
 @pytest.fixture
