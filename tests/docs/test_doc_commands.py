@@ -308,6 +308,49 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         runs="--policy=ws://127.0.0.1:8000 -n 2"),
     "python benchmarks/bench_robotwin.py --seeds 20": Run(
         r"^  all +160/160 ", slow=True, timeout=900),
+    # --- docs/scaling.md: Ray clusters and the batched server ---
+    "pip install 'pytest-wamrobust[ray]'": Elsewhere(
+        "from PyPI (network); scripts/install.sh installs the same extra from the checkout",
+        by="scripts/install.sh", runs="ray"),
+    "pytest --suite=tabletop --policy=tiny-vla --wam-ray --junitxml=report.xml": (
+        Run(r"^suite tabletop, policy tiny-vla: 2 episodes", exit=(0, 1),
+            extra="--tasks=lift_cube --axes=clean,camera --levels=1",
+            why="2 episodes on a local Ray runtime instead of 192: the same dispatch"),
+        # test_latency runs in the session (it is skipped under -n 2: 117 passed, 1 skipped)
+        Run(r"^=+ 75 failed, 118 passed in ", exit=(1,), slow=True, timeout=900)),
+    "export RAY_AUTH_MODE=token": Elsewhere(
+        "a line of the Slurm job script (needs a Slurm cluster); token authentication on a "
+        "two-node ray start cluster is tested",
+        by="tests/distributed/test_ray.py::test_two_node_cluster_losing_a_node_loses_no_case"),
+    "export RAY_AUTH_TOKEN=\"$(python -c 'import secrets; print(secrets.token_hex(32))')\"":
+        Elsewhere("a line of the Slurm job script (needs a Slurm cluster); a fresh token per "
+                  "cluster is how the two-node test starts its own",
+                  by="tests/distributed/test_ray.py::test_two_node_cluster_losing_a_node_loses_"
+                     "no_case"),
+    'pytest --suite=tabletop --policy=tiny-vla --wam-ray="$head_ip:6379" --junitxml=report.xml':
+        Elsewhere("the Slurm job's run on its head node (needs a Slurm cluster); --wam-ray=HOST:"
+                  "PORT against a ray start head is tested",
+                  by="tests/distributed/test_ray.py::test_two_node_cluster_losing_a_node_loses_"
+                     "no_case", runs='f"--wam-ray={ray.address}"'),
+    "wamrobust serve --policy=tiny-wam --suite=tabletop --device cuda --max-batch 32 "
+    "--host 0.0.0.0 --port 8000": Elsewhere(
+        "a GPU, and a port on every interface; the batching server on CPU is tested",
+        by="tests/policies/test_batched_serving.py::"
+           "test_same_outcome_per_case_batched_unbatched_and_in_process",
+        runs='"--max-batch=2", "--batch-wait-ms=200"'),
+    "pytest --suite=tabletop --policy=ws://gpu-box:8000 --wam-ray=auto": Elsewhere(
+        "a placeholder GPU host and a running ray start cluster on this machine"),
+    "python benchmarks/bench_ray.py --two-node": (
+        Run(r"^two-node cluster: 24 of 24 cases recorded: True; identical outcomes: True",
+            exit=(0, 1), extra="--tasks lift_cube --repeat 1",
+            why="as written: 192 cases x 5 runs, ~12 min; one task (24 cases) once each way "
+                "(exit 1 = the ratio goal missed on a shared machine)"),
+        Run(r"^two-node cluster: 192 of 192 cases recorded: True; identical outcomes: True",
+            exit=(0, 1), slow=True, timeout=1800)),
+    "python benchmarks/bench_batched_serving.py --seconds 15": (
+        Run(r"^server peak RSS 2 clients / 1 client: ", extra="--seconds 1 --clients 2",
+            why="as written: 3 phases of 15 s with 8 client processes; 1 s with 2 clients"),
+        Run(r"^server peak RSS 8 clients / 1 client: ", slow=True, timeout=900)),
     # --- docs/suites.md: the example package, installed into a fresh venv ---
     "pip install ./examples/wamrobust-example-suite": Elsewhere(
         "would install into the test environment; installed into a fresh venv instead",
