@@ -69,9 +69,10 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
         what = [f"{unsolved} unsolved episode{'s' if unsolved != 1 else ''}"] if unsolved else []
         what += [f"{broken_searches} search{'es' if broken_searches != 1 else ''} that found "
                  f"a failure"] if broken_searches else []
-        return RunVerdict(False, f"no gates or baseline: {' and '.join(what)} fail the run "
-                                 f"(gates judge rates and breaking points instead: see "
-                                 f"--wam-thresholds)" +
+        verb = "fails" if unsolved + broken_searches == 1 else "fail"
+        judged = "rates and breaking points" if broken_searches else "rates"
+        return RunVerdict(False, f"no gates or baseline: {' and '.join(what)} {verb} the run "
+                                 f"(gates judge {judged} instead: see --wam-thresholds)" +
                                  (f"; {others[0]}" if others else ""))
     if others:
         return RunVerdict(False, f"no gates or baseline: every episode solved; {others[0]}")
