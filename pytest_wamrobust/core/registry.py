@@ -16,7 +16,7 @@ import inspect
 import re
 import sys
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from pytest_wamrobust.core.errors import UsageError, one_line
@@ -43,6 +43,12 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 def available(group: str) -> list[str]:
     """Registered names of one entry point group, sorted."""
     return sorted({ep.name for ep in entry_points(group=group)})
+
+
+def registered(group: str, name: str) -> EntryPoint | None:
+    """The entry point `name` of `group` (None if absent): the one place the plugin's
+    entry point groups (policies, suites, oracles) are looked up."""
+    return next((ep for ep in entry_points(group=group) if ep.name == name), None)
 
 
 def policy_factory(spec: str) -> PolicyFactory:
@@ -174,17 +180,18 @@ def _name_of(factory: Callable[..., Any]) -> str:
 def _named_or_dotted(spec: str, group: str, what: str, option: str) -> Callable[..., Any]:
     if ":" in spec:
         return _load_dotted(spec, what)
-    matches = [ep for ep in entry_points(group=group) if ep.name == spec]
-    if not matches:
+    found = registered(group, spec)
+    if found is None:
         names = ", ".join(available(group)) or "none installed"
         raise UsageError(f"unknown {what} {spec!r} for {option} (searched the entry points "
                          f"of {sys.executable}); available: {names} (or module:callable)"
                          f"{_did_you_mean(spec, available(group))}")
     try:
-        return matches[0].load()
+        loaded: Callable[..., Any] = found.load()
     except Exception as exc:  # noqa: BLE001 - a broken plugin package is the user's to fix
-        raise UsageError(f"{what} {spec!r} is registered as {matches[0].value} but could "
+        raise UsageError(f"{what} {spec!r} is registered as {found.value} but could "
                          f"not be imported: {one_line(exc)}") from None
+    return loaded
 
 
 def _load_dotted(spec: str, what: str) -> Callable[..., Any]:

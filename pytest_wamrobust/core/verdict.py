@@ -70,9 +70,9 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
         what += [f"{broken_searches} search{'es' if broken_searches != 1 else ''} that found "
                  f"a failure"] if broken_searches else []
         verb = "fails" if unsolved + broken_searches == 1 else "fail"
-        judged = "rates and breaking points" if broken_searches else "rates"
+        what_gates_judge = "rates and breaking points" if broken_searches else "rates"
         return RunVerdict(False, f"no gates or baseline: {' and '.join(what)} {verb} the run "
-                                 f"(gates judge {judged} instead: see --wam-thresholds)" +
+                                 f"(gates judge {what_gates_judge} instead: see --wam-thresholds)" +
                                  (f"; {others[0]}" if others else ""))
     if others:
         return RunVerdict(False, f"no gates or baseline: every episode solved; {others[0]}")

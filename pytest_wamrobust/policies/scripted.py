@@ -9,9 +9,9 @@ ceiling the learned policies are compared against.
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
-from pytest_wamrobust.core import policy_args
+from pytest_wamrobust.core import policy_args, registry
 from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.protocols import Policy, PolicyContext
 
@@ -23,11 +23,11 @@ def make_policy(ctx: PolicyContext) -> Policy:
     """The registered oracle of the suite `ctx.env_spec.suite`; `chunk_length` and
     `replan_steps` imitate another model's chunking (each oracle has its defaults)."""
     suite = ctx.env_spec.suite
-    matches = _oracles(suite)
+    oracle = _oracle(suite)
     try:
-        factory = matches[0].load()
+        factory = oracle.load()
     except Exception as exc:  # noqa: BLE001 - a broken plugin is one line for the user
-        raise UsageError(f"the {suite!r} oracle ({matches[0].value}) cannot be imported: "
+        raise UsageError(f"the {suite!r} oracle ({oracle.value}) cannot be imported: "
                          f"{one_line(exc)}") from None
     return factory(ctx)
 
@@ -35,18 +35,18 @@ def make_policy(ctx: PolicyContext) -> Policy:
 def check_oracle(ctx: PolicyContext) -> None:
     """The registry's preflight: a suite without an oracle is one line at start-up, not
     the same error in every case. Only looks the name up; nothing is imported."""
-    _oracles(ctx.env_spec.suite)
+    _oracle(ctx.env_spec.suite)
 
 
 make_policy.preflight = check_oracle  # type: ignore[attr-defined]
 
 
-def _oracles(suite: str) -> list[EntryPoint]:
-    matches = [ep for ep in entry_points(group=ORACLE_GROUP) if ep.name == suite]
-    if not matches:
-        known = ", ".join(sorted({ep.name for ep in entry_points(group=ORACLE_GROUP)})) or "none"
+def _oracle(suite: str) -> EntryPoint:
+    oracle = registry.registered(ORACLE_GROUP, suite)
+    if oracle is None:
+        known = ", ".join(registry.available(ORACLE_GROUP)) or "none"
         raise UsageError(
             f"--policy=scripted has no oracle for suite {suite!r} (oracles exist for: {known}); "
             f"register one under the entry point group {ORACLE_GROUP!r} or pick another --policy"
         )
-    return matches
+    return oracle
