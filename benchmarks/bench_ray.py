@@ -87,7 +87,8 @@ def two_nodes() -> Iterator[str]:
         yield address
     finally:  # only this cluster's processes: `ray stop` would stop every Ray here
         for pattern in (str(root), f"--gcs_server_port={port}",
-                        f"--node_manager_port={node_port}"):
+                        f"--node_manager_port={node_port}",  # the head's Ray Client server:
+                        f"ray.util.client.server --address=[^ ]*:{port} "):
             subprocess.run(["pkill", "-9", "-f", "--", pattern], check=False)
 
 
