@@ -43,8 +43,17 @@ ACTOR_START_TIMEOUT_S = 120.0
 #: Actors of one dispatch that may fail to start (their suite or policy import fails,
 #: their node leaves) before the remaining cases are errors saying why.
 MAX_START_FAILURES = 4
+#: Environment variables the actors get from the session (see `session_settings`).
+SETTING_PREFIX = "WAMROBUST_"
 #: Plays of one case: the first, and one retry on another actor after a crash.
 MAX_ATTEMPTS = 2
+
+
+def session_settings() -> dict[str, str]:
+    """The session's WAMROBUST_* variables (a policy server's address and API key, the
+    suites' settings): an actor on another node has its own environment, so they travel
+    with its runtime_env, as they reach an xdist worker by inheritance."""
+    return {name: value for name, value in os.environ.items() if name.startswith(SETTING_PREFIX)}
 
 
 class ClusterLost(RuntimeError):
@@ -63,7 +72,7 @@ class RayPool:
         self.cpus_per_actor = cpus_per_actor
         self.address = address or "a local Ray runtime"
         env = dict(runtime_env or {})
-        env["env_vars"] = {**env.get("env_vars", {}), WATCHDOG_ENV: "1"}
+        env["env_vars"] = {**env.get("env_vars", {}), **session_settings(), WATCHDOG_ENV: "1"}
         self.actor_class: Any = self.ray.remote(EpisodeActor).options(
             num_cpus=cpus_per_actor, runtime_env=env, scheduling_strategy="SPREAD")
         self.ray.init(address=address, include_dashboard=False, log_to_driver=False,

@@ -118,6 +118,7 @@ class LocalCluster:
     def kill_all(self) -> None:
         self._kill(str(self.root))
         self._kill(f"--gcs_server_port={self.port}")
+        self._kill(f"ray.util.client.server --address=[^ ]*:{self.port}")  # names neither
 
     def _kill(self, pattern: str) -> None:
         subprocess.run(["pkill", "-9", "-f", "--", pattern], check=False)
@@ -196,3 +197,27 @@ def test_losing_the_cluster_errors_every_outstanding_case_and_ends_the_run(
     assert code == 1
     assert time.monotonic() - started < 300
     assert "wamrobust verdict:" in out
+
+
+@pytest.mark.slow
+def test_actors_on_a_cluster_get_the_sessions_policy_server_key(cluster, tmp_path, pytester):
+    """A cluster started without the key: the actors still reach a key-protected server,
+    because the session's WAMROBUST_* settings travel with them (as to xdist workers)."""
+    ray = cluster(second_node=False)
+    server = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust", "serve", "--port=0",
+                               "--policy=scripted", "--suite=tabletop", "--api-key=sekrit"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split(" on ")[1].split()[0]
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--suite=tabletop",
+             f"--policy={url}", "--tasks=lift_cube", "--axes=clean", "--seeds=1",
+             f"--wam-ray={ray.address}", "-k", "test_episode"],
+            cwd=pytester.path, env={**ray.env, "WAMROBUST_POLICY_API_KEY": "sekrit"},
+            capture_output=True, text=True, timeout=300)
+    finally:
+        server.kill()
+        server.wait(10)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "3 passed" in done.stdout
