@@ -338,13 +338,19 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         by="tests/policies/test_batched_serving.py::"
            "test_same_outcome_per_case_batched_unbatched_and_in_process",
         runs='"--max-batch=2", "--batch-wait-ms=200"'),
+    "pytest --suite=tabletop --policy=tiny-wam --wam-ray=auto --wam-ray-policy=shared": Elsewhere(
+        "needs a running ray start cluster on this machine (auto); the shared policy host on a "
+        "local runtime is tested against -n 2",
+        by="tests/distributed/test_ray.py::test_ray_gives_each_case_the_outcome_xdist_gives",
+        runs='"--wam-ray-policy=shared"'),
     "pytest --suite=tabletop --policy=ws://gpu-box:8000 --wam-ray=auto": Elsewhere(
         "a placeholder GPU host and a running ray start cluster on this machine"),
     "python benchmarks/bench_ray.py --two-node": (
         Run(r"^two-node cluster: 24 of 24 cases recorded: True; identical outcomes: True",
-            exit=(0, 1), extra="--tasks lift_cube --repeat 1",
+            exit=(0, 1), extra="--tasks lift_cube --repeat 1", slow=True,
             why="as written: 192 cases x 5 runs, ~12 min; one task (24 cases) once each way "
-                "(exit 1 = the ratio goal missed on a shared machine)"),
+                "(exit 1 = the ratio goal missed on a shared machine); ~2 min, so slow too: "
+                "the fast selection has tests/distributed/test_ray.py"),
         Run(r"^two-node cluster: 192 of 192 cases recorded: True; identical outcomes: True",
             exit=(0, 1), slow=True, timeout=1800)),
     "python benchmarks/bench_batched_serving.py --seconds 15": (
