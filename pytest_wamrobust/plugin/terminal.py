@@ -33,6 +33,8 @@ def header_lines(run: WamRun) -> list[str]:
         subset += f" (shard {run.options.shard} runs about 1/{run.options.shard.count})"
     if run.options.sample:
         subset += f" (a sample of {run.options.sample} per setting and level)"
+    if run.replays:
+        subset += " (--wam-replay: the stored failures, each with its own scene)"
     return [
         (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, "
          f"{len(cases)} cases{subset}: tasks {','.join(tasks)}; settings {','.join(settings)}; "
