@@ -7,7 +7,7 @@ A search that finds a failure writes it as one JSON file under the example folde
 the exact parameters, the magnitude, the scene and its episode seed, so a replay needs
 neither Hypothesis nor the ranges the search drew from. Its case key carries
 `replay = "m0.23/<hash>"` (id `tabletop/lift_cube/light/m0.23/<hash>`, level = the
-level m falls in, seed index 0): the suite cannot draw its parameters from the key, so
+level m falls in, 1 for m = 0, seed index 0): the suite cannot draw its parameters from the key, so
 `case_spec` takes them from the stored file, here, in an xdist worker and in a Ray actor.
 
 Pure (no pytest).
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.protocols import CaseSelection, Suite
-from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, level_of
+from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, replay_level
 
 if TYPE_CHECKING:
     from pytest_wamrobust.core.search import SearchResult
@@ -58,8 +58,8 @@ def save_failure(examples_dir: str | Path, result: SearchResult) -> Path | None:
 
 def replay_specs(suite: Suite, selection: CaseSelection,
                  examples_dir: str | Path) -> dict[CaseKey, EpisodeSpec]:
-    """The stored failures of `suite` within the selection's tasks and axes (levels: the
-    level m falls in), each as a replay case and its exact episode, in case order.
+    """The stored failures of `suite` within the selection's tasks and axes (levels:
+    `replay_level(m)`), each as a replay case and its exact episode, in case order.
     Nothing stored, or a file that does not read, is one line."""
     root = Path(examples_dir, REPLAY_DIR, suite.name)
     tasks = {t.name: t for t in suite.tasks()}
@@ -70,7 +70,7 @@ def replay_specs(suite: Suite, selection: CaseSelection,
             task, axis, magnitude = data["task"], data["axis"], float(data["magnitude"])
             params, scene = dict(data["params"]), int(data["scene"])
             seed = int(data["episode_seed"])
-            level = level_of(magnitude)
+            level = replay_level(magnitude)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"--wam-replay: {path} is not a stored failure "
                              f"({one_line(exc)}); delete it or rerun --wam-search") from None

@@ -44,6 +44,12 @@ def level_of(magnitude: float) -> int:
     return -(-round(magnitude * MAGNITUDE_STEPS) * len(LEVELS) // MAGNITUDE_STEPS)
 
 
+def replay_level(magnitude: float) -> int:
+    """A replayed failure's level: the level m falls in, m = 0 (the axis' identity: the
+    scene failed unperturbed) counting as level 1, since an axis' cases have levels 1-5."""
+    return max(1, level_of(magnitude))
+
+
 @dataclass(frozen=True)
 class CameraSpec:
     """One RGB camera of a suite; `role` is "third_person" or "wrist"."""
@@ -146,7 +152,7 @@ class CaseKey:
     level: int
     seed_index: int
     #: a stored failure replayed (`--wam-replay`): `m0.23/<hash>`; its parameters are
-    #: stored, not drawn from the key (core.replay); level is the level m falls in
+    #: stored, not drawn from the key (core.replay); level is `replay_level(m)`
     replay: str = ""
 
     @property
@@ -168,7 +174,7 @@ class CaseKey:
         if match and float(match["m"]) <= 1.0:
             replay = f"m{match['m']}/{match['hash']}"
             return cls(match["suite"], match["task"], match["setting"],
-                       level_of(float(match["m"])), 0, replay)
+                       replay_level(float(match["m"])), 0, replay)
         return None
 
 

@@ -35,6 +35,8 @@ def test_grid_ids_are_unchanged_and_a_replay_id_parses_to_its_key():
     assert replay.case_id == "tabletop/lift_cube/light/m0.23/b9a8624f2c"
     assert CaseKey.parse(replay.case_id) == replay  # level = the level m falls in
     assert CaseKey.parse("tabletop/a/b/light/m0.41/0123456789").task == "a/b"
+    clean = CaseKey.parse("tabletop/lift_cube/light/m0.00/0123456789")  # failed unperturbed
+    assert clean is not None and clean.level == 1  # an axis' cases have levels 1-5
     for bad in ("tabletop/lift_cube/light/m1.50/b9a8624f2c", "tabletop/lift_cube/light/m0.2/x",
                 "tabletop/lift_cube/light/m0.23/B9A8624F2C"):
         assert CaseKey.parse(bad) is None
