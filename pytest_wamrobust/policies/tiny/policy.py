@@ -1,4 +1,5 @@
-"""`--policy=tiny-vla` / `--policy=tiny-wam`: the packaged checkpoints behind the Policy protocol.
+"""`--policy=tiny-vla` / `--policy=tiny-wam` (tabletop) and `--policy=tiny-vla-libero` (the
+real LIBERO, trained on libero_spatial): the packaged checkpoints behind the Policy protocol.
 
 Torch runs with a fixed thread count (`--policy-arg threads=N`, default 1) and the WAM's
 initial noise comes from a CPU generator seeded by `reset`, so a case acts the same on
@@ -52,8 +53,8 @@ class TinyPolicy(EpisodeInOne):
         missing = [c for c in cfg.cameras if c not in env_spec.camera_names]
         if missing or env_spec.action_dim != cfg.action_dim or env_spec.state_dim != 8:
             raise UsageError(
-                f"{name} was trained on tabletop-like suites (cameras {list(cfg.cameras)}, "
-                f"state 8, action {cfg.action_dim}); suite {env_spec.suite!r} has cameras "
+                f"{name} was trained on suites with cameras {list(cfg.cameras)}, "
+                f"state 8, action {cfg.action_dim}; suite {env_spec.suite!r} has cameras "
                 f"{list(env_spec.camera_names)}, state {env_spec.state_dim}, "
                 f"action {env_spec.action_dim}")
         torch.set_num_threads(threads)
@@ -130,3 +131,8 @@ def make_tiny_vla(ctx: PolicyContext) -> TinyPolicy:
 @policy_args.declare(*ARGS)
 def make_tiny_wam(ctx: PolicyContext) -> TinyPolicy:
     return load_policy("tiny-wam", ctx)
+
+
+@policy_args.declare(*ARGS)
+def make_tiny_vla_libero(ctx: PolicyContext) -> TinyPolicy:
+    return load_policy("tiny-vla-libero", ctx)
