@@ -9,6 +9,11 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml, Properties
 
+from pytest_wamrobust.core.replay import save_failure
+from pytest_wamrobust.core.search import SearchKey, SearchResult
+from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.sims.tabletop.suite import make_suite
+
 POLICIES = Path(__file__).parents[1].joinpath("search_policies.py").read_text()
 LIFT = ("--suite=tabletop", "--tasks=lift_cube", "-k", "test_search")
 
@@ -189,11 +194,6 @@ def test_ray_actors_play_a_replay_case_with_its_stored_parameters(pytester, run_
                                                                    junit_episodes):
     """The actor cannot draw a replay case's parameters from its key: it gets them."""
     pytest.importorskip("ray", reason="pip install 'pytest-wamrobust[ray]'")
-    from pytest_wamrobust.core.replay import save_failure
-    from pytest_wamrobust.core.search import SearchKey, SearchResult
-    from pytest_wamrobust.core.types import CaseKey
-    from pytest_wamrobust.sims.tabletop.suite import make_suite
-
     params = {"ambient": 0.069, "azimuth_deg": -20.7, "elevation_deg": -6.9,
               "intensity_log2": -0.345, "tint": [-0.138, -0.138, -0.138]}
     save_failure(pytester.path / "ex", SearchResult(
