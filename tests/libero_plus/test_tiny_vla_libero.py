@@ -13,8 +13,9 @@ import pytest
 
 from pytest_wamrobust.cli import main
 from pytest_wamrobust.core.episode import run_episode
+from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.registry import make_policy
+from pytest_wamrobust.core.registry import make_policy, make_suite
 from pytest_wamrobust.core.results import SUCCESS
 from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir
 from pytest_wamrobust.policies.tiny.demos import Episode
@@ -48,6 +49,17 @@ def test_clean_seeds_and_demo_scenes_are_disjoint_init_states(suite):
     assert demos == list(range(protocol.TEST_INIT_STATES, protocol.TEST_INIT_STATES + 40))
     many = suite.cases(CaseSelection(axes=["clean"], tasks=[SPATIAL], seeds=50))
     assert max(k.seed_index for k in many) < protocol.TEST_INIT_STATES
+
+
+def test_runnable_variants_leave_out_only_what_the_assets_cannot_build(suite):
+    """`--suite-arg variants=runnable`, which the LIBERO-Plus sample of the docs uses."""
+    runnable = make_suite("libero_plus", {"variants": "runnable"})
+    everything = list(suite.cases(CaseSelection()))
+    kept = list(runnable.cases(CaseSelection()))
+    buildable = [k for k in everything if suite.catalog.extra_assets_present(suite.variant(k))]
+    assert kept == buildable and 0 < len(kept) < len(everything)
+    with pytest.raises(UsageError, match=r"variants=all\|runnable, got variants=some"):
+        make_suite("libero_plus", {"variants": "some"})
 
 
 def test_it_acts_on_a_real_observation_deterministically(suite):
