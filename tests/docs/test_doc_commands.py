@@ -110,6 +110,9 @@ WHY_TRAIN = ("as written: 12,000 steps, 5-8 min, and it overwrites the weights s
 TEST_DOCS = "tests/report/test_docs_commands.py::test_latency_json_commands_of_the_doc_work"
 LIBERO_VENV = "needs .venv-libero (scripts/install_libero_plus.sh)"
 
+SEARCH_KEEPS = ("pytest --suite=tabletop --policy=tiny-vla --tasks=lift_cube --axes=light "
+                "--wam-search=8 -k test_search")
+
 COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     # --- README.md ---
     "bash scripts/install.sh": Elsewhere(
@@ -124,6 +127,18 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
             extra="--tasks=lift_cube --axes=light --wam-search=2",
             why="one (task, axis) with 2 examples: the same search path"),
         Run(r"^push_to_region +0\.34 +>=1 +0\.07", exit=(1,), slow=True)),
+    SEARCH_KEEPS: Run(r"^lift_cube +0\.21$", exit=(1,)),
+    "pytest --suite=tabletop --policy=tiny-vla --wam-replay -rf --junitxml=replay.xml": Run(
+        r"^FAILED wamrobust::test_episode\[tabletop/lift_cube/light/m0\.21/c9dbe41df0\]",
+        exit=(1,), after=(SEARCH_KEEPS,)),
+    "python benchmarks/bench_search.py --tasks 4 --budget 30": (
+        Run(r"^replay \(pytest --wam-replay\): (\d+) of \1 kept failures fail again",
+            extra="--tasks 1 --axes robot_init,light --budget 5",
+            why="one task, two axes, 5 rollouts per method: the same three methods and replay"),
+        Elsewhere("about 15 minutes of CPU on a quiet 2-core machine; its figures are "
+                  "docs/search.md's")),
+    "python benchmarks/bench_search.py --tasks 4 --budget 20 --scenes 1": Elsewhere(
+        "about 20 minutes of CPU; the run above covers the same code"),
     'pytest --policy=scripted --suite=tabletop -k "lift_cube/camera/L3/s00"': Run(
         r"^=+ 1 passed, 192 deselected in "),
     "pytest --policy=mypkg.policies:make --suite=tabletop --axes=clean -p no:xdist": Run(
@@ -188,6 +203,20 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     ".venv-libero/bin/python benchmarks/bench_libero_oracle.py "
     "--tasks libero_spatial,libero_object --axes robot_init,layout --variants 1": Elsewhere(
         f"40 LIBERO episodes, ~8 min (the doc's measurement); {LIBERO_VENV}"),
+    ".venv-libero/bin/wamrobust record --suite libero_plus --tasks libero_spatial "
+    "--episodes 10 --every 5": Elsewhere(
+        f"100 LIBERO oracle episodes, ~1 h; {LIBERO_VENV}; one demo recorded twice is run there",
+        by="tests/libero_plus/test_tiny_vla_libero.py::test_recording_is_deterministic_and_"
+           "starts_from_demo_init_states"),
+    ".venv-libero/bin/wamrobust train tiny-vla-libero --steps 5000 --seed 0": Elsewhere(
+        "needs the recorded LIBERO demos (~1 h) and overwrites the shipped weights; the "
+        "same trainer's determinism is tested on tabletop demos",
+        by="tests/policies/test_tiny_training.py::test_training_is_deterministic_given_its_seed"),
+    ".venv-libero/bin/pytest --suite=libero_plus --policy=tiny-vla-libero "
+    "--tasks=libero_spatial --axes=clean --seeds=3 --junitxml=tiny-clean.xml": Elsewhere(
+        f"30 LIBERO episodes, ~11 min; {LIBERO_VENV}; two of its episodes are run there",
+        by="tests/libero_plus/test_tiny_vla_libero.py::test_it_solves_clean_libero_spatial_"
+           "episodes"),
     "bash scripts/test_libero_plus.sh": Elsewhere(
         "CI runs the fast and the slow selection at once", by=".ci/run",
         runs='bash scripts/test_libero_plus.sh -m "slow or not slow"'),
