@@ -203,20 +203,6 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     ".venv-libero/bin/python benchmarks/bench_libero_oracle.py "
     "--tasks libero_spatial,libero_object --axes robot_init,layout --variants 1": Elsewhere(
         f"40 LIBERO episodes, ~8 min (the doc's measurement); {LIBERO_VENV}"),
-    ".venv-libero/bin/wamrobust record --suite libero_plus --tasks libero_spatial "
-    "--episodes 10 --every 5": Elsewhere(
-        f"100 LIBERO oracle episodes, ~1 h; {LIBERO_VENV}; one demo recorded twice is run there",
-        by="tests/libero_plus/test_tiny_vla_libero.py::test_recording_is_deterministic_and_"
-           "starts_from_demo_init_states"),
-    ".venv-libero/bin/wamrobust train tiny-vla-libero --steps 5000 --seed 0": Elsewhere(
-        "needs the recorded LIBERO demos (~1 h) and overwrites the shipped weights; the "
-        "same trainer's determinism is tested on tabletop demos",
-        by="tests/policies/test_tiny_training.py::test_training_is_deterministic_given_its_seed"),
-    ".venv-libero/bin/pytest --suite=libero_plus --policy=tiny-vla-libero "
-    "--tasks=libero_spatial --axes=clean --seeds=3 --junitxml=tiny-clean.xml": Elsewhere(
-        f"30 LIBERO episodes, ~11 min; {LIBERO_VENV}; two of its episodes are run there",
-        by="tests/libero_plus/test_tiny_vla_libero.py::test_it_solves_clean_libero_spatial_"
-           "episodes"),
     "bash scripts/test_libero_plus.sh": Elsewhere(
         "CI runs the fast and the slow selection at once", by=".ci/run",
         runs='bash scripts/test_libero_plus.sh -m "slow or not slow"'),
