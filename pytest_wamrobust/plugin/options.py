@@ -231,8 +231,8 @@ _OPTIONS = (
             "examples (one rollout each), the first failure shrunk to its smallest "
             "magnitude; one test_search case per (task, axis)", "N"),
     _Option("--wam-examples", "wamrobust_examples", None,
-            "folder of the failing perturbations --wam-search keeps and replays first "
-            "(default .wamrobust/examples)", "DIR"),
+            "folder of the failing perturbations --wam-search keeps and replays first, "
+            "and --wam-replay runs (default .wamrobust/examples)", "DIR"),
     _Option("--wam-replay", "wamrobust_replay", replay_switch,
             "run exactly the failing perturbations --wam-search kept under --wam-examples "
             "(ids like tabletop/lift_cube/light/m0.23/<hash>) instead of the level grid: "
