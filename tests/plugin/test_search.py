@@ -125,6 +125,8 @@ def test_a_search_that_never_ran_is_an_error_not_absent(run_plugin):
     (("--wam-search=2", "--wam-examples=afile/sub"), "*--wam-examples afile/sub: cannot write "
                                                      "there*pass a writable folder"),
     (("--wam-search=2", "--axes=clean"), "*--wam-search explores perturbation axes*"),
+    (("--wam-replay", "tests"), "*--wam-replay takes no value (or true/false), got 'tests' "
+                                "(a test path after it? put --wam-replay last)"),
 ])
 def test_bad_search_input_is_one_line(pytester, run_plugin, args, line):
     pytester.path.joinpath("afile").write_text("a file, not a folder")
