@@ -133,8 +133,10 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         exit=(1,), after=(SEARCH_KEEPS,)),
     "python benchmarks/bench_search.py --tasks 4 --budget 30": (
         Run(r"^replay \(pytest --wam-replay\): (\d+) of \1 kept failures fail again",
-            extra="--tasks 1 --axes robot_init,light --budget 5",
-            why="one task, two axes, 5 rollouts per method: the same three methods and replay"),
+            extra="--tasks 1 --axes robot_init,light --budget 5", slow=True,
+            why="one task, two axes, 5 rollouts per method: the same three methods and replay "
+                "(~35 s: slow; tests/core/test_search.py and tests/plugin/test_search_runs.py "
+                "cover the fast selection)"),
         Elsewhere("about 15 minutes of CPU on a quiet 2-core machine; its figures are "
                   "docs/search.md's")),
     "python benchmarks/bench_search.py --tasks 4 --budget 20 --scenes 1": Elsewhere(
@@ -329,8 +331,9 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         by="scripts/install.sh", runs="ray"),
     "pytest --suite=tabletop --policy=tiny-vla --wam-ray --junitxml=report.xml": (
         Run(r"^suite tabletop, policy tiny-vla: 2 episodes", exit=(0, 1),
-            extra="--tasks=lift_cube --axes=clean,camera --levels=1",
-            why="2 episodes on a local Ray runtime instead of 192: the same dispatch"),
+            extra="--tasks=lift_cube --axes=clean,camera --levels=1", slow=True,
+            why="2 episodes on a local Ray runtime instead of 192: the same dispatch (~30 s "
+                "of Ray start-up: slow; tests/distributed/test_ray.py runs it fast)"),
         # test_latency runs in the session (it is skipped under -n 2: 117 passed, 1 skipped)
         Run(r"^=+ 75 failed, 118 passed in ", exit=(1,), slow=True, timeout=900)),
     "export RAY_AUTH_MODE=token": Elsewhere(
@@ -370,7 +373,10 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
             exit=(0, 1), slow=True, timeout=1800)),
     "python benchmarks/bench_batched_serving.py --seconds 15": (
         Run(r"^server peak RSS 2 clients / 1 client: ", extra="--seconds 1 --clients 2",
-            why="as written: 3 phases of 15 s with 8 client processes; 1 s with 2 clients"),
+            slow=True,
+            why="as written: 3 phases of 15 s with 8 client processes; 1 s with 2 clients "
+                "(~40 s with start-ups: slow; tests/policies/test_batched_serving.py covers "
+                "the fast selection)"),
         Run(r"^server peak RSS 8 clients / 1 client: ", slow=True, timeout=900)),
     # --- docs/suites.md: the example package, installed into a fresh venv ---
     "pip install ./examples/wamrobust-example-suite": Elsewhere(
