@@ -37,18 +37,21 @@ def outcomes(episodes: dict[str, dict[str, str]]) -> dict[str, tuple[str, str]]:
 def test_ray_gives_each_case_the_outcome_xdist_gives(run_plugin, junit_episodes, pytester):
     """Per-actor policies, and one shared batched policy (--wam-ray-policy=shared: its
     batched rows equal solo calls): the same outcome per case as `-n 2`."""
-    xdist = run_plugin(*MATRIX, "-n", "2", junit="xdist.xml", timeout=300)
-    ray = run_plugin(*MATRIX, "--wam-ray", junit="ray.xml", timeout=300)
-    shared = run_plugin(*MATRIX, "--wam-ray", "--wam-ray-policy=shared", "-k", "test_episode",
-                        junit="shared.xml", timeout=300)
+    small = (*MATRIX, "--seeds=1")  # 4 cases
+    xdist = run_plugin(*small, "-n", "2", junit="xdist.xml", timeout=300)
+    ray = run_plugin(*small, "--wam-ray", junit="ray.xml", timeout=300)
+    shared = run_plugin(*small, "--wam-ray", "--wam-ray-policy=shared", "-k", "test_episode",
+                        "--wam-video=all", junit="shared.xml", timeout=300)
     by_xdist = junit_episodes(pytester.path / "xdist.xml")
     by_ray = junit_episodes(pytester.path / "ray.xml")
     by_shared = junit_episodes(pytester.path / "shared.xml")
-    assert len(by_xdist) == 8
+    assert len(by_xdist) == 4
     assert outcomes(by_ray) == outcomes(by_xdist) == outcomes(by_shared)
     assert ray.ret == xdist.ret == shared.ret
     assert all(p["wam.ray_actor"] for p in by_ray.values())
     assert len({p["wam.ray_policy_host"] for p in by_shared.values()}) == 1
+    # videos are recorded on the actor's node and written here, where -n 2 would put them
+    assert all((pytester.path / p["wam.video"]).stat().st_size > 0 for p in by_shared.values())
     ray.stdout.fnmatch_lines(["wamrobust: Ray: a local Ray runtime, 1 node(s), * CPUs, 1 CPU(s) "
                               "per actor"])
     shared.stdout.fnmatch_lines(["wamrobust: Ray: *one shared batched policy on 1 CPU(s)"])
