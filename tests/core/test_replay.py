@@ -1,5 +1,6 @@
 """Replay cases: their id form beside the grid's, their JUnit round trip, and the stored
-failure files a search writes and --wam-replay reads (rollouts: tests/plugin/test_search_runs.py)."""
+failure files a search writes and --wam-replay reads (rollouts:
+tests/plugin/test_search_runs.py)."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ def test_noop_breaks_at_the_clean_scene(run_plugin):
     result.stdout.fnmatch_lines([
         "breaking point: smallest failing magnitude m per task and axis*",
         "task*light", "lift_cube*0.00", "median*0.00",
-        "wamrobust verdict: no gates or baseline: 1 search that found a failure fails the run (gates judge rates and breaking points*",
+        "wamrobust verdict: no gates or baseline: 1 search that found a failure fails the run "
+        "(gates judge rates and breaking points*",
     ])
     from pytest_wamrobust.cli import main
 

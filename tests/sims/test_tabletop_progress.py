@@ -23,7 +23,7 @@ def test_progress_rises_to_one_when_solved_and_not_when_idle(task):
         trace: list[float] = []
         try:
             result = run_episode(env, make(PolicyContext(suite.env_spec)), spec,
-                                 step_hook=lambda e: trace.append(e.progress()))
+                                 step_hook=lambda e, trace=trace: trace.append(e.progress()))
         finally:
             env.close()
         assert result.success is solves
