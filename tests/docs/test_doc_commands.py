@@ -205,6 +205,38 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     ".venv-libero/bin/python benchmarks/bench_libero_oracle.py "
     "--tasks libero_spatial,libero_object --axes robot_init,layout --variants 1": Elsewhere(
         f"40 LIBERO episodes, ~8 min (the doc's measurement); {LIBERO_VENV}"),
+    ".venv-libero/bin/wamrobust record --suite libero_plus --tasks libero_spatial "
+    "--episodes 10 --every 5": Elsewhere(
+        f"100 LIBERO oracle episodes, ~1 h; {LIBERO_VENV}; one demo recorded twice is run there",
+        by="tests/libero_plus/test_tiny_vla_libero.py::test_recording_is_deterministic_and_"
+           "starts_from_demo_init_states"),
+    ".venv-libero/bin/wamrobust train tiny-vla-libero --steps 5000 --seed 0": Elsewhere(
+        "needs the recorded LIBERO demos (~1 h) and overwrites the shipped weights; the "
+        "same trainer's determinism is tested on tabletop demos",
+        by="tests/policies/test_tiny_training.py::test_training_is_deterministic_given_its_seed"),
+    ".venv-libero/bin/pytest --suite=libero_plus --policy=tiny-vla-libero "
+    "--tasks=libero_spatial --axes=clean --seeds=3 --junitxml=tiny-clean.xml": Elsewhere(
+        f"30 LIBERO episodes, ~11 min; {LIBERO_VENV}; two of its episodes are run there",
+        by="tests/libero_plus/test_tiny_vla_libero.py::test_it_solves_clean_libero_spatial_"
+           "episodes"),
+    ".venv-libero/bin/pytest --suite=libero_plus --suite-arg variants=runnable "
+    "--policy=tiny-vla-libero --tasks=libero_spatial "
+    "--axes=camera,robot_init,language,noise,layout --wam-sample=2 "
+    "--junitxml=tiny-sample.xml": Elsewhere(
+        f"50 LIBERO episodes, ~17 min; {LIBERO_VENV}; variants=runnable is tested there",
+        by="tests/libero_plus/test_tiny_vla_libero.py::test_runnable_variants_leave_out_only_"
+           "what_the_assets_cannot_build"),
+    ".venv-libero/bin/pytest --suite=libero_plus --suite-arg variants=runnable "
+    "--policy=scripted --tasks=libero_spatial "
+    "--axes=camera,robot_init,language,noise,layout --wam-sample=2 "
+    "--junitxml=oracle-sample.xml": Elsewhere(
+        f"50 LIBERO episodes, ~12 min; {LIBERO_VENV}; the oracle's episodes are run there",
+        by="tests/libero_plus/test_oracle.py::test_clean_success_per_sub_suite"),
+    "wamrobust report tiny-clean.xml tiny-sample.xml oracle-sample.xml": Run(
+        r"^\| tiny-vla-libero +\| 20\.0 +\| 0\.0 +\| 20\.0 +\| 40\.0 +\| 30\.0 +\| 10\.0 +\| 20\.0",
+        files={"tiny-clean.xml": repo_file("fixtures/junit/libero_plus_tiny_clean.xml"),
+               "tiny-sample.xml": repo_file("fixtures/junit/libero_plus_tiny_sample.xml"),
+               "oracle-sample.xml": repo_file("fixtures/junit/libero_plus_oracle_sample.xml")}),
     "bash scripts/test_libero_plus.sh": Elsewhere(
         "CI runs the fast and the slow selection at once", by=".ci/run",
         runs='bash scripts/test_libero_plus.sh -m "slow or not slow"'),
