@@ -16,13 +16,13 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from policy_servers import serving
 
 from pytest_wamrobust.core import registry
 from pytest_wamrobust.core.errors import EpisodeError
 from pytest_wamrobust.core.protocols import BatchPolicy, CaseSelection, PolicyContext
 from pytest_wamrobust.core.types import Observation
 from pytest_wamrobust.policies.openpi.client import connect_policy
-from pytest_wamrobust.policies.openpi.server import PolicyServer
 
 POLICIES = ("tiny-wam", "tiny-vla")
 
@@ -76,18 +76,6 @@ def test_a_failed_batch_leaves_every_episode_as_it_was(tabletop, scenes):
         policy.infer_batch([scenes[0], broken], episodes)
     first = policy.infer_batch(scenes[:2], episodes)
     assert all(np.array_equal(first[i], alone(policy, [scenes[i]], 10 + i)[0]) for i in range(2))
-
-
-@contextmanager
-def serving(factory, env_spec, **options) -> Iterator[tuple[str, PolicyServer]]:
-    server = PolicyServer(factory, env_spec, port=0, **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{server.port}", server
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def test_one_model_for_every_connection_and_each_keeps_its_own_episode(tabletop, scenes):

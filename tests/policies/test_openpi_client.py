@@ -7,11 +7,10 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from policy_servers import serving
 
 from pytest_wamrobust.core import registry
 from pytest_wamrobust.core.episode import run_episode
@@ -19,7 +18,6 @@ from pytest_wamrobust.core.errors import EpisodeError, UsageError
 from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
 from pytest_wamrobust.core.types import Observation, PolicyMetadata
 from pytest_wamrobust.policies.openpi.client import connect_policy
-from pytest_wamrobust.policies.openpi.server import PolicyServer
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +33,6 @@ def ctx(tabletop):
 def in_process(name: str, tabletop):
     """A policy built here (served or as the reference): the client's options are not its."""
     return registry.make_policy(name, PolicyContext(tabletop.env_spec))
-
-
-@contextmanager
-def serving(factory: Callable, env_spec) -> Iterator[tuple[str, PolicyServer]]:
-    server = PolicyServer(factory, env_spec, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"ws://127.0.0.1:{server.port}", server
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def observation(instruction: str = "lift") -> Observation:
