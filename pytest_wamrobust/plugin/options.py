@@ -113,15 +113,20 @@ def seed_count(text: str) -> int:
     return seeds
 
 
+def _number(text: str) -> float:
+    """`text` as a float; NaN when it is none, so one range check refuses both."""
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        return float("nan")
+
+
 def infer_timeout(text: str) -> float:
     """Seconds one `policy.infer` may take; 0 (or `off`) lifts the deadline."""
     value = str(text).strip().lower()
     if value in ("0", "off", "none"):
         return 0.0
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = float("nan")
+    seconds = _number(value)
     if not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError(
             f"--wam-infer-timeout takes a positive number of seconds (or 0 for none), got {text!r}")
@@ -141,10 +146,7 @@ def ray_address(text: str) -> str:
 
 
 def cpus_per_actor(text: str) -> float:
-    try:
-        cpus = float(str(text).strip())
-    except ValueError:
-        cpus = float("nan")
+    cpus = _number(text)
     if not 0 < cpus <= MAX_CPUS_PER_ACTOR:
         raise argparse.ArgumentTypeError(f"--wam-ray-cpus takes a number of CPUs per actor "
                                          f"above 0 (e.g. 1 or 0.5), got {text!r}")
