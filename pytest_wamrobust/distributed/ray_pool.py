@@ -119,10 +119,14 @@ class RayPool:
         """One Outcome per key, each exactly once, as the episodes finish."""
         return _Dispatch(self, keys).run()
 
+    def kill(self, actor: Any) -> None:
+        """End an actor; one already gone with its node or the cluster is no error."""
+        with contextlib.suppress(Exception):
+            self.ray.kill(actor)
+
     def close(self) -> None:
         for host in self.hosts:
-            with contextlib.suppress(Exception):  # gone with its node already
-                self.ray.kill(host)
+            self.kill(host)
         if self.ray.is_initialized():
             self.ray.shutdown()
 
@@ -160,7 +164,7 @@ class _Dispatch:
             yield from self._fail_rest(f"the Ray cluster was lost ({one_line(exc)})")
         finally:
             for actor in [*self.load, *(a for a, _ in self.starting.values())]:
-                self._kill(actor)
+                self.pool.kill(actor)
 
     def _wait(self) -> list[Any]:
         refs = [*self.playing, *self.starting]
@@ -234,7 +238,7 @@ class _Dispatch:
         for ref, (actor, deadline) in list(self.starting.items()):
             if now > deadline:
                 del self.starting[ref]
-                self._kill(actor)
+                self.pool.kill(actor)
 
     def _fail_rest(self, reason: str) -> Iterator[Outcome]:
         rest = [*self.queue, *(key for key, _ in self.playing.values())]
@@ -242,13 +246,6 @@ class _Dispatch:
         self.playing.clear()
         for key in rest:
             yield Outcome(key, error_result(self.pool.job, key, WORKER_CRASH, reason))
-
-    def _kill(self, actor: Any) -> None:
-        try:
-            self.ray.kill(actor)
-        except Exception:  # noqa: BLE001 - already gone with its node or the cluster
-            pass
-
 
 def _cause(exc: BaseException) -> str:
     return one_line(exc).split("\n")[0][:300]
