@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from _runs import run_plugin
+
+from pytest_wamrobust.distributed.local_cluster import LocalCluster
 
 GOAL = 1.15
 WORKERS = 2
@@ -58,38 +58,21 @@ def timed(name: str, args: list[str]) -> tuple[float, dict]:
     return wall, {r.key.case_id: (r.status, r.steps) for r in results}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def two_nodes() -> Iterator[str]:
     """A `ray start` head and a second node, one CPU each; yields the address. The run
     reaches it with this process's environment (the cluster's token set in it)."""
-    root = Path(tempfile.mkdtemp(prefix="wamrobust-bench-ray-"))
-    port, node_port = free_port(), free_port()
-    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-                       "RAY_TMPDIR": str(root), "RAY_USAGE_STATS_ENABLED": "0"})
-    address = f"127.0.0.1:{port}"
-
-    def ray(*args: str) -> None:
-        done = subprocess.run([sys.executable, "-c", "from ray.scripts.scripts import main; "
-                               "main()", *args], capture_output=True, text=True, timeout=180)
-        if done.returncode:
-            sys.exit(f"ray {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-
+    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="wamrobust-bench-ray-")))
+    os.environ.update(cluster.env)
     try:
-        ray("start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
-            f"--temp-dir={root}")
-        ray("start", f"--address={address}", "--num-cpus=1", f"--node-manager-port={node_port}")
-        yield address
-    finally:  # only this cluster's processes: `ray stop` would stop every Ray here
-        for pattern in (str(root), f"--gcs_server_port={port}",
-                        f"--node_manager_port={node_port}",  # the head's Ray Client server:
-                        f"ray.util.client.server --address=[^ ]*:{port} "):
-            subprocess.run(["pkill", "-9", "-f", "--", pattern], check=False)
+        cluster.start(second_node=True)
+    except RuntimeError as exc:  # a `ray start` that failed: its output, one message
+        cluster.stop()
+        sys.exit(str(exc))
+    try:
+        yield cluster.address
+    finally:
+        cluster.stop()
 
 
 def main() -> int:

@@ -7,8 +7,6 @@ own CPU) in a temporary directory of their own, and stop only those."""
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_wamrobust.distributed.local_cluster import LocalCluster
+
 pytest.importorskip("ray", reason="pip install 'pytest-wamrobust[ray]'")
+
 
 HERE = Path(__file__).parents[1]  # faulty_policies.py, beside conftest.py
 MATRIX = ("--suite=tabletop", "--policy=tiny-vla", "--tasks=lift_cube,cube_on_plate",
@@ -95,49 +96,6 @@ def test_bad_ray_options_are_one_line(run_plugin, args, message):
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
-class LocalCluster:
-    """A head and a second node (`ray start`), in a directory of their own."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        # the cluster's own token: the head, the node and the session all carry it
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
-                    "RAY_TMPDIR": str(root), "RAY_USAGE_STATS_ENABLED": "0"}
-        self.address = f"127.0.0.1:{self.port}"
-        self.node_port = free_port()
-
-    def start(self, second_node: bool) -> LocalCluster:
-        self._ray("start", "--head", f"--port={self.port}", "--num-cpus=1",
-                  "--include-dashboard=false", f"--temp-dir={self.root}")
-        if second_node:
-            self._ray("start", f"--address={self.address}", "--num-cpus=1",
-                      f"--node-manager-port={self.node_port}")
-        return self
-
-    def kill_second_node(self) -> None:
-        self._kill(f"--node_manager_port={self.node_port}")
-
-    def kill_all(self) -> None:
-        self._kill(str(self.root))
-        self._kill(f"--gcs_server_port={self.port}")
-        self._kill(f"ray.util.client.server --address=[^ ]*:{self.port}")  # names neither
-
-    def _kill(self, pattern: str) -> None:
-        subprocess.run(["pkill", "-9", "-f", "--", pattern], check=False)
-
-    def _ray(self, *args: str) -> None:
-        done = subprocess.run([sys.executable, "-c", "from ray.scripts.scripts import main; main()",
-                               *args], env=self.env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, f"ray {' '.join(args)}:\n{done.stdout}{done.stderr}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def cluster(tmp_path_factory):
     made: list[LocalCluster] = []
@@ -148,7 +106,7 @@ def cluster(tmp_path_factory):
 
     yield start
     for each in made:
-        each.kill_all()
+        each.stop()
 
 
 def run_until(args: list[str], cwd: Path, env: dict[str, str], after_results: int,
@@ -191,7 +149,7 @@ def test_losing_the_cluster_errors_every_outstanding_case_and_ends_the_run(
     started = time.monotonic()
     code, out = run_until([*MATRIX, "--seeds=4", f"--wam-ray={ray.address}",
                            "--junitxml=ray.xml", "-o", "junit_family=xunit1"],
-                          pytester.path, ray.env, after_results=2, then=ray.kill_all)
+                          pytester.path, ray.env, after_results=2, then=ray.stop)
     episodes = junit_episodes(pytester.path / "ray.xml")
     assert len(episodes) == 16, out
     lost = [p for p in episodes.values() if p["wam.status"] == "error"]
