@@ -398,6 +398,9 @@ class Axis:
 
     `applies_to` is "scene" (edit the model before compiling it), "initial_state"
     (after reset), "observation" (transform what the policy sees) or "instruction".
+    `graded` is False where a level's parameters are unordered choices (which rewrite of
+    the instruction): nearby parameters are unrelated scenes, so the search does not
+    hill-climb on them.
     """
 
     name: str
@@ -405,6 +408,7 @@ class Axis:
     default_ranges: AxisRanges
     _strategy: Callable[[Any, int, float | None], st.SearchStrategy[dict]]
     _identity: Callable[[Any], dict]
+    graded: bool = True
 
     def ranges(self, overrides: Mapping[str, Any] | None = None, where: str = "") -> AxisRanges:
         if not overrides:
@@ -459,7 +463,7 @@ AXIS_REGISTRY: dict[str, Axis] = {
         Axis("robot_init", "initial_state", RobotInitRanges(), _robot_init_strategy,
              lambda r: {"joint_offsets": [0.0] * r.n_joints, "gripper": "keep"}),
         Axis("language", "instruction", LanguageRanges(), _language_strategy,
-             lambda r: {"kind": "", "choice": 0}),
+             lambda r: {"kind": "", "choice": 0}, graded=False),
         Axis("light", "scene", LightRanges(), _light_strategy, _light_identity),
         Axis("background", "scene", BackgroundRanges(), _background_strategy, _background_identity),
         Axis("noise", "observation", NoiseRanges(), _noise_strategy, _noise_identity),

@@ -6,7 +6,8 @@ rollout, deterministic per example (its episode seed is the grid's seed of that 
 so Hypothesis' shrinking minimises m and its flakiness report can only mean that the
 policy or the simulator is nondeterministic. Passing rollouts steer generation toward
 failure with `hypothesis.target()` on how slowly the task progressed, when the Env has
-a `progress()` score in [0, 1]; suites without one search on success alone.
+a `progress()` score in [0, 1]; suites without one, and language (whose rewrites are
+unordered choices, nothing to climb), search on success alone.
 
 Failing examples go to an example database keyed by (suite, task, axis), not by
 policy, and the next search replays them first (Hypothesis' reuse phase).
@@ -297,8 +298,8 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
     failures: list[tuple[Example, Rollout]] = []
     from pytest_wamrobust.core.axes import get_axis
 
-    strategy = st.tuples(get_axis(key.axis).magnitude_strategy(ranges),
-                         st.integers(0, max(0, scenes - 1)))
+    axis = get_axis(key.axis)
+    strategy = st.tuples(axis.magnitude_strategy(ranges), st.integers(0, max(0, scenes - 1)))
 
     @settings(max_examples=max_examples, database=database, deadline=None,
               phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
@@ -309,16 +310,18 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
     def probe(drawn: tuple[tuple[float, dict], int]) -> None:
         (magnitude, params), scene = drawn
         example = Example(magnitude, params, scene)
-        name = json.dumps([magnitude, params, scene], sort_keys=True)
-        if runs[0] >= budget and not current_build_context().is_final:
-            outcome = seen.get(name)
-            if outcome is None:
+        # The episode is (level, parameters, scene): m within a level matters only through
+        # the parameters, so an example that keeps them (a language rewrite) is played once.
+        name = json.dumps([level_of(magnitude), params, scene], sort_keys=True)
+        outcome = seen.get(name)
+        final = current_build_context().is_final  # always played: nondeterminism shows
+        if outcome is None or final:
+            if runs[0] >= budget and not final:
                 return  # past the budget: shrinking keeps what it has
-        else:
             runs[0] += 1
             outcome = rollout(example.spec(key, task))
             seen[name] = outcome
-        if outcome.mean_progress is not None and outcome.result.success:
+        if axis.graded and outcome.mean_progress is not None and outcome.result.success:
             target(1.0 - outcome.mean_progress, label="slowness of a solved episode")
         if not outcome.result.success:
             failures.append((example, outcome))

@@ -83,3 +83,22 @@ def test_min_breaking_magnitude_global_and_per_axis():
     for bad in (1.5, "x", {"lite": 0.2}):
         with pytest.raises(ThresholdsError, match="min_breaking_magnitude"):
             parse_thresholds({"min_breaking_magnitude": bad}, "f")
+
+
+def test_a_language_search_plays_each_rewrite_once_and_lands_on_its_level():
+    """m within a level does not change a rewrite: shrinking m there is free, and the
+    breaking point is the level's first step."""
+    key, task = SearchKey("tabletop", "lift_cube", "language"), TaskSpec("lift_cube", "lift", 10)
+    played = []
+
+    def roll(spec):
+        played.append((spec.key.level, spec.params["kind"], spec.params["choice"],
+                       spec.key.seed_index))
+        broken = spec.params["kind"] == "distractor"
+        return Rollout(EpisodeResult(spec.key, "failure" if broken else "success", 5), 0.5)
+
+    result = run_search(key, task, None, 2, roll, max_examples=40, database=None)
+    assert result.found and result.params["kind"] == "distractor"
+    assert result.breaking_magnitude == 0.41  # level 3, where distractors start
+    replays = len(played) - len(set(played))
+    assert replays == 1  # only the final replay of the failure plays an episode again
