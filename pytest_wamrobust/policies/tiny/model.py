@@ -5,8 +5,11 @@ Both share `ObservationEncoder` (a 3-conv CNN with keypoints per camera, the ins
 embedding and the state), so the only difference the robustness table shows is the
 world model's imagination step.
 
-`rows=True` runs a batch so that each row is bit-identical to that row run alone (see
-`run_rows`): how a served batch of episodes acts exactly as each would in-process.
+A served batch of episodes must act exactly as each would in-process, bit for bit. Two
+ways, chosen per checkpoint by `ModelConfig.batch_tile`: 1 (tiny-vla) runs a lone row as
+a batch of one and a batch with `rows=True` (see `run_rows`); N > 1 (tiny-wam) runs every
+call, a lone row included, on tiles of N rows (see `TinyPolicy`), so the kernels always
+see one shape and a row's arithmetic cannot depend on its batch.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ class ModelConfig:
     #: at future_size pixels, refined in denoise_steps iterations.
     future_size: int = 16
     denoise_steps: int = 8
+    #: Rows per forward pass at inference, zero-padded (1: a lone row runs alone).
+    batch_tile: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,6 +46,11 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         return cls(**{**data, "cameras": tuple(data["cameras"])})
+
+
+#: The WAM's tile: its denoiser's matrix products cost about the same for 1 row and 8
+#: on a CPU, so a served batch of 8 costs one pass and every row is exact.
+WAM_BATCH_TILE = 8
 
 
 def run_rows(layers: nn.Module, x: torch.Tensor, rows: bool) -> torch.Tensor:

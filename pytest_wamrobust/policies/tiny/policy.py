@@ -7,7 +7,8 @@ initial noise comes from a CPU generator seeded by `reset`, so a case acts the s
 
 That generator is the whole of an episode's state (`TinyEpisode`), kept apart from the
 network, so `wamrobust serve` runs one network for every connection and batches their
-requests (`infer_batch`: one pass, each row bit-identical to the episode run alone).
+requests (`infer_batch`: one pass per `batch_tile` rows, each row bit-identical to the
+episode run alone).
 """
 
 from __future__ import annotations
@@ -89,6 +90,23 @@ class TinyPolicy(EpisodeInOne):
         """Rows stacked; a batch of one as it is (its memory layout picks the conv kernel)."""
         return rows[0] if len(rows) == 1 else self._torch.cat(rows)
 
+    def _decide(self, images: list[Any], text: Any, state: Any, noise: Any) -> Any:
+        """These rows' chunks, each exactly as it would be alone (`ModelConfig.batch_tile`)."""
+        count, tile = len(text), self.cfg.batch_tile
+        if tile == 1:
+            return self.model.decide(images, text, state, noise, rows=count > 1)
+        torch = self._torch
+
+        def tiles(rows: Any) -> list[Any]:
+            padded = torch.cat([rows, rows.new_zeros(-count % tile, *rows.shape[1:])])
+            return list(padded.split(tile))
+
+        per_tile = [tiles(t) for t in (*images, text, state)]
+        noises = tiles(noise) if noise is not None else [None] * len(per_tile[0])
+        chunks = [self.model.decide(list(rows[:-2]), rows[-2], rows[-1], n)
+                  for *rows, n in zip(*per_tile, noises, strict=True)]
+        return torch.cat(chunks)[:count]
+
     def infer_batch(self, observations: Sequence[Observation],
                     episodes: Sequence[Any]) -> list[np.ndarray]:
         torch = self._torch
@@ -107,7 +125,7 @@ class TinyPolicy(EpisodeInOne):
                 noise = torch.cat([torch.randn(1, self.model.frame_dim, generator=e.generator)
                                    for e in episodes]).to(device)
             with torch.inference_mode():
-                chunks = self.model.decide(images, text, state, noise, rows=len(episodes) > 1)
+                chunks = self._decide(images, text, state, noise)
         except Exception:
             for episode, before in zip(episodes, drawn, strict=True):
                 episode.generator.set_state(before)  # a failed batch is re-run row by row

@@ -18,7 +18,7 @@ from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint
 from pytest_wamrobust.policies.tiny.demos import iter_episodes
 from pytest_wamrobust.policies.tiny.features import downsample, state_features
-from pytest_wamrobust.policies.tiny.model import ModelConfig, noise_levels
+from pytest_wamrobust.policies.tiny.model import WAM_BATCH_TILE, ModelConfig, noise_levels
 from pytest_wamrobust.policies.tiny.vocab import UNK, Vocabulary
 
 #: Random image shift in training; small, since absolute position tells where the cube is.
@@ -97,7 +97,8 @@ def train(kind: str, demos: Path, steps: int, seed: int, threads: int = 1, batch
     probe = ModelConfig(kind=kind, cameras=cameras, vocab_size=2)
     data = load_demos(demos, cameras, probe.chunk_length, probe.future_size)
     cfg = ModelConfig(kind=kind, cameras=cameras, vocab_size=len(data.vocab),
-                      image_size=data.images[cameras[0]].shape[1])
+                      image_size=data.images[cameras[0]].shape[1],
+                      batch_tile=WAM_BATCH_TILE if kind == "wam" else 1)
     model = build(cfg)
     mean, std = data.states.mean(0), data.states.std(0) + 1e-3
     states = (data.states - mean) / std
