@@ -33,14 +33,17 @@ class RunVerdict:
 
 def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
            comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
-           other_failures: int, broken_searches: int = 0) -> RunVerdict:
+           other_failures: int, broken_searches: int = 0, searches: int = 0) -> RunVerdict:
     """`incomplete`: cases without an episode result (or a search without an outcome);
     `other_failures`: failed tests that are not episodes (the latency case, the project's
     own tests); `broken_searches`: --wam-search cases that found a failure, which fail
-    the run when no gate judges them."""
+    the run when no gate judges them; `searches`: the search cases collected."""
     if incomplete:
-        return RunVerdict(False, f"{incomplete} of {len(results)} episodes never ran or failed "
-                                 f"before their episode started; an incomplete run cannot pass")
+        what = ("episodes never ran or failed before their episode started" if not searches
+                else "cases (episodes and breaking-point searches) never ran or could not "
+                     "be judged")
+        return RunVerdict(False, f"{incomplete} of {len(results) + searches} {what}; an "
+                                 f"incomplete run cannot pass")
     others = [f"{other_failures} other test{'s' if other_failures != 1 else ''} failed"
               ] if other_failures else []
     if gates_configured or comparison is not None:

@@ -131,7 +131,8 @@ class Controller:
                                   gates_configured=self.run.thresholds.configured,
                                   incomplete=incomplete + self.searches.incomplete,
                                   other_failures=len(self.other_failures),
-                                  broken_searches=self.searches.broken)
+                                  broken_searches=self.searches.broken,
+                                  searches=len(self.searches.collected))
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):

@@ -106,7 +106,8 @@ def test_a_nondeterministic_policy_is_said_to_be_one(pytester, run_plugin):
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines([
         "*error tabletop/lift_cube/light: *the policy or the simulator is nondeterministic*",
-        "wamrobust verdict: 1 of 0 episodes never ran or failed before their episode*"])
+        "wamrobust verdict: 1 of 1 cases (episodes and breaking-point searches) never ran or "
+        "could not be judged; an incomplete run cannot pass -> exit 1"])
 
 
 def test_a_search_that_never_ran_is_an_error_not_absent(run_plugin):
@@ -117,7 +118,8 @@ def test_a_search_that_never_ran_is_an_error_not_absent(run_plugin):
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "*error tabletop/lift_cube/light: never ran: the session stopped early*",
-        "wamrobust verdict: * never ran or failed before their episode started*"])
+        "wamrobust verdict: 1 of 2 cases (episodes and breaking-point searches) never ran or "
+        "could not be judged*"])
 
 
 @pytest.mark.parametrize(("args", "line"), [
