@@ -21,8 +21,10 @@ START_TIMEOUT_S = 180
 class LocalCluster:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port, self.node_port = free_port(), free_port()
+        self.port, self.node_port, client_port = free_port(), free_port(), free_port()
         self.address = f"127.0.0.1:{self.port}"
+        #: the head's Ray Client server: a session outside the cluster (`--wam-ray=ray://`)
+        self.client_address = f"ray://127.0.0.1:{client_port}"
         #: what the head, the second node and a session reaching them all run with
         self.env = {**os.environ, "RAY_AUTH_MODE": "token",
                     "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_TMPDIR": str(root),
@@ -30,7 +32,8 @@ class LocalCluster:
 
     def start(self, second_node: bool = True) -> LocalCluster:
         self._ray("start", "--head", f"--port={self.port}", "--num-cpus=1",
-                  "--include-dashboard=false", f"--temp-dir={self.root}")
+                  "--include-dashboard=false", f"--temp-dir={self.root}",
+                  f"--ray-client-server-port={self.client_address.rsplit(':', 1)[1]}")
         if second_node:
             self._ray("start", f"--address={self.address}", "--num-cpus=1",
                       f"--node-manager-port={self.node_port}")

@@ -143,6 +143,25 @@ def test_two_node_cluster_losing_a_node_loses_no_case(cluster, tmp_path, junit_e
 
 
 @pytest.mark.slow
+def test_a_ray_client_address_plays_each_case_as_xdist_does(cluster, run_plugin,
+                                                            junit_episodes, pytester):
+    """--wam-ray=ray://HOST:PORT: the session outside the cluster, through Ray Client."""
+    small = (*MATRIX, "--seeds=1")  # 4 cases
+    reference = run_plugin(*small, "-n", "2", junit="xdist.xml", timeout=300)
+    ray = cluster(second_node=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *small,
+         f"--wam-ray={ray.client_address}", "--junitxml=client.xml", "-o",
+         "junit_family=xunit1"],
+        cwd=pytester.path, env=ray.env, capture_output=True, text=True, timeout=600)
+    by_client = junit_episodes(pytester.path / "client.xml")
+    assert outcomes(by_client) == outcomes(junit_episodes(pytester.path / "xdist.xml")), (
+        done.stdout[-3000:] + done.stderr[-2000:])
+    assert done.returncode == reference.ret
+    assert f"wamrobust: Ray: {ray.client_address}, 1 node(s)" in done.stdout
+
+
+@pytest.mark.slow
 def test_losing_the_cluster_errors_every_outstanding_case_and_ends_the_run(
         cluster, junit_episodes, pytester):
     ray = cluster(second_node=False)
