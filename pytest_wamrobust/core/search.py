@@ -280,10 +280,12 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
                policy: str = "") -> SearchResult:
     """Search `key`'s axis for the smallest failing m with Hypothesis.
 
-    At most `max_examples` examples are generated; shrinking then runs at most
-    `shrink_rollouts` (default `max_examples`) more rollouts, after which the candidates it
+    At most `max_examples` examples are generated; shrinking then plays at most
+    `shrink_rollouts` (default `max_examples`) more episodes, after which the candidates it
     still tries count as passing without a rollout, so it keeps the smallest failure
-    found. The final replay of that failure always rolls out, so nondeterminism shows."""
+    found. An example that is an episode already played (Hypothesis repeats some) is not
+    played again. The final replay of the failure always rolls out, so nondeterminism
+    shows."""
     import time
 
     from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings, target
@@ -317,7 +319,7 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
         final = current_build_context().is_final  # always played: nondeterminism shows
         if outcome is None or final:
             if runs[0] >= budget and not final:
-                return  # past the budget: shrinking keeps what it has
+                return  # past the budget: pass, so shrinking keeps what it has
             runs[0] += 1
             outcome = rollout(example.spec(key, task))
             seen[name] = outcome
