@@ -39,10 +39,10 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
     own tests); `broken_searches`: --wam-search cases that found a failure, which fail
     the run when no gate judges them; `searches`: the search cases collected."""
     if incomplete:
-        what = ("episodes never ran or failed before their episode started" if not searches
-                else "cases (episodes and breaking-point searches) never ran or could not "
-                     "be judged")
-        return RunVerdict(False, f"{incomplete} of {len(results) + searches} {what}; an "
+        missing = ("episodes never ran or failed before their episode started" if not searches
+                   else "cases (episodes and breaking-point searches) never ran or could not "
+                        "be judged")
+        return RunVerdict(False, f"{incomplete} of {len(results) + searches} {missing}; an "
                                  f"incomplete run cannot pass")
     others = [f"{other_failures} other test{'s' if other_failures != 1 else ''} failed"
               ] if other_failures else []
