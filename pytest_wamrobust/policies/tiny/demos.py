@@ -5,7 +5,8 @@ action executed and the oracle's full plan from that observation (the training l
 Demo scenes use seed indices from `DEMO_SEED_START` up, a range the test grid never
 reaches; `record` also refuses any demo scene whose episode seed equals a test seed. A
 suite whose scenes are not drawn from the seed (LIBERO's recorded init states) names
-its held-out demo scenes itself with `demo_case(task, index) -> CaseKey`.
+its held-out demo scenes itself with `demo_case(task, index) -> CaseKey | None` (None:
+the task has no more scenes, and its recording stops there).
 On 7-d end-effector suites, half the demos execute noisy actions (DART-style: position,
 and on the tabletop also yaw while high) so the data covers recoveries while the labels
 stay the oracle's clean plan; other suites (the dual-arm one) record the oracle's own
@@ -158,6 +159,10 @@ def record(suite: Suite, oracle, out: Path, tasks: Sequence[str], episodes: int,
                 raise UsageError(f"the oracle failed {failed} demos of {task!r}; check the suite")
             custom = getattr(suite, "demo_case", None)
             key = custom(task, index) if custom else demo_key(suite.name, task, index)
+            if key is None:
+                progress(f"{task}: the suite has no demo scene {index}; {done} of {episodes} "
+                         f"demos recorded")
+                break
             episode = record_episode(suite, oracle, key, image_size, noisy=index % 2 == 1,
                                      every=every)
             index += 1

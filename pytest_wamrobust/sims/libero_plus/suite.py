@@ -100,10 +100,14 @@ class LiberoPlusSuite:
                  for s in range(scenes)] if CLEAN in axes else []
         return clean + keys
 
-    def demo_case(self, task: str, index: int) -> CaseKey:
+    def demo_case(self, task: str, index: int) -> CaseKey | None:
         """Demo scene `index` of a task (`wamrobust record`): the clean task from LIBERO's
-        init state `TEST_INIT_STATES + index`, one no clean case starts from."""
-        return CaseKey(SUITE, task, CLEAN, 0, protocol.TEST_INIT_STATES + index)
+        init state `TEST_INIT_STATES + index`, one no clean case starts from; None past
+        the task's recorded init states (LIBERO records 50)."""
+        key = CaseKey(SUITE, task, CLEAN, 0, protocol.TEST_INIT_STATES + index)
+        if key.seed_index >= len(self.catalog.init_states(self.variant(key))):
+            return None
+        return key
 
     def _clean_tasks(self, selection: CaseSelection) -> list[str]:
         variants = select(self._tasks.values(), tasks=selection.tasks)
