@@ -270,6 +270,23 @@ def scene_count(suite: Suite, seeds: int | None) -> int:
     return int(getattr(getattr(suite, "manifest", None), "default_seeds", 1) or 1)
 
 
+def _episode_identity(axis: str, task: TaskSpec, example: Example) -> str:
+    """What an example's episode is: its level, scene and parameters. m within a level
+    matters only through the parameters, and on language only through the instruction
+    the policy reads (two rewrite indices can name one rewrite), so an example that
+    keeps them is played once."""
+    from pytest_wamrobust.core.axes import rewrite_instruction
+
+    shown: Mapping[str, Any] = example.params
+    if axis == "language":
+        try:
+            shown = {"instruction": rewrite_instruction(task.instruction, task.rewrites,
+                                                        example.params)}
+        except UsageError:  # no such rewrite: the rollout says so, as an error
+            pass
+    return json.dumps([level_of(example.magnitude), shown, example.scene], sort_keys=True)
+
+
 class _Failed(Exception):  # noqa: N818 - a signal to Hypothesis, not an error
     """Raised inside the Hypothesis test for a failing example (the task not solved)."""
 
@@ -312,9 +329,7 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
     def probe(drawn: tuple[tuple[float, dict], int]) -> None:
         (magnitude, params), scene = drawn
         example = Example(magnitude, params, scene)
-        # The episode is (level, parameters, scene): m within a level matters only through
-        # the parameters, so an example that keeps them (a language rewrite) is played once.
-        name = json.dumps([level_of(magnitude), params, scene], sort_keys=True)
+        name = _episode_identity(key.axis, task, example)
         outcome = seen.get(name)
         final = current_build_context().is_final  # always played: nondeterminism shows
         if outcome is None or final:

@@ -8,7 +8,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase
 
-from pytest_wamrobust.core.axes import get_axis
+from pytest_wamrobust.core.axes import get_axis, rewrite_instruction
 from pytest_wamrobust.core.gates import ThresholdsError, parse_thresholds
 from pytest_wamrobust.core.results import EpisodeResult
 from pytest_wamrobust.core.search import Rollout, SearchKey, SearchResult, run_search
@@ -86,14 +86,18 @@ def test_min_breaking_magnitude_global_and_per_axis():
 
 
 def test_a_language_search_plays_each_rewrite_once_and_lands_on_its_level():
-    """m within a level does not change a rewrite: shrinking m there is free, and the
-    breaking point is the level's first step."""
-    key, task = SearchKey("tabletop", "lift_cube", "language"), TaskSpec("lift_cube", "lift", 10)
+    """m within a level does not change a rewrite, nor does a rewrite index that names
+    the same instruction: such examples are free, and the breaking point is the level's
+    first step."""
+    rewrites = {kind: (f"{kind} one", f"{kind} two") for kind in
+                ("paraphrase", "synonyms", "distractor", "constraint", "reasoning")}
+    key = SearchKey("tabletop", "lift_cube", "language")
+    task = TaskSpec("lift_cube", "lift", 10, rewrites=rewrites)
     played = []
 
-    def roll(spec):
-        played.append((spec.key.level, spec.params["kind"], spec.params["choice"],
-                       spec.key.seed_index))
+    def roll(spec):  # rewrite indices 0, 2, 4, ... name the same rewrite of a bank of two
+        shown = rewrite_instruction(task.instruction, rewrites, spec.params)
+        played.append((spec.key.level, shown, spec.key.seed_index))
         broken = spec.params["kind"] == "distractor"
         return Rollout(EpisodeResult(spec.key, "failure" if broken else "success", 5), 0.5)
 
