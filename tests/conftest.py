@@ -1,5 +1,6 @@
 """Shared test configuration: pytester runs the plugin end to end in a fresh pytest."""
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -35,13 +36,13 @@ def run_plugin(pytester: pytest.Pytester):
     return run
 
 
-def read_junit_episodes(path) -> dict[str, dict[str, str]]:
-    """test case name -> its wam.* properties, for the generated episode cases."""
+def read_junit_cases(path, stem: str = "test_episode") -> dict[str, dict[str, str]]:
+    """test case name -> its wam.* properties, for the generated `stem[...]` cases."""
     found = {}
     for suite in JUnitXml.fromfile(str(path)):
         for case in suite:
             props = case.child(Properties)
-            if case.name.startswith("test_episode[") and props is not None:
+            if case.name.startswith(f"{stem}[") and props is not None:
                 found[case.name] = {p.name: p.value for p in props}
     return found
 
@@ -49,7 +50,13 @@ def read_junit_episodes(path) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def junit_episodes():
     """`junit_episodes(path)`: test case name -> {wam.* properties} of a JUnit file."""
-    return read_junit_episodes
+    return read_junit_cases
+
+
+@pytest.fixture
+def junit_searches():
+    """`junit_searches(path)`: the same, for the --wam-search cases."""
+    return functools.partial(read_junit_cases, stem="test_search")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from junitparser import JUnitXml, Properties
 
 from pytest_wamrobust.core.replay import save_failure
 from pytest_wamrobust.core.search import SearchKey, SearchResult
@@ -18,23 +17,12 @@ POLICIES = Path(__file__).parents[1].joinpath("search_policies.py").read_text()
 LIFT = ("--suite=tabletop", "--tasks=lift_cube", "-k", "test_search")
 
 
-def searches(path) -> dict[str, dict[str, str]]:
-    """test case name -> wam.* properties of the search cases of a JUnit file."""
-    found = {}
-    for suite in JUnitXml.fromfile(str(path)):
-        for case in suite:
-            props = case.child(Properties)
-            if case.name.startswith("test_search[") and props is not None:
-                found[case.name] = {p.name: p.value for p in props}
-    return found
-
-
-def test_noop_breaks_at_the_clean_scene(run_plugin):
+def test_noop_breaks_at_the_clean_scene(run_plugin, junit_searches):
     result = run_plugin("--policy=noop", *LIFT, "--axes=light", "--wam-search=3",
                         "--wam-examples=ex")
     assert result.ret == 1
     result.assert_outcomes(failed=1)
-    props = searches("report.xml")["test_search[tabletop/lift_cube/light]"]
+    props = junit_searches("report.xml")["test_search[tabletop/lift_cube/light]"]
     assert props["wam.breaking_magnitude"] == "0.00" and props["wam.breaking_level"] == "0"
     assert json.loads(props["wam.breaking_params"])["intensity_log2"] == 0.0
     assert props["wam.search"] == "tabletop/lift_cube/light"
@@ -54,12 +42,12 @@ def test_noop_breaks_at_the_clean_scene(run_plugin):
     assert Path("r.html").read_text().count('alt="breaking-point heatmap"') == 1
 
 
-def test_the_oracle_never_breaks_on_a_visual_axis(pytester, run_plugin):
+def test_the_oracle_never_breaks_on_a_visual_axis(pytester, run_plugin, junit_searches):
     pytester.path.joinpath("gates.toml").write_text("min_breaking_magnitude = 0.4\n")
     result = run_plugin("--policy=scripted", *LIFT, "--axes=light", "--wam-search=4",
                         "--wam-examples=ex", "--wam-thresholds=gates.toml")
     assert result.ret == 0, result.stdout.str()
-    props = searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/light]"]
+    props = junit_searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/light]"]
     assert (props["wam.breaking_magnitude"], props["wam.search_found"],
             props["wam.search_examples"]) == ("1.00", "false", "4")
     assert props["wam.search_summary"] == "no failure in 4 examples (breaking magnitude 1)"
@@ -67,7 +55,8 @@ def test_the_oracle_never_breaks_on_a_visual_axis(pytester, run_plugin):
                                  "wamrobust verdict: gates configured: all 1 held -> exit 0"])
 
 
-def test_a_known_breaking_point_is_found_kept_replayed_and_gated(pytester, run_plugin):
+def test_a_known_breaking_point_is_found_kept_replayed_and_gated(pytester, run_plugin,
+                                                                 junit_searches):
     """clause_averse breaks on the language axis from level 3 (m = 0.41) on; the search
     shrinks to exactly that, keeps it, finds it first next time, and the gate judges it."""
     pytester.makepyfile(search_policies=POLICIES)
@@ -75,7 +64,7 @@ def test_a_known_breaking_point_is_found_kept_replayed_and_gated(pytester, run_p
             "--wam-search=20", "--wam-examples=ex")
     first = run_plugin(*args)
     assert first.ret == 1
-    one = searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
+    one = junit_searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
     assert one["wam.breaking_magnitude"] == "0.41" and one["wam.breaking_level"] == "3"
     assert json.loads(one["wam.breaking_params"])["kind"] == "distractor"
     assert ";" in one["wam.breaking_instruction"]
@@ -84,7 +73,7 @@ def test_a_known_breaking_point_is_found_kept_replayed_and_gated(pytester, run_p
     pytester.path.joinpath("gates.toml").write_text("min_breaking_magnitude = 0.4\n")
     second = run_plugin(*args, "--wam-thresholds=gates.toml")
     assert second.ret == 0, second.stdout.str()
-    two = searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
+    two = junit_searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
     assert (two["wam.breaking_magnitude"], two["wam.breaking_params"]) == (
         one["wam.breaking_magnitude"], one["wam.breaking_params"])
     assert int(two["wam.search_examples"]) < int(one["wam.search_examples"])
@@ -140,7 +129,7 @@ def test_bad_search_input_is_one_line(pytester, run_plugin, args, line):
 
 
 @pytest.mark.slow
-def test_the_search_is_deterministic_under_xdist(pytester, run_plugin):
+def test_the_search_is_deterministic_under_xdist(pytester, run_plugin, junit_searches):
     """Same command twice, and -n 2 against -n 0: the same breaking points."""
     pytester.makepyfile(search_policies=POLICIES)
     outcomes = []
@@ -150,12 +139,12 @@ def test_the_search_is_deterministic_under_xdist(pytester, run_plugin):
                    "test_search", "--wam-search=8", f"--wam-examples=ex{i}", dist)
         outcomes.append({name: (p["wam.breaking_magnitude"], p["wam.breaking_params"],
                                 p["wam.search_examples"])
-                         for name, p in searches(pytester.path / "report.xml").items()})
+                         for name, p in junit_searches(pytester.path / "report.xml").items()})
     assert len(outcomes[0]) == 4
     assert outcomes[0] == outcomes[1] == outcomes[2]
 
 
-def test_kept_failures_replay_as_episode_cases_that_fail_again(pytester, run_plugin,
+def test_kept_failures_replay_as_episode_cases_that_fail_again(pytester, run_plugin, junit_searches,
                                                                junit_episodes):
     """The search keeps clause_averse's failure; --wam-replay runs exactly it as an
     episode case (same parameters, instruction, episode seed) that fails again, and the
@@ -163,7 +152,7 @@ def test_kept_failures_replay_as_episode_cases_that_fail_again(pytester, run_plu
     pytester.makepyfile(search_policies=POLICIES)
     run_plugin("--policy=search_policies:clause_averse", *LIFT, "--axes=language",
                "--wam-search=20", "--wam-examples=ex")
-    found = searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
+    found = junit_searches(pytester.path / "report.xml")["test_search[tabletop/lift_cube/language]"]
     kept = list(pytester.path.joinpath("ex", "replay").rglob("*.json"))
     assert len(kept) == 1
 
