@@ -2,8 +2,9 @@
 # Build .venv-lerobot/: LeRobot 0.4.4 beside this package, for --policy=lerobot:/path.
 #   scripts/install_lerobot.sh          (VENV=<dir> to put it elsewhere)
 # LeRobot 0.4.4 (the last release for Python 3.11) pins torch<2.11; we keep the main
-# environment's torch 2.13.0 (CPU) instead: the venv sees the system site-packages and
-# LeRobot itself goes in with --no-deps plus the dependencies its policies import.
+# environment's torch 2.13.0 (CPU) instead: the venv sees the main environment (the one
+# that ran scripts/install.sh, venv or not; scripts/side_venv.sh) and LeRobot itself goes
+# in with --no-deps plus the dependencies its policies import.
 # No CPU torchvision wheel matches torch 2.13 on PyPI; the CUDA one's compiled ops do not
 # load, so a startup hook declares the one op schema torchvision's Python registers a
 # fake for (nms). ACT and diffusion use only torchvision's Python models (resnet).
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv-lerobot}
 PYTHON=${PYTHON:-python3}
 
-[[ -x $VENV/bin/python ]] || "$PYTHON" -m venv --system-site-packages "$VENV"
+PYTHON=$PYTHON scripts/side_venv.sh "$VENV"
 PIP=("$VENV/bin/pip" install -q)
 "${PIP[@]}" --no-deps "lerobot==0.4.4" "torchvision==0.25.0" "draccus==0.10.0" \
     mergedeep typing-inspect mypy-extensions
