@@ -44,18 +44,23 @@ def warn_on_stderr(message: str) -> None:
 
 
 def read_results(paths: Sequence[str | Path], warn: Warn = warn_on_stderr) -> list[EpisodeResult]:
-    """Every wamrobust episode in `paths`, merged; a case may appear once per policy."""
+    """Every wamrobust episode in `paths`, merged; a case may appear once per policy, in
+    one file or across them, or its episode would count twice in every rate."""
     if not paths:
         raise UsageError("no JUnit files given; pass the files written by pytest --junitxml")
     seen: dict[tuple[str, CaseKey], Path] = {}
     results: list[EpisodeResult] = []
     for path in map(Path, paths):
         for result in _read_file(path, warn):
-            where = seen.setdefault((result.policy, result.key), path)
-            if where is not path:
+            key = (result.policy, result.key)
+            if key in seen:
+                where = seen[key]
                 raise UsageError(
-                    f"case {result.key.case_id} of policy {result.policy!r} appears in both "
-                    f"{where} and {path}; pass each shard's file once")
+                    f"case {result.key.case_id} of policy {result.policy!r} " + (
+                        f"appears twice in {path}; pass the file pytest wrote, not runs "
+                        f"pasted into one file" if where is path else
+                        f"appears in both {where} and {path}; pass each shard's file once"))
+            seen[key] = path
             results.append(result)
     return results
 

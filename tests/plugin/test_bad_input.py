@@ -9,6 +9,7 @@ policy declares, a real policy on `device=cpu` and refusing a GPU this machine l
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -132,6 +133,19 @@ BAD_INPUTS = [
          "thresholds file not_toml.toml is not valid TOML"),
     case("thresholds-unknown-key", (*NOOP, "--wam-thresholds=typo.toml"),
          "typo.toml: unknown threshold 'camra'; keys are clean, camera, "),
+    case("thresholds-stat-a-list", (*NOOP, "--wam-thresholds=stat_list.toml"),
+         "stat_list.toml: latency_stat = ['p95']; use one of p95, p99, max"),
+    case("thresholds-tool-a-string", (*NOOP, "--wam-thresholds=tool_string.toml"),
+         "tool_string.toml: tool = 'x' is not a table; write the gates at top level, under "
+         "[thresholds] or under [tool.wamrobust.thresholds]"),
+    case("thresholds-tool-wamrobust-a-number", (*NOOP, "--wam-thresholds=tool_number.toml"),
+         "tool_number.toml: tool.wamrobust = 5 is not a table"),
+    case("thresholds-error-rate-above-1", (*NOOP, "--wam-thresholds=error_rate.toml"),
+         "error_rate.toml: max_error_rate = 1.5 must be a share of episodes in [0, 1]"),
+    case("replay-hand-edited", ("--policy=noop", "--suite=tabletop", "--wam-examples=edited",
+                                "--wam-replay"),
+         "--wam-replay: edited/replay/tabletop/lift_cube/light/0123456789.json: params.tint = "
+         "[0.5, 0.5] must be a list of 3 values; fix that entry or delete the file"),
     case("artifacts-a-file", (*VIDEO, "--wam-artifacts=a_file"),
          "--wam-artifacts a_file cannot hold the videos (it is a file); pass a folder this "
          "user can write"),
@@ -154,6 +168,17 @@ def files(pytester: pytest.Pytester) -> pytest.Pytester:
     (path / "config_only" / "config.json").write_text("{}")
     (path / "not_toml.toml").write_text("clean = = 1\n")
     (path / "typo.toml").write_text("camra = 0.5\n")
+    (path / "stat_list.toml").write_text('latency_stat = ["p95"]\n')
+    (path / "tool_string.toml").write_text('tool = "x"\n')
+    (path / "tool_number.toml").write_text("[tool]\nwamrobust = 5\n")
+    (path / "error_rate.toml").write_text("max_error_rate = 1.5\n")
+    stored = path / "edited" / "replay" / "tabletop" / "lift_cube" / "light"
+    stored.mkdir(parents=True)
+    (stored / "0123456789.json").write_text(json.dumps({  # a channel of tint deleted
+        "suite": "tabletop", "task": "lift_cube", "axis": "light", "magnitude": 0.23,
+        "params": {"intensity_log2": -0.3, "tint": [0.5, 0.5], "ambient": 0.07,
+                   "azimuth_deg": -20.7, "elevation_deg": -6.9},
+        "scene": 0, "episode_seed": 1657306580}))
     (path / "read_only").mkdir(mode=0o500)
     return pytester
 
@@ -161,7 +186,11 @@ def files(pytester: pytest.Pytester) -> pytest.Pytester:
 @pytest.mark.parametrize("args, message, kind, subprocess", BAD_INPUTS)
 def test_bad_input_is_one_line_before_any_episode(files, args, message, kind, subprocess):
     runner = files.runpytest_subprocess if subprocess else files.runpytest_inprocess
-    result = runner("-p", "no:cacheprovider", "-p", "no:xdist", *args)
+    assert_one_line(runner("-p", "no:cacheprovider", "-p", "no:xdist", *args), message, kind)
+
+
+def assert_one_line(result: pytest.RunResult, message: str, kind: str = "usage") -> None:
+    """The session stopped at start-up with exactly one error line, holding `message`."""
     out, err = result.stdout.str(), result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, out + err
     if kind == ARGPARSE:  # pytest prints the usage line, then argparse's one error line
@@ -173,6 +202,55 @@ def test_bad_input_is_one_line_before_any_episode(files, args, message, kind, su
     assert message in errors[0]
     assert "Traceback" not in out + err and "During handling" not in out + err
     assert "test_episode" not in out and "collected" not in out
+
+
+@pytest.mark.parametrize("pyproject, message", [
+    pytest.param("[tool]\nwamrobust = 5\n",
+                 "pyproject.toml: tool.wamrobust = 5 is not a table; gates go under "
+                 "[tool.wamrobust.thresholds], options under [tool.pytest.ini_options]",
+                 id="tool-wamrobust-a-number"),
+    pytest.param('[tool.wamrobust.thresholds]\nlatency_stat = ["p95"]\n',
+                 "pyproject.toml [tool.wamrobust.thresholds]: latency_stat = ['p95']; use one "
+                 "of p95, p99, max", id="latency-stat-a-list"),
+    pytest.param('[tool.wamrobust.thresholds]\nmax_error_rate = "some"\n',
+                 "max_error_rate = 'some' is not a number", id="error-rate-a-word"),
+    # [tool.pytest.ini_options] hands TOML lists over as they are
+    pytest.param("[tool.pytest.ini_options]\nwamrobust_seeds = [1, 2]\n",
+                 'ini option wamrobust_seeds takes one value, got the list [1, 2]; write '
+                 'wamrobust_seeds = "N"', id="ini-options-seeds-a-list"),
+    # [tool.pytest] (pytest 9's TOML mode): pytest checks each key's TOML type itself
+    pytest.param('[tool.pytest]\nwamrobust_axes = ["camera"]\n',
+                 "config option 'wamrobust_axes' expects a string, got list: ['camera']; "
+                 'write a string, e.g. wamrobust_axes = "A1,A2"', id="toml-mode-axes-a-list"),
+    pytest.param('[tool.pytest]\nwamrobust_policy_args = "chunk_length=4"\n',
+                 "config option 'wamrobust_policy_args' expects a list for type 'linelist', "
+                 'got str: \'chunk_length=4\'; write a list of strings, e.g. ["KEY=VALUE"]',
+                 id="toml-mode-policy-args-a-string"),
+])
+def test_a_bad_pyproject_is_one_line_before_any_episode(pytester, pyproject, message):
+    pytester.makepyprojecttoml(pyproject)  # the command line leaves every list to it
+    assert_one_line(pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist",
+                                                 "--policy=noop", "--suite=tabletop"), message)
+
+
+def test_list_ini_keys_take_toml_lists(pytester):
+    """pytest 9 hands a TOML list in [tool.pytest.ini_options] over as a list: each key
+    that takes a comma list (or KEY=VALUE lines) takes it."""
+    pytester.makepyprojecttoml("""
+        [tool.pytest.ini_options]
+        wamrobust_tasks = ["lift_cube"]
+        wamrobust_axes = ["camera", "light"]
+        wamrobust_levels = [1, 3]
+        wamrobust_policy_args = ["chunk_length=4"]
+        wamrobust_suite_args = []
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:xdist",
+                                          "--policy=noop", "--suite=tabletop", "--seeds=1",
+                                          "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str() + result.stderr.str()
+    cases = re.findall(r"test_episode\[tabletop/(.*)\]", result.stdout.str())
+    assert cases == ["lift_cube/camera/L1/s00", "lift_cube/camera/L3/s00",
+                     "lift_cube/light/L1/s00", "lift_cube/light/L3/s00"]
 
 
 def test_accessors_read_typed_values_and_word_every_bad_one_alike():
