@@ -6,18 +6,30 @@ needed) only when the episode's outcome is one the policy keeps: with `failures`
 passing majority of a run costs rendering time but no disk. The JUnit case links the
 file twice: the `wam.video` property and the `[[ATTACHMENT|path]]` line in system-out
 that Jenkins' JUnit attachments plugin and GitLab's test reports read.
+
+A video never costs an outcome: one that cannot be recorded or written (a full disk, a
+file size limit, a folder gone read-only) is one `VideoWarning` line with the cause, the
+episode keeps its result, and only a complete file is ever linked.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
+import signal
+import subprocess
 import tempfile
+import threading
+import warnings
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.errors import UsageError, one_line
 from pytest_wamrobust.core.protocols import Env
 from pytest_wamrobust.core.results import EpisodeResult
 
@@ -28,6 +40,10 @@ VIDEO_SELECTIONS = ("failures", "all", "none")
 
 class VideoSelectionError(UsageError, argparse.ArgumentTypeError):
     """An unknown --wam-video value; argparse prints it as the usage error."""
+
+
+class VideoWarning(UserWarning):
+    """A video that could not be recorded or written; its episode's result stands."""
 
 
 def parse_video_selection(text: str) -> str:
@@ -85,33 +101,57 @@ class VideoRecorder:
         self.fps = fps
         self.frames: list[np.ndarray] = []
         self._calls = 0
+        #: why this episode's frames were dropped ("" while recording)
+        self._lost = ""
 
     def __call__(self, env: Env) -> None:
-        if self.policy == "none":
+        if self.policy == "none" or self._lost:
             return
         self._calls += 1
         if (self._calls - 1) % self.every:
             return
         if self.fps is None:
             self.fps = float(env.spec.control_hz) / self.every
-        observation = env.observe()
-        order = [n for n in env.spec.camera_names if n in observation.images]
-        self.frames.append(tile_frames(observation.images, order))
+        try:
+            observation = env.observe()
+            order = [n for n in env.spec.camera_names if n in observation.images]
+            self.frames.append(tile_frames(observation.images, order))
+        except Exception as exc:  # noqa: BLE001 - inside the episode: the video's loss only
+            self._lost, self.frames = f"recording failed: {one_line(exc)}", []
 
     def wants(self, result: EpisodeResult) -> bool:
         return self.policy == "all" or (self.policy == "failures" and not result.success)
 
     def finish(self, result: EpisodeResult) -> EpisodeResult:
-        """Write the video if this outcome is kept, set `result.video`, and forget the frames."""
+        """Write the video if this outcome is kept, set `result.video` once the file is
+        complete, and forget the frames; a video lost is a VideoWarning, never an error."""
         try:
-            if self.frames and self.wants(result):
-                path = video_path(self.artifacts_dir, result)
-                write_mp4(self.frames, path, self.fps or 10.0)
-                result.video = str(path)
-            return result
+            if (self.frames or self._lost) and self.wants(result):
+                lost = self._lost or self._write(result)
+                if lost:
+                    with warnings.catch_warnings():  # shown even under -W error: not a fault
+                        warnings.simplefilter("always", VideoWarning)
+                        warnings.warn(VideoWarning(
+                            f"video of {result.key.case_id} not written ({lost}); its "
+                            f"{result.status} result stands, and JUnit links no video"),
+                            stacklevel=2)
         finally:
             self.frames = []
             self._calls = 0
+            self._lost = ""
+        return result
+
+    def _write(self, result: EpisodeResult) -> str:
+        """Write the video and set `result.video`; "" or why it could not be written."""
+        path = video_path(self.artifacts_dir, result)
+        try:
+            write_mp4(self.frames, path, self.fps or 10.0)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+        except Exception as exc:  # noqa: BLE001 - a video's loss, never the episode's
+            return one_line(exc)
+        result.video = str(path)
+        return ""
 
 
 def tile_frames(images: Mapping[str, np.ndarray], order: Sequence[str] | None = None) -> np.ndarray:
@@ -127,7 +167,11 @@ def tile_frames(images: Mapping[str, np.ndarray], order: Sequence[str] | None = 
 
 
 def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float) -> Path:
-    """Encode equally-sized RGB frames as H.264 MP4 (yuv420p: plays in every browser)."""
+    """Encode equally-sized RGB frames as H.264 MP4 (yuv420p: plays in every browser).
+
+    ffmpeg runs here rather than through imageio-ffmpeg's writer, which ignores its exit
+    status: a file ffmpeg could not finish (a full disk, a file size limit) would stay
+    behind, truncated. Such a file is removed, and OSError carries ffmpeg's cause."""
     try:
         import imageio_ffmpeg
     except ImportError:
@@ -136,16 +180,42 @@ def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float) -> Pat
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(
-        str(path), (width, height), fps=fps, codec="libx264", pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p", macro_block_size=1, quality=7)
-    writer.send(None)  # start the generator
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-    finally:
-        writer.close()
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo",
+               "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+               "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
+               "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "15",  # imageio's quality 7
+               str(path)]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE) as encoder:
+        pipe, errors = cast(IO[bytes], encoder.stdin), cast(IO[bytes], encoder.stderr)
+        log: list[bytes] = []
+        reader = threading.Thread(target=lambda: log.append(errors.read()), daemon=True)
+        reader.start()  # drained while frames go in, so a chatty ffmpeg never blocks
+        try:
+            for frame in frames:
+                pipe.write(np.ascontiguousarray(frame).data)
+            pipe.close()
+        except BrokenPipeError:  # ffmpeg stopped early: its status and log say why
+            with contextlib.suppress(BrokenPipeError):
+                pipe.close()
+        status = encoder.wait()
+        reader.join()
+    if status != 0:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        raise OSError(_ffmpeg_cause(b"".join(log).decode(errors="replace"), status))
     return path
+
+
+def _ffmpeg_cause(log: str, status: int) -> str:
+    """ffmpeg's first error, the OS's reason where it gives one ("No space left on device")."""
+    lines = [re.sub(r"^\[[^]]*\]\s*", "", line).strip() for line in log.splitlines()]
+    first = next((line for line in lines if line), "")
+    if first:
+        return first.rsplit(": ", 1)[-1]
+    if status < 0:
+        return f"ffmpeg was killed by {signal.Signals(-status).name}"
+    return f"ffmpeg exited with status {status}"
 
 
 def _safe(name: str) -> str:

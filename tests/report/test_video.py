@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import resource
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np
 import pytest
+from junitparser import JUnitXml, Properties
 
 from pytest_wamrobust.core.episode import run_episode
 from pytest_wamrobust.core.errors import UsageError
@@ -23,6 +25,7 @@ from pytest_wamrobust.core.types import (
 from pytest_wamrobust.records.junit import link_videos, read_results
 from pytest_wamrobust.records.video import (
     VideoRecorder,
+    VideoWarning,
     parse_video_selection,
     tile_frames,
     video_path,
@@ -229,3 +232,80 @@ def test_real_tabletop_failure_video(tmp_path):
     assert len(frames) == -(-result.steps // 4)
     assert meta["fps"] == pytest.approx(suite.env_spec.control_hz / 4, rel=0.01)
     assert np.abs(frames[0].astype(int) - frames[-1].astype(int)).mean() > 0.5
+
+
+class CappedRecorder(VideoRecorder):
+    """Writes its video under a file size limit of `cap` bytes, as a full quota would."""
+
+    cap = 0
+
+    def finish(self, result):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.cap, hard))
+        try:
+            return super().finish(result)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_video_cut_short_is_removed_and_the_outcome_stands(tmp_path):
+    whole, _ = episode(push=1.0, recorder=VideoRecorder(tmp_path / "whole"))
+    recorder = CappedRecorder(tmp_path / "cut")
+    recorder.cap = os.path.getsize(whole.video) // 2  # ffmpeg is stopped halfway
+    with pytest.warns(VideoWarning) as warned:
+        result, _ = episode(push=1.0, recorder=recorder)
+    assert result.status == "failure" and result.steps == whole.steps and result.video == ""
+    assert [str(w.message) for w in warned] == [
+        "video of drop/settle/clean/L0/s03 not written (ffmpeg was killed by SIGXFSZ); its "
+        "failure result stands, and JUnit links no video"]
+    assert not any((tmp_path / "cut").rglob("*.mp4"))  # the partial file is gone
+
+
+class FlakyCameraEnv(DropEnv):
+    """The recorder's third frame fails to render; the episode's own observations do not."""
+
+    def observe(self) -> Observation:
+        if self.observed == 3:
+            self.observed += 1
+            raise RuntimeError("renderer lost its context")
+        return super().observe()
+
+
+def test_a_recording_fault_inside_the_episode_costs_the_video_only(tmp_path):
+    env = FlakyCameraEnv()
+    spec = EpisodeSpec(CaseKey("drop", "settle", "clean", 0, 3),
+                       TaskSpec("settle", "put the box down", max_steps=40), {}, 1)
+    recorder = VideoRecorder(tmp_path, "all")
+    try:
+        result = run_episode(env, ConstantPolicy(1.0), spec, step_hook=recorder)
+        with pytest.warns(VideoWarning, match=r"\(recording failed: RuntimeError: renderer "
+                                              r"lost its context\); its failure result stands"):
+            result = recorder.finish(result)
+    finally:
+        env.close()
+    assert result.status == "failure" and result.steps == 40 and result.video == ""
+    assert not any(tmp_path.rglob("*.mp4"))
+
+
+def test_a_full_disk_is_one_warning_line_and_junit_links_no_video(pytester, run_plugin):
+    """ffmpeg writes into /dev/full (the video's path links there): every write fails with
+    ENOSPC, as on a full disk. The episode stays a failure, not an error."""
+    video = pytester.path / "videos/random/tabletop__lift_cube__clean__L0__s00.mp4"
+    video.parent.mkdir(parents=True)
+    video.symlink_to("/dev/full")
+    result = run_plugin("--policy=random", "--suite=tabletop", "--tasks=lift_cube",
+                        "--axes=clean", "--levels=1", "--seeds=1", "--wam-video=failures",
+                        "--wam-artifacts=videos", "-p", "no:xdist")
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == 1 and "Broken pipe" not in out and "Traceback" not in out, out
+    result.assert_outcomes(passed=1, failed=1)  # test_latency, and the episode's failure
+    warned = [line for line in out.splitlines() if "VideoWarning" in line]
+    assert len(warned) == 1 and warned[0].endswith(
+        "VideoWarning: video of tabletop/lift_cube/clean/L0/s00 not written (No space left on "
+        "device); its failure result stands, and JUnit links no video"), out
+    assert not video.exists() and not video.is_symlink()
+    xml = JUnitXml.fromfile(str(pytester.path / "report.xml"))
+    case = next(c for s in xml for c in s if c.name.startswith("test_episode["))
+    props = {p.name: p.value for p in case.child(Properties)}
+    assert props["wam.status"] == "failure" and "wam.video" not in props
+    assert "[[ATTACHMENT|" not in (case.system_out or "")
