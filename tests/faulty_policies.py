@@ -2,12 +2,14 @@
 
 `faulty` wraps the scripted oracle and breaks only on the tasks named in its options
 (`--policy-arg close_drawer=nan`: task -> raise | nan | inf | shape | text | none |
-reset | exit | crash | segfault | slow | hang | spin | stall | big), so one run shows
-each kind of fault next to cases that work.
+reset | reset_hang | exit | crash | exit0 | segfault | slow | hang | spin | swallow |
+cancelled | stall | big | bool | complex), so one run shows each kind of fault next to
+cases that work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import sys
@@ -32,6 +34,8 @@ class Faulty:
         self._fault = self._faults.get(task, "")
         if self._fault == "reset":
             raise ValueError(f"no prompt embedding cached for task {task!r}")
+        if self._fault == "reset_hang":  # e.g. waiting on a server that never answers
+            threading.Event().wait()
         self._inner.reset(task, seed)
 
     def infer(self, observation):
@@ -61,6 +65,16 @@ class Faulty:
             ctypes.string_at(0)
         if self._fault == "crash":
             os._exit(17)
+        if self._fault == "exit0":  # ends the interpreter as if all went well
+            os._exit(0)
+        if self._fault == "swallow":  # a retry loop that catches everything
+            while True:
+                try:
+                    threading.Event().wait()
+                except BaseException:  # noqa: BLE001, S110 - the fault under test
+                    pass
+        if self._fault == "cancelled":  # an asyncio client torn down mid-request
+            raise asyncio.CancelledError()
         if self._fault == "hang":  # blocked forever, e.g. on a lock or a dead device
             threading.Event().wait()
         if self._fault == "spin":  # busy forever in Python code
@@ -79,6 +93,10 @@ class Faulty:
 
 def faulty(ctx):
     return Faulty(ctx)
+
+
+def hanging_factory(ctx):
+    threading.Event().wait()  # e.g. loading weights from a dead network mount
 
 
 def broken_factory(ctx):

@@ -15,7 +15,7 @@ from functools import partial
 
 import numpy as np
 
-from pytest_wamrobust.core.deadline import call_with_deadline
+from pytest_wamrobust.core.deadline import InferTimeout, call_with_deadline
 from pytest_wamrobust.core.errors import EpisodeError, one_line
 from pytest_wamrobust.core.protocols import Env, Policy
 from pytest_wamrobust.core.results import ERROR, FAILURE, SUCCESS, EpisodeResult
@@ -26,12 +26,20 @@ StepHook = Callable[[Env], None]
 
 
 def validate_chunk(chunk: object, action_dim: int, policy: str) -> np.ndarray:
-    """The chunk as a float array (H, action_dim), or an EpisodeError saying what is wrong."""
+    """The chunk as a float array (H, action_dim), or an EpisodeError saying what is wrong.
+
+    Only real integers and floats are actions: a cast to float would turn True into 1.0
+    and "0.5" into 0.5, and drop the imaginary part of 1+2j, without a word."""
     try:
-        array = np.asarray(chunk, dtype=np.float64)
+        array = np.asarray(chunk)
     except (TypeError, ValueError) as exc:
         raise EpisodeError("invalid_action", f"policy {policy!r} returned a non-numeric "
                            f"action chunk ({one_line(exc)})") from None
+    if array.dtype.kind not in "iuf":
+        raise EpisodeError("invalid_action", f"policy {policy!r} returned an action chunk of "
+                           f"dtype {array.dtype}; actions are real numbers (an integer or "
+                           f"float array)")
+    array = array.astype(np.float64)
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != action_dim:
         raise EpisodeError(
             "invalid_action",
@@ -66,11 +74,15 @@ def run_episode(
     step_hook: StepHook | None = None,
     clock: Callable[[], float] = time.perf_counter,
     infer_timeout_s: float | None = None,
+    on_policy_unusable: Callable[[], None] | None = None,
 ) -> EpisodeResult:
     """Roll out `policy` in `env` until success or the task's step limit.
 
-    `infer_timeout_s` bounds each `infer` call (see `deadline`); the latency recorded is
-    the call's own duration, without the deadline's thread hand-off."""
+    `infer_timeout_s` bounds each `reset` and `infer` call (see `deadline`); the latency
+    recorded is the call's own duration, without the deadline's thread hand-off.
+    `on_policy_unusable` is called after the result is taken when the instance must not
+    be used again: a call was abandoned at its deadline, or the policy raised a
+    BaseException (e.g. asyncio.CancelledError) that may have left it half-way."""
     meta = policy.metadata
     action_dim = env.spec.action_dim
     latencies: list[float] = []
@@ -106,7 +118,8 @@ def run_episode(
         observation: Observation = env.reset()
         instruction = observation.instruction
         stage = "policy_error"
-        policy.reset(spec.task.name, spec.episode_seed)
+        call_with_deadline(partial(policy.reset, spec.task.name, spec.episode_seed),
+                           infer_timeout_s, meta.name, "reset")
         while steps < spec.max_steps:
             stage = "policy_error"
             raw, seconds = call_with_deadline(partial(timed_infer, observation),
@@ -127,7 +140,15 @@ def run_episode(
             observation = env.observe()
         return finish(FAILURE)
     except EpisodeError as exc:
-        return finish(ERROR, one_line(exc), exc.kind)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - this episode's error, never the run's
+        result = finish(ERROR, one_line(exc), exc.kind)
+        if isinstance(exc, InferTimeout) and on_policy_unusable is not None:
+            on_policy_unusable()
+        return result
+    except KeyboardInterrupt:
+        raise  # the session's own interrupt (Ctrl-C, SIGTERM), never the policy's
+    except BaseException as exc:  # noqa: BLE001 - this episode's error, never the run's
         where = "policy" if stage == "policy_error" else "simulator"
-        return finish(ERROR, f"{where} raised {one_line(exc)} at step {steps}", stage)
+        result = finish(ERROR, f"{where} raised {one_line(exc)} at step {steps}", stage)
+        if not isinstance(exc, Exception) and on_policy_unusable is not None:
+            on_policy_unusable()
+        return result

@@ -11,6 +11,8 @@ FILE`. They are parsed before any episode runs, so a typo costs one line, not a 
     max_chunk_latency_ms = 120   # ceiling on a statistic of every inferred chunk's time
     latency_stat = "p99"         # which: "p95" (default), "p99" or "max" (catches stalls)
     judge = "wilson_lower"       # or "point": compare the 95% lower bound, not the rate
+    max_error_rate = 0.02        # share of episodes that may end in error or never run
+                                 # (default 0: any one fails the run, whatever the rates)
     min_breaking_magnitude = 0.4 # --wam-search: no axis may break below m = 0.4 ...
     # ... or per axis: min_breaking_magnitude = { default = 0.4, language = 0.6 }
 """
@@ -40,6 +42,8 @@ else:  # Python 3.10: the tomli backport, a dependency there
 #: The row over every perturbed-axis episode (clean excluded), and its threshold key.
 OVERALL = "overall"
 LATENCY = "max_chunk_latency_ms"
+#: The share of episodes that may end as `error` or `not_run`; unset, none may.
+ERROR_RATE = "max_error_rate"
 JUDGES = ("point", "wilson_lower")
 #: Statistics the latency gate can judge, as percentiles of all chunk times.
 LATENCY_STATS = {"p95": 95.0, "p99": 99.0, "max": 100.0}
@@ -66,6 +70,8 @@ class Thresholds:
     sources: tuple[str, ...] = ()
     #: min_breaking_magnitude per axis ("default": the axes not named)
     breaking: Mapping[str, float] = field(default_factory=dict)
+    #: the share of episodes that may error or never run; None: not set (none may)
+    max_error_rate: float | None = None
 
     @property
     def configured(self) -> bool:
@@ -86,6 +92,8 @@ class Thresholds:
             latency_stat=other.latency_stat or self.latency_stat,
             sources=self.sources + other.sources,
             breaking={**self.breaking, **other.breaking},
+            max_error_rate=(other.max_error_rate if other.max_error_rate is not None
+                            else self.max_error_rate),
         )
 
     @property
@@ -99,8 +107,8 @@ class Thresholds:
         return self.latency_stat or DEFAULT_LATENCY_STAT
 
 
-def parse_rate(value: Any, key: str, where: str) -> float:
-    """A success rate in [0, 1]; `85%` style strings are accepted for readability."""
+def parse_rate(value: Any, key: str, where: str, what: str = "a success rate") -> float:
+    """A rate in [0, 1]; `85%` style strings are accepted for readability."""
     text = str(value).strip()
     try:
         rate = float(text[:-1]) / 100.0 if text.endswith("%") else float(value)
@@ -108,7 +116,7 @@ def parse_rate(value: Any, key: str, where: str) -> float:
         raise ThresholdsError(f"{where}: {key} = {value!r} is not a number; "
                               f"write a rate like 0.8 or \"80%\"") from None
     if isinstance(value, bool) or not 0.0 <= rate <= 1.0 or math.isnan(rate):
-        raise ThresholdsError(f"{where}: {key} = {value!r} must be a success rate in [0, 1]")
+        raise ThresholdsError(f"{where}: {key} = {value!r} must be {what} in [0, 1]")
     return rate
 
 
@@ -121,17 +129,20 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
     judge = None
     latency_stat = None
     breaking: dict[str, float] = {}
+    error_rate = None
     for key, value in data.items():
         if key in RATE_KEYS:
             rates[key] = parse_rate(value, key, where)
         elif key == LATENCY:
             latency = _parse_latency(value, where)
+        elif key == ERROR_RATE:
+            error_rate = parse_rate(value, key, where, "a share of episodes")
         elif key == "judge":
-            if value not in JUDGES:
+            if not isinstance(value, str) or value not in JUDGES:
                 raise ThresholdsError(f"{where}: judge = {value!r}; use one of {', '.join(JUDGES)}")
             judge = value
         elif key == "latency_stat":
-            if value not in LATENCY_STATS:
+            if not isinstance(value, str) or value not in LATENCY_STATS:  # a list: unhashable
                 raise ThresholdsError(f"{where}: latency_stat = {value!r}; use one of "
                                       f"{', '.join(LATENCY_STATS)}")
             latency_stat = value
@@ -140,8 +151,8 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
         else:
             raise ThresholdsError(
                 f"{where}: unknown threshold {key!r}; keys are {', '.join(RATE_KEYS)}, "
-                f"{LATENCY}, latency_stat, judge and {BREAKING_GATE}")
-    return Thresholds(rates, latency, judge, latency_stat, (where,), breaking)
+                f"{LATENCY}, latency_stat, judge, {ERROR_RATE} and {BREAKING_GATE}")
+    return Thresholds(rates, latency, judge, latency_stat, (where,), breaking, error_rate)
 
 
 def _parse_breaking(value: Any, where: str) -> dict[str, float]:
@@ -185,10 +196,27 @@ def load_thresholds_file(path: str | Path) -> Thresholds:
             f"cannot read thresholds file {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ThresholdsError(f"thresholds file {path} is not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("wamrobust", {}).get("thresholds")
+    table = _table(data, ("tool", "wamrobust", "thresholds"), str(path),
+                   "write the gates at top level, under [thresholds] or under "
+                   "[tool.wamrobust.thresholds]")
     if table is None:
         table = data.get("thresholds", data)
     return parse_thresholds(table, str(path))
+
+
+def _table(data: Mapping[str, Any], keys: tuple[str, ...], where: str,
+           fix: str) -> Mapping[str, Any] | None:
+    """The table at `keys` (tool.wamrobust...), None where a key is absent; a value that
+    is not a table on the way (`tool = "x"`) is one line, not an AttributeError."""
+    node: Any = data
+    for depth, key in enumerate(keys):
+        if key not in node:
+            return None
+        node = node[key]
+        if not isinstance(node, Mapping):
+            raise ThresholdsError(
+                f"{where}: {'.'.join(keys[:depth + 1])} = {node!r} is not a table; {fix}")
+    return node
 
 
 def thresholds_from_pyproject(rootdir: Path) -> Thresholds:
@@ -200,7 +228,9 @@ def thresholds_from_pyproject(rootdir: Path) -> Thresholds:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ThresholdsError(f"{path} is not valid TOML: {exc}") from None
-    section = data.get("tool", {}).get("wamrobust", {})
+    section = _table(data, ("tool", "wamrobust"), str(path),
+                     "gates go under [tool.wamrobust.thresholds], options under "
+                     "[tool.pytest.ini_options]") or {}
     misplaced = sorted(set(section) - {"thresholds"})
     if misplaced:
         raise ThresholdsError(
@@ -277,6 +307,22 @@ def chunk_latency(results: Iterable[EpisodeResult], stat: str) -> float:
     """One of LATENCY_STATS over every chunk of every episode (NaN if none ran)."""
     latencies = [ms for r in results for ms in r.chunk_latencies_ms]
     return float(np.percentile(latencies, LATENCY_STATS[stat])) if latencies else float("nan")
+
+
+def check_judgeable(thresholds: Thresholds, settings: Iterable[str]) -> None:
+    """Refuse, before any episode, a rate gate whose setting the run has no case of
+    (`clean = 0.9` with --axes=camera): it would be "not run" and let the run pass
+    having judged nothing. `thresholds` are the user's own (pyproject, --wam-thresholds):
+    a suite manifest's defaults cover every setting and only apply where they can."""
+    present = set(settings)
+    for key in thresholds.rates:
+        covered = bool(present - {CLEAN}) if key == OVERALL else key in present
+        if not covered:
+            what = "no perturbed-axis case" if key == OVERALL else f"no {key} case"
+            raise ThresholdsError(
+                f"{', '.join(thresholds.sources)}: the gate {key} = {thresholds.rates[key]:g} "
+                f"has {what} to judge in this run; select {key if key != OVERALL else 'an axis'}"
+                f" with --axes (a setting list) or drop the gate")
 
 
 def evaluate(thresholds: Thresholds, rows: Sequence[Row],

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.deadline import InferTimeout
+from pytest_wamrobust.core.deadline import InferTimeout, call_with_deadline
 from pytest_wamrobust.core.episode import StepHook, run_episode
 from pytest_wamrobust.core.errors import CaseUnavailableError, UsageError, one_line
 from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
@@ -22,22 +22,29 @@ class PolicySlot:
     """The process's policy instance, built on first use. An instance whose `infer` call
     was abandoned at the deadline may still be running it, so it is never used again:
     the next episode gets a fresh one. `build` replaces the registry's factory (a Ray
-    actor's handle on a shared policy)."""
+    actor's handle on a shared policy); `deadline_s` bounds building it, as every other
+    call into the policy."""
 
     def __init__(self, policy_spec: str, suite: Suite, policy_args: dict[str, str],
-                 build: Callable[[], Policy] | None = None) -> None:
+                 build: Callable[[], Policy] | None = None,
+                 deadline_s: float | None = None) -> None:
         self._spec = policy_spec
         self._context = PolicyContext.from_options(suite.env_spec, policy_args)
         self._build = build or (lambda: registry.make_policy(self._spec, self._context))
+        self._deadline_s = deadline_s
         self._policy: Policy | None = None
         self._build_error = ""
 
     def current(self) -> Policy:
-        """The instance. A policy that cannot be built raises UsageError with one line,
-        and is tried once per process: every later call raises the same line."""
+        """The instance. A policy that cannot be built (or not within the deadline)
+        raises UsageError with one line, and is tried once per process: every later
+        call raises the same line."""
         if self._policy is None and not self._build_error:
             try:
-                self._policy = self._build()
+                self._policy = call_with_deadline(self._build, self._deadline_s, self._spec,
+                                                  "its factory")
+            except InferTimeout as exc:
+                self._build_error = f"policy {self._spec!r} could not be created: {exc}"
             except UsageError as exc:
                 self._build_error = str(exc)
         if self._policy is None:
@@ -72,10 +79,7 @@ def play_case(suite: Suite, slot: PolicySlot, spec: EpisodeSpec, *,
                              error=f"building the scene failed: {one_line(exc)}",
                              error_kind="env_error")
     try:
-        result = run_episode(env, policy, spec, step_hook=step_hook,
-                             infer_timeout_s=infer_timeout_s)
+        return run_episode(env, policy, spec, step_hook=step_hook,
+                           infer_timeout_s=infer_timeout_s, on_policy_unusable=slot.discard)
     finally:
         env.close()
-    if result.error_kind == InferTimeout.KIND:
-        slot.discard()
-    return result

@@ -3,7 +3,11 @@
 Users read the exit status as the answer to "can this model ship?", so the rule is
 written once, here, and printed as the last line of the run:
 - an incomplete run (a case never ran, or failed before its episode) never passes;
-- with gates or a baseline, they decide (single unsolved episodes do not);
+- an episode that errored fails the run whatever the gates say, unless the gates
+  allow that share of errors (`max_error_rate`): a rate over episodes that crashed
+  measures the harness, not the policy;
+- with gates or a baseline, they decide (single unsolved episodes do not), and a
+  gate that could judge nothing fails rather than holding vacuously;
 - without either, every unsolved episode fails the run, as any failed test would.
 """
 
@@ -33,11 +37,13 @@ class RunVerdict:
 
 def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
            comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
-           other_failures: int, broken_searches: int = 0, searches: int = 0) -> RunVerdict:
+           other_failures: int, broken_searches: int = 0, searches: int = 0,
+           max_error_rate: float = 0.0) -> RunVerdict:
     """`incomplete`: cases without an episode result (or a search without an outcome);
     `other_failures`: failed tests that are not episodes (the latency case, the project's
     own tests); `broken_searches`: --wam-search cases that found a failure, which fail
-    the run when no gate judges them; `searches`: the search cases collected."""
+    the run when no gate judges them; `searches`: the search cases collected;
+    `max_error_rate`: the share of episodes the gates allow to end in error."""
     if incomplete:
         missing = ("episodes never ran or failed before their episode started" if not searches
                    else "cases (episodes and breaking-point searches) never ran or could not "
@@ -48,12 +54,24 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
               ] if other_failures else []
     if gates_configured or comparison is not None:
         parts, held = [], not others
+        errored = sum(r.errored for r in results)
+        if errored > max_error_rate * len(results):
+            allowed = (f"max_error_rate {max_error_rate:g} allows {max_error_rate:.0%}"
+                       if max_error_rate else "set max_error_rate in the gates to allow some")
+            parts.append(f"{errored} of {len(results)} episodes ended in error and errors "
+                         f"fail the run ({allowed})")
+            held = False
         if gates_configured:
             failed = [v.name for v in verdicts if v.passed is False]
             judged = sum(v.passed is not None for v in verdicts)
-            parts.append(f"gates FAILED ({', '.join(failed)})" if failed
-                         else f"gates configured: all {judged} held")
-            held = held and not failed
+            if failed:
+                parts.append(f"gates FAILED ({', '.join(failed)})")
+            elif judged:
+                parts.append(f"gates configured: all {judged} held")
+            else:
+                parts.append("gates configured, but none could be judged: their settings "
+                             "ran no episode")
+            held = held and not failed and judged > 0
         if comparison is not None:
             regressed = [r.setting for r in comparison.rows if r.verdict == REGRESSED]
             unclear = [r.setting for r in comparison.rows

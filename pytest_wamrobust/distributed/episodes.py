@@ -75,7 +75,8 @@ class EpisodeActor:
         self.job = job
         self.suite = registry.make_suite(job.suite, job.suite_args)
         self.slot = PolicySlot(job.policy, self.suite, job.policy_args,
-                               build=None if host is None else lambda: SharedPolicy(host))
+                               build=None if host is None else lambda: SharedPolicy(host),
+                               deadline_s=job.infer_timeout_s)
 
         node_id = ray.get_runtime_context().get_node_id()
         self.node = f"{socket.gethostname()} node {node_id[:8]} pid {os.getpid()}"

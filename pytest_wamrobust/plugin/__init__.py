@@ -14,6 +14,8 @@ an episode.
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -34,6 +36,10 @@ if TYPE_CHECKING:
     from pytest_wamrobust.plugin.run import WamRun
 
 CONTROLLER = "wamrobust-controller"
+#: Set when a run without -n was given its one isolated xdist worker.
+ISOLATED_KEY = pytest.StashKey[bool]()
+#: The SIGTERM handler a --suite run replaced, put back when it ends.
+SIGTERM_KEY = pytest.StashKey[Any]()
 #: Hypothesis settings profiles for the plugin's users (a rollout outlasts Hypothesis'
 #: 200 ms default deadline); prefixed so they never replace a profile of the project.
 HYPOTHESIS_PROFILES: dict[str, dict[str, Any]] = {
@@ -46,6 +52,21 @@ HYPOTHESIS_PROFILES: dict[str, dict[str, Any]] = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist turns -n into its workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Without -n, the episodes still play in a child process: one xdist worker. A
+    policy that hangs in native code, exits the interpreter or crashes it then costs
+    its case (a `worker_crash`, replaced like any xdist worker), never the session and
+    its JUnit file. --wam-in-process, --pdb and -p no:xdist play them here instead."""
+    if options.plays_in_isolated_worker(config):
+        config.option.numprocesses = 1
+        config.stash[ISOLATED_KEY] = True
+
+
+def _isolated(config: pytest.Config) -> bool:
+    return config.stash.get(ISOLATED_KEY, False)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-benchmark reads its options
@@ -69,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = run
+    config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
     _quiet_disabled_benchmark(config)
     if not hasattr(config, "workerinput"):
         try:
@@ -86,13 +108,45 @@ def pytest_configure(config: pytest.Config) -> None:
                                     "actors: add --wam-ray (or --wam-ray=ADDRESS)")
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    previous = config.stash.get(SIGTERM_KEY, None)
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt_on_sigterm() -> Any:
+    """SIGTERM (what CI runners and schedulers send) ends the run as Ctrl-C does: the
+    JUnit file with every case, the unplayed ones as `not_run` errors, exit status 2,
+    and xdist's workers torn down. Returns the handler it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+
+    return signal.signal(signal.SIGTERM, interrupt)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     run = _run(config)
     if run is None:
         return []
     from pytest_wamrobust.plugin import terminal
 
-    return terminal.header_lines(run)
+    return terminal.header_lines(run) + _placement_lines(config, run)
+
+
+def _placement_lines(config: pytest.Config, run: WamRun) -> list[str]:
+    """Where the episodes play, when that is not the user's own -n N or --wam-ray."""
+    if _isolated(config):
+        return ["wamrobust: episodes play in one isolated worker process (no -n given; "
+                "--wam-in-process plays them here)"]
+    if run.options.ray or config.getoption("numprocesses", None):
+        return []
+    return ["wamrobust: episodes play in this pytest process: a policy that hangs in native "
+            "code or ends the process ends the run (a run without -n plays here only with "
+            "--wam-in-process, --pdb, -p no:xdist or pytest-benchmark's --benchmark-json, "
+            "-save, -only or -enable)"]
 
 
 @pytest.hookimpl(wrapper=True)

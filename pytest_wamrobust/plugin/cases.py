@@ -8,14 +8,18 @@ smallest perturbation that breaks the policy and passes by `min_breaking_magnitu
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 
 from pytest_wamrobust.core import gates
+from pytest_wamrobust.core.deadline import InferTimeout, call_with_deadline
+from pytest_wamrobust.core.player import PolicySlot
 from pytest_wamrobust.core.results import EpisodeResult
 from pytest_wamrobust.core.search import SearchResult
 from pytest_wamrobust.core.types import CLEAN, CaseKey
-from pytest_wamrobust.plugin.episode_fixtures import describe
+from pytest_wamrobust.plugin.episode_fixtures import current_policy, describe
 from pytest_wamrobust.plugin.run import WamRun
 from pytest_wamrobust.plugin.search import judge, search_result  # noqa: F401 - its fixture
 
@@ -32,13 +36,16 @@ def test_search(search_result: SearchResult,  # noqa: F811 - the fixture importe
         pytest.fail(failed, pytrace=False)
 
 
-def test_latency(benchmark, policy, suite, wam_run: WamRun, policy_name: str) -> None:
+def test_latency(benchmark, policy_slot: PolicySlot, suite, wam_run: WamRun,
+                 policy_name: str) -> None:
     """Per-chunk inference time on a real observation: the reset of the first task's
-    clean scene. pytest-benchmark switches itself off under xdist; a disabled
-    benchmark is reported as skipped, never as a measurement."""
+    clean scene. pytest-benchmark switches itself off under xdist (and so in the
+    isolated worker a run without -n plays in); a disabled benchmark is reported as
+    skipped, never as a measurement. Each call has the episodes' deadline."""
     if benchmark.disabled:
-        pytest.skip("latency benchmark disabled (xdist or --benchmark-disable); rerun with "
-                    "-n 0 or -p no:xdist to measure it")
+        pytest.skip("latency benchmark disabled (xdist, the isolated worker, or "
+                    "--benchmark-disable); rerun with -p no:xdist to measure it")
+    policy = current_policy(policy_slot)
     task = suite.tasks()[0].name
     spec = suite.episode_spec(CaseKey(suite.name, task, CLEAN, 0, 0))
     env = suite.make_env(spec)
@@ -46,8 +53,18 @@ def test_latency(benchmark, policy, suite, wam_run: WamRun, policy_name: str) ->
         observation = env.reset()
     finally:
         env.close()
-    policy.reset(task, spec.episode_seed)
-    benchmark(policy.infer, observation)
+    deadline, name = wam_run.options.infer_deadline_s, policy.metadata.name
+    try:
+        call_with_deadline(partial(policy.reset, task, spec.episode_seed), deadline, name,
+                           "reset")
+        benchmark(call_with_deadline, partial(policy.infer, observation), deadline, name)
+    except InferTimeout as exc:
+        policy_slot.discard()
+        message = str(exc)
+    else:
+        message = ""
+    if message:  # outside `except`: one line, no "During handling of" chain
+        pytest.fail(message, pytrace=False)
     timings_ms = np.asarray(benchmark.stats.stats.data) * 1000.0
     for stat, q in gates.LATENCY_STATS.items():
         benchmark.extra_info[f"{stat}_ms"] = float(np.percentile(timings_ms, q))

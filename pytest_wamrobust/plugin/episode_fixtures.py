@@ -60,7 +60,8 @@ def policy_slot(pytestconfig: pytest.Config) -> PolicySlot:
     from pytest_wamrobust.core.player import PolicySlot
 
     run = current_run(pytestconfig)
-    return PolicySlot(run.policy_spec, run.suite, run.options.policy_args)
+    return PolicySlot(run.policy_spec, run.suite, run.options.policy_args,
+                      deadline_s=run.options.infer_deadline_s)
 
 
 @pytest.fixture(scope="session")

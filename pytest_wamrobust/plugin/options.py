@@ -161,13 +161,18 @@ def ray_policy_placement(text: str) -> str:
     return value
 
 
-def replay_switch(text: str) -> bool:
-    """`--wam-replay` alone is true; its ini value is true or false."""
-    value = str(text).strip().lower()
-    if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-        raise argparse.ArgumentTypeError(f"--wam-replay takes no value (or true/false), got "
-                                         f"{text!r} (a test path after it? put --wam-replay last)")
-    return value in ("true", "yes", "1", "on")
+def switch(flag: str) -> Callable[[str], bool]:
+    """The parser of an on/off flag: alone it is true; its ini value is true or false."""
+
+    def parse(text: str) -> bool:
+        value = str(text).strip().lower()
+        if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            raise argparse.ArgumentTypeError(f"{flag} takes no value (or true/false), got "
+                                             f"{text!r} (a test path after it? put {flag} last)")
+        return value in ("true", "yes", "1", "on")
+
+    parse.__name__ = flag.lstrip("-").replace("-", "_")
+    return parse
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,8 @@ class _Option:
     metavar: str
     #: the value of a flag given without one (`--wam-ray`); None: a value is required
     bare: str | None = None
+    #: a comma list, so its ini value may also be a TOML list (`["camera", "light"]`)
+    listed: bool = False
 
 
 _OPTIONS = (
@@ -187,13 +194,15 @@ _OPTIONS = (
             "module:callable, ws://host:port (openpi server) or lerobot:/path", "POLICY"),
     _Option("--suite", "wamrobust_suite", None,
             "suite whose cases to generate, e.g. tabletop (or module:callable)", "SUITE"),
-    _Option("--tasks", "wamrobust_tasks", csv_list, "comma list of tasks (default: all)", "T1,T2"),
+    _Option("--tasks", "wamrobust_tasks", csv_list, "comma list of tasks (default: all)", "T1,T2",
+            listed=True),
     _Option("--axes", "wamrobust_axes", axes_list,
-            f"comma list of settings (default: all): {','.join(SETTINGS)}", "A1,A2"),
+            f"comma list of settings (default: all): {','.join(SETTINGS)}", "A1,A2", listed=True),
     _Option("--seeds", "wamrobust_seeds", seed_count,
             "seeds per (task, axis, level) (default: the suite's)", "N"),
     _Option("--levels", "wamrobust_levels", levels_list,
-            "difficulty levels, e.g. 1,3,5 or 1-5 (default: the suite's)", "LEVELS"),
+            "difficulty levels, e.g. 1,3,5 or 1-5 (default: the suite's)", "LEVELS",
+            listed=True),
     _Option("--wam-thresholds", "wamrobust_thresholds", None,
             "TOML file of gates (overrides [tool.wamrobust.thresholds] and the suite's)", "FILE"),
     _Option("--wam-shard", "wamrobust_shard", parse_shard,
@@ -235,10 +244,14 @@ _OPTIONS = (
     _Option("--wam-examples", "wamrobust_examples", None,
             "folder of the failing perturbations --wam-search keeps and replays first, "
             "and --wam-replay runs (default .wamrobust/examples)", "DIR"),
-    _Option("--wam-replay", "wamrobust_replay", replay_switch,
+    _Option("--wam-replay", "wamrobust_replay", switch("--wam-replay"),
             "run exactly the failing perturbations --wam-search kept under --wam-examples "
             "(ids like tabletop/lift_cube/light/m0.23/<hash>) instead of the level grid: "
             "the regression suite", "true|false", bare="true"),
+    _Option("--wam-in-process", "wamrobust_in_process", switch("--wam-in-process"),
+            "play the episodes in this pytest process when no -n is given (default: in "
+            "one isolated xdist worker, so a policy that hangs or kills its process costs "
+            "its case, not the run); for debugging", "true|false", bare="true"),
 )
 
 
@@ -260,6 +273,45 @@ def add_options(parser: pytest.Parser) -> None:
                          "the factory takes options")
     parser.addini("wamrobust_suite_args", "KEY=VALUE lines passed to the suite factory",
                   type="linelist", default=[])
+
+
+#: pytest-benchmark options that ask for its measurement: pytest-benchmark measures and
+#: reports only in the process that runs pytest, so these keep the episodes here too.
+_BENCHMARK_OUTPUTS = ("benchmark_json", "benchmark_save", "benchmark_autosave",
+                      "benchmark_only", "benchmark_enable", "benchmark_compare",
+                      "benchmark_histogram")
+
+
+def plays_in_isolated_worker(config: pytest.Config) -> bool:
+    """Whether a run without -n gets one xdist worker: it evaluates a suite, xdist is
+    loaded, and nothing asks for this process (--wam-in-process, a debugger, Ray, a
+    pytest-benchmark measurement of the latency case)."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
+        return False
+    if config.getoption("numprocesses", None) not in (None, 0, "0"):
+        return False
+    if any(config.getoption(name, False) for name in ("usepdb", "trace", "collectonly",
+                                                      *_BENCHMARK_OUTPUTS)):
+        return False
+    if _switch(config, "wam_in_process", "wamrobust_in_process") or (
+            config.getoption("wam_ray", None) or _raw_ini(config, "wamrobust_ray")):
+        return False
+    return bool(config.getoption("wam_suite", None) or _raw_ini(config, "wamrobust_suite"))
+
+
+def _raw_ini(config: pytest.Config, name: str) -> Any:
+    """An ini value before validation (RunOptions validates it, with its one line)."""
+    try:
+        return config.getini(name)
+    except (TypeError, ValueError):
+        return None
+
+
+def _switch(config: pytest.Config, dest: str, ini: str) -> bool:
+    value = config.getoption(dest, None)
+    if value is None:
+        value = _raw_ini(config, ini)
+    return str(value).strip().lower() in ("true", "yes", "1", "on")
 
 
 @dataclass(frozen=True)
@@ -287,6 +339,7 @@ class RunOptions:
     search: int | None = None
     examples: str | None = None
     replay: bool | None = None
+    in_process: bool | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
     suite_args: dict[str, str] = field(default_factory=dict)
 
@@ -305,10 +358,11 @@ class RunOptions:
             if value is None:
                 value = _from_ini(config, opt)
             values[_dest(opt)[len("wam_"):]] = value
-        args = dict(_from_ini_line(line) for line in config.getini("wamrobust_policy_args"))
+        args = dict(_from_ini_line(line) for line in _getini(config, "wamrobust_policy_args",
+                                                              _LINES_HINT))
         args.update(config.getoption("wam_policy_args"))
         suite_args = dict(_from_ini_line(line, "wamrobust_suite_args", suite_key_value)
-                          for line in config.getini("wamrobust_suite_args"))
+                          for line in _getini(config, "wamrobust_suite_args", _LINES_HINT))
         suite_args.update(config.getoption("wam_suite_args"))
         return cls(**values, policy_args=args, suite_args=suite_args)
 
@@ -322,8 +376,26 @@ def _dest(opt: _Option) -> str:
     return "wam_" + opt.flag.lstrip("-").removeprefix("wam-").replace("-", "_")
 
 
+#: How a KEY=VALUE lines key is written under [tool.pytest], whose types pytest enforces.
+_LINES_HINT = 'a list of strings, e.g. ["KEY=VALUE"]'
+
+
+def _getini(config: pytest.Config, name: str, hint: str) -> Any:
+    """The ini value; under [tool.pytest] (pytest 9's TOML mode) pytest raises TypeError
+    for a value of another TOML type than the key's: one line with the fix instead."""
+    try:
+        return config.getini(name)
+    except TypeError as exc:
+        raise pytest.UsageError(f"{exc}; write {hint}") from None
+
+
 def _from_ini(config: pytest.Config, opt: _Option) -> Any:
-    raw = config.getini(opt.ini)
+    raw = _getini(config, opt.ini, f'a string, e.g. {opt.ini} = "{opt.metavar}"')
+    if isinstance(raw, list):  # [tool.pytest.ini_options] hands a TOML list over as is
+        if not opt.listed:
+            raise pytest.UsageError(f"ini option {opt.ini} takes one value, got the list "
+                                    f"{raw!r}; write {opt.ini} = \"{opt.metavar}\"")
+        raw = ",".join(map(str, raw))
     if raw in (None, ""):
         return None
     if opt.ini in _PATHS_RELATIVE_TO_INI and config.inipath is not None:

@@ -75,6 +75,8 @@ class WamRun:
         thresholds = gates.resolve_thresholds(
             getattr(manifest, "thresholds", {}) or {}, getattr(manifest, "source", suite.name),
             rootdir, options.thresholds)
+        gates.check_judgeable(gates.resolve_thresholds({}, "", rootdir, options.thresholds),
+                              {case.setting for case in cases})
         searches = search_keys(suite, selection, options.examples) if options.search else []
         return cls(options, suite, options.policy, cases, thresholds, searches, replays)
 

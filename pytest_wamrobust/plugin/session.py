@@ -132,7 +132,8 @@ class Controller:
                                   incomplete=incomplete + self.searches.incomplete,
                                   other_failures=len(self.other_failures),
                                   broken_searches=self.searches.broken,
-                                  searches=len(self.searches.collected))
+                                  searches=len(self.searches.collected),
+                                  max_error_rate=self.run.thresholds.max_error_rate or 0.0)
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):

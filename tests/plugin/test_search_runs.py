@@ -103,7 +103,7 @@ def test_a_search_that_never_ran_is_an_error_not_absent(run_plugin):
     """-x stops the session at the first unsolved episode: the search case never runs."""
     result = run_plugin("--policy=noop", "--suite=tabletop", "--tasks=lift_cube",
                         "--axes=light", "--levels=1", "--wam-search=2", "--wam-examples=ex",
-                        "-x", "-p", "no:randomly")
+                        "-x", "-p", "no:randomly", "--wam-in-process")
     assert result.ret == 1
     result.stdout.fnmatch_lines([
         "*error tabletop/lift_cube/light: never ran: the session stopped early*",

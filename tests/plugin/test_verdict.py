@@ -80,3 +80,52 @@ def test_a_served_policy_is_named_by_its_name_with_the_url_beside_it(run_plugin,
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(
         [f"suite tabletop, policy scripted ({served_scripted}): 1 episodes"])
+
+
+FAULTY = Path(__file__).resolve().parents[1] / "faulty_policies.py"
+
+
+@pytest.mark.parametrize("gates, verdict, status", [
+    ("max_chunk_latency_ms = 10000\n",
+     "wamrobust verdict: 1 of 2 episodes ended in error and errors fail the run (set "
+     "max_error_rate in the gates to allow some); gates configured: all 1 held -> exit 1", 1),
+    ("max_chunk_latency_ms = 10000\nmax_error_rate = 0.5\n",
+     "wamrobust verdict: gates configured: all 1 held -> exit 0", 0),
+], ids=["errors fail a latency-only gate", "max_error_rate allows them"])
+def test_an_errored_episode_fails_the_run_unless_the_gates_allow_it(run_plugin, pytester,
+                                                                     gates, verdict, status):
+    """A server that went away errors its episodes; a gate on latency alone must not
+    turn that into a pass."""
+    pytester.makepyfile(faulty_policies=FAULTY.read_text())
+    pytester.makefile(".toml", gates=gates)
+    result = run_plugin("--policy=faulty_policies:faulty", "--policy-arg=lift_cube=raise",
+                        "--suite=tabletop", "--tasks=lift_cube,cube_on_plate", "--axes=clean",
+                        "--levels=1", "--wam-thresholds=gates.toml", "--benchmark-disable")
+    assert result.ret == status, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines([verdict])
+
+
+def test_a_gate_with_nothing_to_judge_stops_the_run_before_any_episode(run_plugin, pytester):
+    pytester.makefile(".toml", gates="clean = 0.9\n")
+    result = run_plugin("--policy=scripted", *LIFT, "--axes=camera", "--wam-thresholds=gates.toml")
+    assert result.ret == 4
+    assert result.stderr.lines[0] == (
+        "ERROR: gates.toml: the gate clean = 0.9 has no clean case to judge in this run; "
+        "select clean with --axes (a setting list) or drop the gate")
+    assert "test_episode" not in result.stdout.str()
+
+
+def test_gates_that_judged_nothing_do_not_hold(run_plugin, pytester):
+    """Every gated case skipped (its asset is absent on this machine): the gates judged
+    nothing, so they do not hold."""
+    from test_release_gate_plugin import PARTLY_INSTALLED
+
+    pytester.makepyfile(partly_installed=PARTLY_INSTALLED)
+    pytester.makefile(".toml", gates="light = 0.5\n")
+    result = run_plugin("--policy=scripted", "--suite=partly_installed:make_suite",
+                        "--tasks=lift_cube", "--axes=light", "--levels=1",
+                        "--wam-thresholds=gates.toml", "--benchmark-disable")
+    result.stdout.fnmatch_lines([
+        "wamrobust verdict: gates configured, but none could be judged: their settings ran no "
+        "episode -> exit 1"])
+    assert result.ret == 1

@@ -7,13 +7,15 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pytest_wamrobust.core.errors import MissingAssetError
-from pytest_wamrobust.policies.tiny.model import ModelConfig
 from pytest_wamrobust.policies.tiny.vocab import Vocabulary
+
+if TYPE_CHECKING:  # torch loads with the weights, not where a session only names the policy
+    from pytest_wamrobust.policies.tiny.model import ModelConfig
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Checkpoint:
             if not path.is_file():
                 raise MissingAssetError(f"{name}: no {path}; train it with "
                                         f"`wamrobust train {name}` or reinstall pytest-wamrobust")
+        from pytest_wamrobust.policies.tiny.model import ModelConfig
+
         meta = json.loads(meta_path.read_text())
         return cls(ModelConfig.from_dict(meta["config"]), Vocabulary(meta["vocabulary"]),
                    np.asarray(meta["state_mean"], np.float32),
