@@ -15,6 +15,9 @@ per connection (their episode state lives in them), one call at a time.
 
 It listens on 127.0.0.1 unless told otherwise: whoever reaches the port can run the
 policy (and load the server), so exposing it is an explicit `--host`, best with a key.
+Nobody who reaches it can stop it: `--max-connections`, `--handshake-timeout` and
+`--max-inflight-mb` bound what peers hold (see policies/openpi/server.py), and a serve
+loop that dies is exit status 1 with one line, never 0.
 Top-level imports stay light; the policy, the suite and websockets load in `run`.
 """
 
@@ -31,6 +34,11 @@ from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
 
 #: How long a batch waits for more requests unless told (ms).
 DEFAULT_WAIT_MS = 5.0
+#: Defaults of --max-connections, --handshake-timeout and --max-inflight-mb (the
+#: server's own, repeated here to keep websockets and numpy out of `--help`).
+DEFAULT_MAX_CONNECTIONS = 256
+DEFAULT_HANDSHAKE_TIMEOUT_S = 5.0
+DEFAULT_MAX_INFLIGHT_MB = 128
 
 
 def port(text: str) -> int:
@@ -68,6 +76,28 @@ def wait_ms(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", required=True,
                         help="registered policy name or module:callable (as for pytest --policy)")
@@ -95,13 +125,30 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"with --max-batch: how long a batch waits for more requests "
                              f"(default {DEFAULT_WAIT_MS:g}; it runs at once when every "
                              f"connection has a request waiting)")
+    parser.add_argument("--max-connections", type=positive_int,
+                        default=DEFAULT_MAX_CONNECTIONS, metavar="N",
+                        help=f"at most N sockets at once (default {DEFAULT_MAX_CONNECTIONS}; "
+                             f"fewer if the file-handle limit cannot hold them); at the "
+                             f"limit a new one replaces the oldest still in its handshake, "
+                             f"else it is refused")
+    parser.add_argument("--handshake-timeout", type=seconds,
+                        default=DEFAULT_HANDSHAKE_TIMEOUT_S, metavar="S",
+                        help=f"close a connection that has not finished its opening "
+                             f"handshake within S seconds (default "
+                             f"{DEFAULT_HANDSHAKE_TIMEOUT_S:g})")
+    parser.add_argument("--max-inflight-mb", type=positive_int,
+                        default=DEFAULT_MAX_INFLIGHT_MB, metavar="MB",
+                        help=f"request bytes received and not yet answered, across "
+                             f"connections, in MiB (default {DEFAULT_MAX_INFLIGHT_MB}); a "
+                             f"frame that does not fit waits unread; after 120 s its "
+                             f"connection is closed (1013, try again later)")
 
 
 def run(args: argparse.Namespace) -> int:
     from pytest_wamrobust.core import registry
     from pytest_wamrobust.core.errors import UsageError
     from pytest_wamrobust.core.protocols import PolicyContext
-    from pytest_wamrobust.policies.openpi.server import PolicyServer
+    from pytest_wamrobust.policies.openpi.server import PolicyServer, raise_file_limit
 
     if args.policy.startswith(("ws://", "wss://")):
         raise UsageError("wamrobust serve needs a local policy, not another server's URL")
@@ -110,11 +157,14 @@ def run(args: argparse.Namespace) -> int:
     wait = DEFAULT_WAIT_MS if args.batch_wait_ms is None else args.batch_wait_ms
     env_spec = registry.make_suite(args.suite).env_spec
     ctx = PolicyContext(env_spec=env_spec, options=dict(args.policy_args), device=args.device)
+    raise_file_limit(args.max_connections)
     try:
         server = PolicyServer(lambda: registry.make_policy(args.policy, ctx), env_spec,
                               host=args.host, port=args.port, api_key=args.api_key,
                               debug=args.debug, max_batch=args.max_batch or 1,
-                              batch_wait_ms=wait)
+                              batch_wait_ms=wait, max_connections=args.max_connections,
+                              handshake_timeout=args.handshake_timeout,
+                              max_inflight_bytes=args.max_inflight_mb * 2**20)
     except OSError as exc:  # socket.create_server appends "(while attempting to bind ...)"
         reason = str(exc.strerror or exc).split(" (while attempting")[0]
         fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "check --host"
@@ -127,6 +177,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"wamrobust serve: batching is off: {args.policy!r} has no infer_batch; each "
               f"connection gets its own instance, one request at a time", file=sys.stderr,
               flush=True)
+    if server.max_connections < args.max_connections:
+        print(f"wamrobust serve: warning: at most {server.max_connections} connections, not "
+              f"{args.max_connections}: the file-handle limit (ulimit -n) holds no more; "
+              f"raise it for more", file=sys.stderr, flush=True)
     print(f"serving {args.policy!r} for suite {env_spec.suite!r} on "
           f"ws://{args.host}:{server.port} (health: http://{args.host}:{server.port}/healthz)",
           flush=True)
@@ -142,7 +196,20 @@ def run(args: argparse.Namespace) -> int:
         sizes = server.batcher.batch_sizes
         print(f"served {sum(n * count for n, count in sizes.items())} requests in "
               f"{sum(sizes.values())} batches (largest {max(sizes, default=0)})", flush=True)
-    return 0
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the loop died: say so, never exit 0
+        from pytest_wamrobust.core.errors import one_line
+        from pytest_wamrobust.policies.openpi.server import ServerDied
+
+        reason = str(exc) if isinstance(exc, ServerDied) else one_line(exc)
+        print(f"wamrobust serve: error: the server stopped: {reason}", file=sys.stderr,
+              flush=True)
+        server.shutdown()
+        return 1
+    print("wamrobust serve: error: the server stopped without being asked to",
+          file=sys.stderr, flush=True)
+    server.shutdown()
+    return 1
 
 
 def _loopback(host: str) -> bool:
