@@ -38,12 +38,13 @@ class RunVerdict:
 def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
            comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
            other_failures: int, broken_searches: int = 0, searches: int = 0,
-           max_error_rate: float = 0.0) -> RunVerdict:
+           max_error_rate: float = 0.0, decided_early: str = "") -> RunVerdict:
     """`incomplete`: cases without an episode result (or a search without an outcome);
     `other_failures`: failed tests that are not episodes (the latency case, the project's
     own tests); `broken_searches`: --wam-search cases that found a failure, which fail
     the run when no gate judges them; `searches`: the search cases collected;
-    `max_error_rate`: the share of episodes the gates allow to end in error."""
+    `max_error_rate`: the share of episodes the gates allow to end in error;
+    `decided_early`: how far a --wam-decide run got before its gates were decided."""
     if incomplete:
         missing = ("episodes never ran or failed before their episode started" if not searches
                    else "cases (episodes and breaking-point searches) never ran or could not "
@@ -64,10 +65,11 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
         if gates_configured:
             failed = [v.name for v in verdicts if v.passed is False]
             judged = sum(v.passed is not None for v in verdicts)
+            early = f" (decided early: {decided_early})" if decided_early else ""
             if failed:
-                parts.append(f"gates FAILED ({', '.join(failed)})")
+                parts.append(f"gates FAILED ({', '.join(failed)}){early}")
             elif judged:
-                parts.append(f"gates configured: all {judged} held")
+                parts.append(f"gates configured: all {judged} held{early}")
             else:
                 parts.append("gates configured, but none could be judged: their settings "
                              "ran no episode")

@@ -145,8 +145,12 @@ def episode_result(request: pytest.FixtureRequest, episode_spec: EpisodeSpec) ->
     """The episode of a generated case, played here or (--wam-ray) by a Ray actor; an
     errored episode errors the test (setup), so JUnit shows `<error>` for it and
     `<failure>` only for a task not solved."""
+    from pytest_wamrobust.plugin.early_stop import stop_reason
     from pytest_wamrobust.plugin.ray_dispatch import dispatch_of
 
+    decided = stop_reason(request.config)
+    if decided:
+        pytest.skip(decided)
     dispatch = dispatch_of(request.config)
     result = dispatch.result_for(episode_spec.key) if dispatch is not None else None
     if result is not None:

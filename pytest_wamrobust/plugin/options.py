@@ -234,7 +234,8 @@ _OPTIONS = (
             "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
             "McNemar per setting, exit status 1 on a regression", "FILE"),
     _Option("--wam-alpha", "wamrobust_alpha", alpha_type,
-            "family-wise significance level of --wam-baseline (default 0.05)", "ALPHA"),
+            "family-wise significance level of --wam-baseline and --wam-decide (default "
+            "0.05)", "ALPHA"),
     _Option("--wam-min-effect", "wamrobust_min_effect", effect_type,
             "smallest change in percentage points --wam-baseline counts (default 5)", "PP"),
     _Option("--wam-search", "wamrobust_search", search_count,
@@ -248,6 +249,11 @@ _OPTIONS = (
             "run exactly the failing perturbations --wam-search kept under --wam-examples "
             "(ids like tabletop/lift_cube/light/m0.23/<hash>) instead of the level grid: "
             "the regression suite", "true|false", bare="true"),
+    _Option("--wam-decide", "wamrobust_decide", switch("--wam-decide"),
+            "early verdicts: play the cases in a seeded random order and stop taking new "
+            "ones once every rate gate's verdict is decided by an anytime-valid confidence "
+            "sequence (wrong with probability <= --wam-alpha); the rest are skipped with "
+            "the reason", "true|false", bare="true"),
     _Option("--wam-in-process", "wamrobust_in_process", switch("--wam-in-process"),
             "play the episodes in this pytest process when no -n is given (default: in "
             "one isolated xdist worker, so a policy that hangs or kills its process costs "
@@ -340,6 +346,7 @@ class RunOptions:
     examples: str | None = None
     replay: bool | None = None
     in_process: bool | None = None
+    decide: bool | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
     suite_args: dict[str, str] = field(default_factory=dict)
 

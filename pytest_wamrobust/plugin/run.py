@@ -23,6 +23,7 @@ from pytest_wamrobust.core.search import (
     SearchKey,
     search_keys,
 )
+from pytest_wamrobust.core.sequential import play_order
 from pytest_wamrobust.core.sharding import stratified_sample
 from pytest_wamrobust.core.types import CaseKey, EpisodeSpec
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
@@ -77,6 +78,9 @@ class WamRun:
             rootdir, options.thresholds)
         gates.check_judgeable(gates.resolve_thresholds({}, "", rootdir, options.thresholds),
                               {case.setting for case in cases})
+        if options.decide:
+            check_early_verdicts(options, thresholds)
+            cases = play_order(cases)
         searches = search_keys(suite, selection, options.examples) if options.search else []
         return cls(options, suite, options.policy, cases, thresholds, searches, replays)
 
@@ -88,6 +92,25 @@ class WamRun:
     def policy_label(self) -> str:
         """The id of the latency case: the policy spec, shortened to a readable name."""
         return re.sub(r"[^\w.-]+", "_", self.policy_spec.split(":")[-1].split("/")[-1]) or "policy"
+
+
+def check_early_verdicts(options: RunOptions, thresholds: gates.Thresholds) -> None:
+    """--wam-decide needs rate gates to decide, and runs only where the session sees every
+    case of the population in play order (one line otherwise, before any episode)."""
+    if not thresholds.rates:
+        raise UsageError("--wam-decide stops the run once every rate gate is decided, and "
+                         "this run has none: set rates in the gates (e.g. clean = 0.8 under "
+                         "[tool.wamrobust.thresholds] or in --wam-thresholds FILE)")
+    refused = {"--wam-shard": (options.shard is not None,
+                               "a shard sees only its part of each gate's population"),
+               "--wam-ray": (bool(options.ray), "Ray's driver does not stop submitting yet"),
+               "--wam-baseline": (bool(options.baseline),
+                                  "the paired comparison is judged on the full run only"),
+               "--wam-replay": (bool(options.replay),
+                                "stored failures are not a sample of the case matrix")}
+    for flag, (given, why) in refused.items():
+        if given:
+            raise UsageError(f"--wam-decide cannot be used with {flag}: {why}; drop one of them")
 
 
 def list_cases(suite: Suite, selection: CaseSelection) -> list[CaseKey]:

@@ -26,6 +26,7 @@ from pytest_wamrobust.core.verdict import RunVerdict, decide
 from pytest_wamrobust.plugin import terminal
 from pytest_wamrobust.plugin.baseline_gate import Baseline
 from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines
+from pytest_wamrobust.plugin.early_stop import DECIDED, EARLY_STOP_KEY, STOP_FILE, EarlyStop
 from pytest_wamrobust.plugin.run import WamRun, episode_case_key
 from pytest_wamrobust.plugin.search import SearchLedger
 from pytest_wamrobust.records import junit
@@ -54,12 +55,27 @@ class Controller:
         self.junit_family = "xunit1"
         self.verdicts: list[gates.Verdict] = []
         self.searches = SearchLedger(run)
+        #: --wam-decide: cases skipped because every gate was decided (not missing)
+        self.early = EarlyStop(run.thresholds, run.options.alpha) if run.options.decide else None
+        self.decided_skips: set[str] = set()
+        if self.early is not None:
+            config.stash[EARLY_STOP_KEY] = self.early
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.junit_family = choose_family(session.config)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         return [family_header(self.junit_family)] if config.option.xmlpath else []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:
+        """xdist: each worker learns where the --wam-decide stop file is."""
+        if self.early is not None:
+            node.workerinput[STOP_FILE] = str(self.early.stop_file)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.early is not None:
+            self.early.close()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Without xdist: the cases this session owes a result (after -k, shards)."""
@@ -74,17 +90,29 @@ class Controller:
         nodeids = list(nodeids)
         self.collected.update(n for n in nodeids if episode_case_key(n) is not None)
         self.searches.collect(nodeids)
+        if self.early is not None:
+            keys = ((n, episode_case_key(n)) for n in nodeids)
+            self.early.start([(n, key) for n, key in keys if key is not None])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.searches.record(report):
             return
         if has_result_properties(report.user_properties):
-            self.results[report.nodeid] = EpisodeResult.from_properties(report.user_properties)
+            result = EpisodeResult.from_properties(report.user_properties)
+            self.results[report.nodeid] = result
             self.unrecorded.pop(report.nodeid, None)
+            if self.early is not None:
+                self.early.record(report.nodeid, result.success)
             return
         if report.skipped and episode_case_key(report.nodeid) is not None:
-            self.skipped[report.nodeid] = _reason(report)
+            reason = _reason(report)
+            if reason.startswith(DECIDED):
+                self.decided_skips.add(report.nodeid)
+                return
+            self.skipped[report.nodeid] = reason
+            if self.early is not None:
+                self.early.unavailable(report.nodeid)
             return
         if not report.failed or report.nodeid in self.results:
             return
@@ -94,6 +122,8 @@ class Controller:
             crashed = report.when == "???"  # xdist's report for a crashed worker's item
             self.unrecorded[report.nodeid] = (
                 WORKER_CRASH if crashed else HARNESS_ERROR, _reason(report))
+            if self.early is not None:
+                self.early.record(report.nodeid, False)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_report_teststatus(self, report: pytest.TestReport):
@@ -112,7 +142,8 @@ class Controller:
             self.results[nodeid] = self._error_result(nodeid, ERROR, kind, reason)
         if not session.config.option.collectonly:
             reason = _never_ran_reason(session)
-            for nodeid in sorted(self.collected - set(self.results) - set(self.skipped)):
+            for nodeid in sorted(self.collected - set(self.results) - set(self.skipped)
+                                 - self.decided_skips):
                 self.not_run[nodeid] = self._error_result(nodeid, NOT_RUN, NOT_RUN, reason)
             self.results.update(self.not_run)
             self.searches.finish(reason)
@@ -121,6 +152,8 @@ class Controller:
         stat = self.run.thresholds.latency_statistic
         self.verdicts = gates.evaluate(self.run.thresholds, self.rows,
                                        gates.chunk_latency(results, stat))
+        if self.early is not None:
+            self.verdicts = self.early.gate_verdicts(self.verdicts)
         self.verdicts += self.searches.verdicts()
         if self.baseline is not None and results:
             self.comparison = self.baseline.compare(results)
@@ -133,7 +166,8 @@ class Controller:
                                   other_failures=len(self.other_failures),
                                   broken_searches=self.searches.broken,
                                   searches=len(self.searches.collected),
-                                  max_error_rate=self.run.thresholds.max_error_rate or 0.0)
+                                  max_error_rate=self.run.thresholds.max_error_rate or 0.0,
+                                  decided_early=self.early.reason() if self.early else "")
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):
@@ -165,6 +199,8 @@ class Controller:
         lines += terminal.not_run_lines(list(self.not_run.values()), len(self.results))
         lines += terminal.hidden_lines(self.results_in_order(), hidden)
         lines += self.searches.lines()
+        if self.early is not None:
+            lines += self.early.lines()
         if self.comparison is not None and self.baseline is not None:
             lines += baseline_lines(self.baseline, self.comparison)
         if self.verdict is not None:

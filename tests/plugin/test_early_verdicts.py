@@ -1,0 +1,72 @@
+"""--wam-decide on real runs: the run stops taking episodes once every rate gate is
+decided, gives the full run's verdict, and still accounts for every collected case (the
+ones not played are skipped with the reason, in JUnit and in the verdict line)."""
+
+from __future__ import annotations
+
+import pytest
+from junitparser import JUnitXml, Skipped
+
+TWO_TASKS = ("--suite=tabletop", "--tasks=lift_cube,cube_on_plate")
+CASES = 48  # 2 tasks x (clean + 7 axes) x 3 levels
+
+
+def episode_cases(pytester: pytest.Pytester) -> list:
+    return [c for s in JUnitXml.fromfile(str(pytester.path / "report.xml")) for c in s
+            if c.name.startswith("test_episode[")]
+
+
+@pytest.mark.parametrize("policy, gates, status, verdict", [
+    ("scripted", "clean = 0.3\noverall = 0.3\n", 0, "all 2 held"),
+    ("noop", "clean = 0.5\noverall = 0.5\n", 1, "gates FAILED (clean, overall)"),
+], ids=["holds", "fails"])
+def test_an_early_verdict_is_the_full_runs_and_every_case_is_accounted_for(
+        run_plugin, pytester, policy, gates, status, verdict):
+    pytester.makefile(".toml", gates=gates)
+    common = (f"--policy={policy}", *TWO_TASKS, "--wam-thresholds=gates.toml", "-n", "2")
+    full = run_plugin(*common, junit="full.xml")
+    assert full.ret == status, full.stdout.str()[-2000:]
+
+    early = run_plugin(*common, "--wam-decide")
+    assert early.ret == status, early.stdout.str()[-3000:]
+    early.stdout.fnmatch_lines([
+        f"early verdicts (--wam-decide, alpha 0.05): every gate decided after * of {CASES} "
+        f"episodes in play order; * not played (skipped)",
+        f"wamrobust verdict: *{verdict} (decided early: * of {CASES} episodes played in play "
+        f"order) -> exit {status}"])
+    cases = episode_cases(pytester)
+    assert len(cases) == CASES
+    skipped = [c for c in cases if c.result and isinstance(c.result[0], Skipped)]
+    assert skipped, "nothing was left unplayed"
+    assert all(c.result[0].message.startswith("gate verdict decided after ") for c in skipped)
+    assert "never ran" not in early.stdout.str()
+
+
+def test_the_play_order_interleaves_settings_and_is_the_same_everywhere(run_plugin, pytester):
+    pytester.makefile(".toml", gates="clean = 0.0\n")
+    listed = run_plugin("--policy=scripted", *TWO_TASKS, "--wam-thresholds=gates.toml",
+                        "--wam-decide", "--collect-only", "-q", junit=None)
+    order = [line for line in listed.stdout.lines if "test_episode[" in line]
+    assert len(order) == CASES
+    first_settings = {line.split("/")[2] for line in order[:12]}
+    assert len(first_settings) >= 4, order[:12]  # not setting by setting
+    again = run_plugin("--policy=scripted", *TWO_TASKS, "--wam-thresholds=gates.toml",
+                       "--wam-decide", "--collect-only", "-q", "-p", "no:randomly", junit=None)
+    assert [line for line in again.stdout.lines if "test_episode[" in line] == order
+
+
+@pytest.mark.parametrize("args, line", [
+    ((), "ERROR: --wam-decide stops the run once every rate gate is decided, and this run has "
+         "none: set rates in the gates*"),
+    (("--wam-thresholds=gates.toml", "--wam-shard=1/2"),
+     "ERROR: --wam-decide cannot be used with --wam-shard: a shard sees only its part of each "
+     "gate's population; drop one of them"),
+    (("--wam-thresholds=gates.toml", "--wam-decide=maybe"),
+     "*--wam-decide takes no value (or true/false), got 'maybe'*"),
+], ids=["no gates", "with a shard", "a bad value"])
+def test_bad_early_verdict_input_is_one_line(run_plugin, pytester, args, line):
+    pytester.makefile(".toml", gates="clean = 0.5\n")
+    result = run_plugin("--policy=scripted", *TWO_TASKS, "--wam-decide", *args, junit=None)
+    assert result.ret in (2, 4)
+    result.stderr.fnmatch_lines([line])
+    assert "test_episode" not in result.stdout.str()
