@@ -88,6 +88,10 @@ class Faulty:
             return chunk
         if self._fault == "big":  # relies on the clip to [-1, 1]
             return chunk * 3.0
+        if self._fault == "bool":  # a thresholded output passed on as is
+            return chunk > 0
+        if self._fault == "complex":  # an FFT-based head that forgot .real
+            return chunk.astype(np.complex128)
         raise AssertionError(self._fault)
 
 

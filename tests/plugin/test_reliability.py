@@ -45,6 +45,7 @@ class Fault:
     healthy_runs: bool = True   # the control task still produces a result
     served: bool = False        # the faulty policy runs behind `wamrobust serve`
     isolated: bool = False      # no -n and no `-p no:xdist`: the default isolated worker
+    server_fault: str = "stall"  # the served policy's fault on the faulty task
 
 
 def policy_fault(name: str, fault: str, message: str, *extra: str, **kw) -> Fault:
@@ -131,6 +132,19 @@ FAULTS = [
           exit=1, healthy_runs=False, isolated=True),
     Fault("served policy stalls past the deadline", ("--wam-infer-timeout=1",),
           r"did not return a chunk within 1 s", served=True),
+    Fault("served policy stalls past the deadline, no -n", ("--wam-infer-timeout=1",),
+          r"did not return a chunk within 1 s", served=True, isolated=True),
+    Fault("served policy raises", (), r"^policy server ws://127\.0\.0\.1:\d+ .*RuntimeError",
+          served=True, server_fault="raise"),
+    Fault("served policy returns NaN", ("-n", "2"), r"NaN", served=True, server_fault="nan"),
+    policy_fault("policy raises, -n 2", "raise",
+                 r"^policy raised RuntimeError: model exploded at step 0$", *XDIST),
+    policy_fault("NaN actions, no -n", "nan", r"returned \d+ NaN/inf values in an action chunk$",
+                 isolated=True),
+    policy_fault("boolean actions", "bool",
+                 r"returned an action chunk of dtype bool; actions are real numbers"),
+    policy_fault("complex actions", "complex",
+                 r"returned an action chunk of dtype complex128; actions are real numbers"),
     Fault("policy server killed mid-run", (), r"^policy server ws://127\.0\.0\.1:\d+ ",
           served=True, statuses=("error", "success"), healthy_runs=False),
 ]
@@ -186,7 +200,7 @@ def run_fault(fault: Fault, folder: Path) -> Outcome:
                 "        except ProcessLookupError: pass\n")
             args += ["-p", "killer"]
         else:
-            server, url = serve(folder, f"--policy-arg={FAULTY_TASK}=stall")
+            server, url = serve(folder, f"--policy-arg={FAULTY_TASK}={fault.server_fault}")
         args += ["--suite=tabletop", f"--policy={url}"]
     if not any(a.startswith("--wam-thresholds") for a in args):
         args.append("--wam-thresholds=lenient_gates.toml")
@@ -267,7 +281,7 @@ def test_a_fault_costs_its_cases_not_the_run(fault, tmp_path):
 
 
 def test_the_fault_catalogue_is_large_enough():
-    assert len({f.name for f in FAULTS}) >= 34
+    assert len({f.name for f in FAULTS}) >= 40
 
 
 def test_a_deadline_off_waits_for_a_slow_policy(tmp_path):
