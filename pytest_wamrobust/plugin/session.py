@@ -283,7 +283,9 @@ def choose_family(config: pytest.Config) -> str:
     `wamrobust report` read best. A user who sets xunit2 gets a file valid under it."""
     user_set = any(arg.split("=", 1)[0].strip() == "junit_family"
                    for arg in config.getoption("override_ini", None) or [])
-    inicfg = getattr(config, "_inicfg", None) or getattr(config, "inicfg", None) or {}
+    # pytest 9 keeps the ini values in `_inicfg` and warns on `inicfg`; older ones the reverse
+    inicfg = (config._inicfg if hasattr(config, "_inicfg")  # noqa: SLF001
+              else getattr(config, "inicfg", None)) or {}
     if user_set or "junit_family" in inicfg:
         return str(config.getini("junit_family"))
     logxml = config.stash.get(xml_key, None)

@@ -94,3 +94,13 @@ def test_factories_without_options_keep_working():
     assert registry.make_suite("plain_suites:with_options").name == "my_tabletop"
     with pytest.raises(UsageError, match="has no 'options' parameter"):
         registry.make_suite("plain_suites:no_oracle", {"name": "x"})
+
+
+def test_the_plugin_itself_warns_nothing_before_the_first_useful_line(run_plugin):
+    """pytest 9 deprecates `config.inicfg`: reading it printed a PytestRemovedIn10Warning
+    from our own session code at the top of every run."""
+    result = run_plugin("--policy=scripted", "--suite=tabletop", *ONE_CASE,
+                        "-W", "error::pytest.PytestRemovedIn10Warning", "--wam-in-process")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 0, output[-3000:]
+    assert "PytestRemovedIn10Warning" not in output

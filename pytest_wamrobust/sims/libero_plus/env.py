@@ -130,8 +130,8 @@ class LiberoPlusEnv:
         self._env.noise = 0
 
     def _missing(self, missing: Path) -> Exception:
-        try:
-            relative = missing.relative_to(self._assets)
+        try:  # resolved: LIBERO names files by its real path, the venv may be a link
+            relative = missing.resolve().relative_to(self._assets.resolve())
         except ValueError:
             return UsageError(f"libero_plus: {self.variant.name} needs {missing}, which is "
                               "missing; re-run `bash scripts/install_libero_plus.sh`")
