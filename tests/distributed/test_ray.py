@@ -35,6 +35,8 @@ def outcomes(episodes: dict[str, dict[str, str]]) -> dict[str, tuple[str, str]]:
     return {name: (p["wam.status"], p["wam.steps"]) for name, p in episodes.items()}
 
 
+@pytest.mark.slow  # three full runs and two Ray runtimes (~100 s of CPU); the fast selection
+# keeps the actor replacement and option tests, and the LIBERO one plays a case on an actor
 def test_ray_gives_each_case_the_outcome_xdist_gives(run_plugin, junit_episodes, pytester):
     """Per-actor policies, and one shared batched policy (--wam-ray-policy=shared: its
     batched rows equal solo calls): the same outcome per case as `-n 2`."""

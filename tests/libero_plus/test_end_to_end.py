@@ -61,7 +61,6 @@ def test_noop_policy_holds_the_arm_still(suite):
     assert np.linalg.norm(end[:3] - start[:3]) < 0.02
 
 
-@pytest.mark.slow
 def test_pytest_run_reports_the_variant_and_names_missing_assets(suite, tmp_path):
     """`pytest --suite=libero_plus`: a runnable variant is one JUnit case with its
     properties; a light variant without the upstream archive is skipped, counted in the

@@ -218,14 +218,15 @@ def assert_one_line(result: pytest.RunResult, message: str, kind: str = "usage")
     pytest.param("[tool.pytest.ini_options]\nwamrobust_seeds = [1, 2]\n",
                  'ini option wamrobust_seeds takes one value, got the list [1, 2]; write '
                  'wamrobust_seeds = "N"', id="ini-options-seeds-a-list"),
-    # [tool.pytest] (pytest 9's TOML mode): pytest checks each key's TOML type itself
+    # [tool.pytest] (pytest 9's TOML mode): pytest checks each key's TOML type itself;
+    # from 9.2 on in a line of its own before any plugin reads the value, before 9.2
+    # through our reader, which adds the form to write
     pytest.param('[tool.pytest]\nwamrobust_axes = ["camera"]\n',
-                 "config option 'wamrobust_axes' expects a string, got list: ['camera']; "
-                 'write a string, e.g. wamrobust_axes = "A1,A2"', id="toml-mode-axes-a-list"),
+                 "config option 'wamrobust_axes' expects a string, got list: ['camera']",
+                 id="toml-mode-axes-a-list"),
     pytest.param('[tool.pytest]\nwamrobust_policy_args = "chunk_length=4"\n',
                  "config option 'wamrobust_policy_args' expects a list for type 'linelist', "
-                 'got str: \'chunk_length=4\'; write a list of strings, e.g. ["KEY=VALUE"]',
-                 id="toml-mode-policy-args-a-string"),
+                 "got str: 'chunk_length=4'", id="toml-mode-policy-args-a-string"),
 ])
 def test_a_bad_pyproject_is_one_line_before_any_episode(pytester, pyproject, message):
     pytester.makepyprojecttoml(pyproject)  # the command line leaves every list to it

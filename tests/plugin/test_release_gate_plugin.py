@@ -70,6 +70,8 @@ def test_failure_videos_are_written_and_linked_from_junit(pytester, run_plugin):
     assert not (pytester.path / "solved").exists()  # nothing failed, nothing written
 
 
+@pytest.mark.slow  # three runs of 24 full-length episodes; test_verdict.py keeps the
+# baseline deciding the exit status in the fast selection
 def test_baseline_regression_sets_the_exit_status_even_when_the_gates_hold(pytester, run_plugin):
     pytester.makefile(".toml", gates="[thresholds]\noverall = 0.0\n")
     common = ("--suite=tabletop", "--tasks=lift_cube", "-n", "2", "--wam-thresholds=gates.toml")

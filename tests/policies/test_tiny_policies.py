@@ -39,6 +39,7 @@ def test_same_cases_same_outcomes_on_one_and_two_workers(pytester, run_plugin, j
     assert len(one) == 4 and one == two  # 2 tasks x (clean + noise L3)
 
 
+@pytest.mark.slow  # 40 rollouts of a learned policy each (~1 min of CPU): a quality check
 @pytest.mark.parametrize("name", POLICIES)
 def test_clean_success_on_held_out_scenes(name):
     """Seed indices 0-4 of every task (40 episodes, ~10 s): scenes no demo was recorded on."""
