@@ -155,6 +155,43 @@ BAD_INPUTS = [
          "--wam-artifacts read_only/videos cannot hold the videos (Permission denied)",
          unless="root()"),
     case("video-unknown", (*NOOP, "--wam-video=some"), "invalid --wam-video 'some'", ARGPARSE),
+    # gates that could judge nothing, or are of the wrong kind
+    case("gate-without-its-setting", (*NOOP, "--wam-thresholds=gate_camera.toml"),
+         "gate_camera.toml: the gate camera = 0.5 has no camera case to judge in this run; "
+         "select camera with --axes (a setting list) or drop the gate"),
+    case("overall-gate-without-an-axis", (*NOOP, "--wam-thresholds=gate_overall.toml"),
+         "the gate overall = 0.5 has no perturbed-axis case to judge in this run"),
+    case("error-rate-negative", (*NOOP, "--wam-thresholds=error_rate_negative.toml"),
+         "max_error_rate = -0.1 must be a share of episodes in [0, 1]"),
+    case("error-rate-a-list", (*NOOP, "--wam-thresholds=error_rate_list.toml"),
+         "max_error_rate = [0.1] is not a number"),
+    case("judge-a-list", (*NOOP, "--wam-thresholds=judge_list.toml"),
+         "judge = ['point']; use one of point, wilson_lower"),
+    # --wam-decide and --wam-in-process
+    case("decide-without-gates", (*NOOP, "--wam-decide"),
+         "--wam-decide stops the run once every rate gate is decided, and this run has none"),
+    case("decide-with-a-shard", (*NOOP, "--wam-decide", "--wam-thresholds=gate_clean.toml",
+                                 "--wam-shard=1/2"),
+         "--wam-decide cannot be used with --wam-shard: a shard sees only its part of each "
+         "gate's population; drop one of them"),
+    case("decide-with-a-baseline", (*NOOP, "--wam-decide", "--wam-thresholds=gate_clean.toml",
+                                    "--wam-baseline=a_file"),
+         "--wam-decide cannot be used with --wam-baseline"),
+    case("decide-with-ray", (*NOOP, "--wam-thresholds=gate_clean.toml", "--wam-ray",
+                             "--wam-decide"),
+         "--wam-decide cannot be used with --wam-ray"),
+    case("decide-a-word", (*NOOP, "--wam-decide=maybe"),
+         "--wam-decide takes no value (or true/false), got 'maybe'", ARGPARSE),
+    case("ini-decide-a-word", (*NOOP, "-o", "wamrobust_decide=perhaps"),
+         "--wam-decide takes no value (or true/false), got 'perhaps'"),
+    case("in-process-a-word", (*NOOP, "--wam-in-process=sometimes"),
+         "--wam-in-process takes no value (or true/false), got 'sometimes'", ARGPARSE),
+    case("infer-timeout-a-word", (*NOOP, "--wam-infer-timeout=soon"),
+         "--wam-infer-timeout takes a positive number of seconds (or 0 for none), got 'soon'",
+         ARGPARSE),
+    case("alpha-zero-for-decide", (*NOOP, "--wam-decide", "--wam-thresholds=gate_clean.toml",
+                                   "--wam-alpha=0"),
+         "--wam-alpha", ARGPARSE),
 ]
 
 
@@ -172,6 +209,12 @@ def files(pytester: pytest.Pytester) -> pytest.Pytester:
     (path / "tool_string.toml").write_text('tool = "x"\n')
     (path / "tool_number.toml").write_text("[tool]\nwamrobust = 5\n")
     (path / "error_rate.toml").write_text("max_error_rate = 1.5\n")
+    (path / "error_rate_negative.toml").write_text("max_error_rate = -0.1\n")
+    (path / "error_rate_list.toml").write_text("max_error_rate = [0.1]\n")
+    (path / "judge_list.toml").write_text('judge = ["point"]\n')
+    (path / "gate_camera.toml").write_text("camera = 0.5\n")
+    (path / "gate_overall.toml").write_text("overall = 0.5\n")
+    (path / "gate_clean.toml").write_text("clean = 0.5\n")
     stored = path / "edited" / "replay" / "tabletop" / "lift_cube" / "light"
     stored.mkdir(parents=True)
     (stored / "0123456789.json").write_text(json.dumps({  # a channel of tint deleted
