@@ -28,6 +28,8 @@ import errno
 import ipaddress
 import os
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from pytest_wamrobust.core.policy_args import key_value
 from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
@@ -38,6 +40,7 @@ DEFAULT_WAIT_MS = 5.0
 #: server's own, repeated here to keep websockets and numpy out of `--help`).
 DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_HANDSHAKE_TIMEOUT_S = 5.0
+T = TypeVar("T", int, float)
 DEFAULT_MAX_INFLIGHT_MB = 128
 
 
@@ -53,12 +56,18 @@ def port(text: str) -> int:
     return value
 
 
+def _parsed(text: str, convert: Callable[[str], T], refused: T) -> T:
+    """`convert(text)`, or `refused` (a value every caller's range check rejects) when
+    the text is no number: one range check then words both mistakes alike."""
+    try:
+        return convert(text)
+    except ValueError:
+        return refused
+
+
 def max_batch(text: str) -> int:
     """How many requests one batch may hold: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = _parsed(text, int, 0)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a batch size; give an integer >= 1")
     return value
@@ -66,10 +75,7 @@ def max_batch(text: str) -> int:
 
 def wait_ms(text: str) -> float:
     """How long a batch waits for more requests, in ms: a number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
+    value = _parsed(text, float, -1.0)
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a wait in milliseconds; give a "
                                          f"number >= 0")
@@ -78,10 +84,7 @@ def wait_ms(text: str) -> float:
 
 def positive_int(text: str) -> int:
     """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = _parsed(text, int, 0)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
     return value
@@ -89,10 +92,7 @@ def positive_int(text: str) -> int:
 
 def seconds(text: str) -> float:
     """A positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
+    value = _parsed(text, float, -1.0)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
     return value
