@@ -28,11 +28,6 @@ POLICIES = ("tiny-wam", "tiny-vla")
 
 
 @pytest.fixture(scope="module")
-def tabletop():
-    return registry.make_suite("tabletop")
-
-
-@pytest.fixture(scope="module")
 def scenes(tabletop) -> list[Observation]:
     """First observations of four real scenes (two tasks, clean and camera-shifted)."""
     keys = list(tabletop.cases(CaseSelection(tasks=["lift_cube", "open_drawer"],

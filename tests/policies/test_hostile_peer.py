@@ -25,7 +25,6 @@ from websockets.sync.client import connect
 from websockets.sync.server import serve
 
 from pytest_wamrobust.cli import build_parser
-from pytest_wamrobust.core import registry
 from pytest_wamrobust.core.episode import run_episode
 from pytest_wamrobust.core.errors import EpisodeError, UsageError
 from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
@@ -35,16 +34,6 @@ from pytest_wamrobust.policies.openpi.server import PolicyServer
 
 LIMIT = msgpack_numpy.MAX_MESSAGE_BYTES
 WAMROBUST = Path(sysconfig.get_path("scripts")) / "wamrobust"
-
-
-@pytest.fixture(scope="module")
-def tabletop():
-    return registry.make_suite("tabletop")
-
-
-@pytest.fixture(autouse=True)
-def _no_key_from_the_environment(monkeypatch):
-    monkeypatch.delenv("WAMROBUST_POLICY_API_KEY", raising=False)
 
 
 @contextmanager

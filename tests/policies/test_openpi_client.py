@@ -20,11 +20,6 @@ from pytest_wamrobust.core.types import Observation, PolicyMetadata
 from pytest_wamrobust.policies.openpi.client import connect_policy
 
 
-@pytest.fixture(scope="module")
-def tabletop():
-    return registry.make_suite("tabletop")
-
-
 @pytest.fixture
 def ctx(tabletop):
     return PolicyContext(tabletop.env_spec, options={"connect_timeout": "2"})

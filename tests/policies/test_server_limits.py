@@ -30,7 +30,6 @@ from websockets.sync.client import connect
 
 from pytest_wamrobust.cli import build_parser
 from pytest_wamrobust.cli import serve as serve_cli
-from pytest_wamrobust.core import registry
 from pytest_wamrobust.core.errors import UsageError
 from pytest_wamrobust.core.protocols import PolicyContext
 from pytest_wamrobust.policies.openpi import msgpack_numpy, server
@@ -39,16 +38,6 @@ from pytest_wamrobust.policies.openpi.client import connect_policy
 KEY = "s3cret"
 HEADERS = {"Authorization": f"Api-Key {KEY}"}
 MiB = 2**20
-
-
-@pytest.fixture(scope="module")
-def tabletop():
-    return registry.make_suite("tabletop")
-
-
-@pytest.fixture(autouse=True)
-def _no_key_from_the_environment(monkeypatch):
-    monkeypatch.delenv("WAMROBUST_POLICY_API_KEY", raising=False)
 
 
 class Served:
