@@ -32,8 +32,8 @@ EPISODE_CHUNKS = 10
 
 def observations(count: int) -> list:
     """First observations of `count` real tabletop scenes."""
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.protocols import CaseSelection
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.protocols import CaseSelection
 
     suite = registry.make_suite("tabletop")
     keys = list(suite.cases(CaseSelection(axes=["clean"], seeds=count)))[:count]
@@ -47,8 +47,8 @@ def observations(count: int) -> list:
 
 def client(url: str, observation, start_at: float, stop_at: float, out) -> None:
     """Request chunks from `url` until `stop_at`; count those answered after `start_at`."""
-    from pytest_wamrobust.core.protocols import PolicyContext
-    from pytest_wamrobust.core.registry import make_suite
+    from pytest_wamrobust.core.model.protocols import PolicyContext
+    from pytest_wamrobust.core.model.registry import make_suite
     from pytest_wamrobust.policies.openpi.client import connect_policy
 
     policy = connect_policy(url, PolicyContext(make_suite("tabletop").env_spec,
@@ -77,8 +77,8 @@ def serve(policy: str, device: str, batch: list[str]) -> tuple[subprocess.Popen,
 
 def model_only(args: argparse.Namespace, scenes: list, repeat: int = 20) -> tuple[float, float]:
     """ms for `clients` single calls and for one infer_batch of them, in this process."""
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.protocols import BatchPolicy, PolicyContext
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.protocols import BatchPolicy, PolicyContext
 
     ctx = PolicyContext(registry.make_suite("tabletop").env_spec, device=args.device)
     policy = registry.make_policy(args.policy, ctx)

@@ -1,5 +1,5 @@
 """Early verdicts: how often they differ from the full run's, and how much of the run
-they save (pytest_wamrobust/core/sequential.py).
+they save (pytest_wamrobust/core/judging/sequential.py).
 
     python benchmarks/bench_early_verdicts.py [--runs 10000] [--threshold 0.5]
                                               [--alpha 0.05] [--gates 9] [--seed 0]
@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pytest_wamrobust.core.sequential import (
+from pytest_wamrobust.core.judging.sequential import (
     PASS,
     SequentialGate,
     beta_binomial_prior,

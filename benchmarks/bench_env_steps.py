@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.scripted import make_policy
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 

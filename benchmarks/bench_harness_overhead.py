@@ -22,9 +22,9 @@ import time
 SCRIPT = """
 import sys, time
 t0 = time.perf_counter()
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.running.episode import run_episode
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
 suite = registry.make_suite("tabletop")
 policy = registry.make_policy("scripted", PolicyContext(suite.env_spec))
 tasks, axes = sys.argv[1].split(","), sys.argv[2].split(",")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.policies.baselines import NoopPolicy
 
 

@@ -24,11 +24,11 @@ import sys
 import time
 from collections import defaultdict
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.results import ERROR, SUCCESS
-from pytest_wamrobust.core.stats import wilson_interval
-from pytest_wamrobust.core.types import CLEAN
+from pytest_wamrobust.core.judging.stats import wilson_interval
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.results import ERROR, SUCCESS
+from pytest_wamrobust.core.model.types import CLEAN
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.scripted import make_policy
 from pytest_wamrobust.sims.libero_plus.env import LiberoPlusEnv
 from pytest_wamrobust.sims.libero_plus.suite import LiberoPlusSuite

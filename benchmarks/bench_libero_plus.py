@@ -19,11 +19,11 @@ from collections import Counter
 
 import numpy as np
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import CaseUnavailableError
-from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.sharding import stratified_sample
-from pytest_wamrobust.core.types import EpisodeSpec, PolicyMetadata
+from pytest_wamrobust.core.cases.sharding import stratified_sample
+from pytest_wamrobust.core.model.errors import CaseUnavailableError
+from pytest_wamrobust.core.model.protocols import CaseSelection
+from pytest_wamrobust.core.model.types import EpisodeSpec, PolicyMetadata
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.sims.libero_plus.protocol import NOOP_ACTION
 from pytest_wamrobust.sims.libero_plus.suite import LiberoPlusSuite
 from pytest_wamrobust.sims.libero_plus.variants import Catalog

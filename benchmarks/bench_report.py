@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from pytest_wamrobust.cli import main as wamrobust
-from pytest_wamrobust.core.compare import REGRESSED, compare_results
-from pytest_wamrobust.core.results import FAILURE, SUCCESS, EpisodeResult
-from pytest_wamrobust.core.sharding import Shard, shard_cases
+from pytest_wamrobust.core.cases.sharding import Shard, shard_cases
+from pytest_wamrobust.core.judging.compare import REGRESSED, compare_results
+from pytest_wamrobust.core.model.results import FAILURE, SUCCESS, EpisodeResult
 from pytest_wamrobust.records.junit import read_results, write_results
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.manifest import SuiteManifest
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.sims.robotwin.oracle import make_oracle
 from pytest_wamrobust.sims.robotwin.suite import make_suite
 

@@ -6,8 +6,8 @@ rollout budgets per (task, axis), on the tabletop suite.
                                       [--scenes K] [--out DIR]
 
 For every (task, axis), `--budget` rollouts each for
-  (a) the search: core.search.run_search (Hypothesis' engine, target(), shrinking), at
-      most budget-1 examples and shrinks plus the final replay of the failure;
+  (a) the search: core.search.breaking_point.run_search (Hypothesis' engine, target(),
+      shrinking), at most budget-1 examples and shrinks plus the final replay of the failure;
   (b) the grid: the cases the plugin runs, levels 1-5 x budget/5 seeds; a failure at
       level L says "breaks by m = L/5" (its fifth's far edge; the fifth's near edge
       (L-1)/5 + 0.01, the grid's best case, is printed beside it);
@@ -38,12 +38,13 @@ from pathlib import Path
 from _runs import run_plugin
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from pytest_wamrobust.core import sampling
-from pytest_wamrobust.core.axes import get_axis
-from pytest_wamrobust.core.player import PolicySlot
-from pytest_wamrobust.core.protocols import Suite
-from pytest_wamrobust.core.replay import save_failure
-from pytest_wamrobust.core.search import (
+from pytest_wamrobust.core.cases import sampling
+from pytest_wamrobust.core.cases.axes import get_axis
+from pytest_wamrobust.core.cases.seeding import derive_seed, rng_for
+from pytest_wamrobust.core.model.protocols import Suite
+from pytest_wamrobust.core.model.types import AXES, LEVELS, MAGNITUDE_STEPS, CaseKey, TaskSpec
+from pytest_wamrobust.core.running.player import PolicySlot
+from pytest_wamrobust.core.search.breaking_point import (
     Example,
     SearchKey,
     axis_ranges,
@@ -51,8 +52,7 @@ from pytest_wamrobust.core.search import (
     run_search,
     scene_count,
 )
-from pytest_wamrobust.core.seeding import derive_seed, rng_for
-from pytest_wamrobust.core.types import AXES, LEVELS, MAGNITUDE_STEPS, CaseKey, TaskSpec
+from pytest_wamrobust.core.search.replay import save_failure
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 
 #: The issue's goal: the search's smallest failing m lower by a median of this much.

@@ -74,8 +74,8 @@ def reset_peak(pid: int) -> bool:
 
 
 def tabletop_observation():
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.protocols import CaseSelection
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.protocols import CaseSelection
 
     suite = registry.make_suite("tabletop")
     key = next(iter(suite.cases(CaseSelection(axes=["clean"], seeds=1))))
@@ -98,7 +98,7 @@ class Probe(threading.Thread):
         self._done = threading.Event()
 
     def round_trip(self) -> float:
-        from pytest_wamrobust.core.protocols import PolicyContext
+        from pytest_wamrobust.core.model.protocols import PolicyContext
         from pytest_wamrobust.policies.openpi.client import connect_policy
 
         started = time.monotonic()

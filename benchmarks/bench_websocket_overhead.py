@@ -58,8 +58,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def round_trips(policies: list[str], calls: int) -> None:
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
 
     suite = registry.make_suite("tabletop")
     key = next(iter(suite.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))

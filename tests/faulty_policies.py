@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.policies.scripted import make_policy as make_scripted
 
 

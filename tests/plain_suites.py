@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.sims.tabletop.suite import TabletopSuite, make_suite
 
 

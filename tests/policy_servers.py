@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pytest_wamrobust.core.types import EnvSpec
+from pytest_wamrobust.core.model.types import EnvSpec
 from pytest_wamrobust.policies.openpi.server import PolicyServer
 
 

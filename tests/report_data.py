@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.results import FAILURE, SUCCESS, EpisodeResult
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.model.protocols import CaseSelection
+from pytest_wamrobust.core.model.results import FAILURE, SUCCESS, EpisodeResult
 
 #: Golden JUnit files of real tabletop runs (fixtures/junit/make_golden.py).
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "junit"

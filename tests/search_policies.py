@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.policies.scripted import make_policy as make_scripted
 
 

@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from pytest_wamrobust.core.errors import WamrobustError
+from pytest_wamrobust.core.model.errors import WamrobustError
 
 #: subcommand -> (module implementing it, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_wamrobust.core.compare import (
+from pytest_wamrobust.core.judging.compare import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_EFFECT,
     alpha_type,

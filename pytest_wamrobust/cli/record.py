@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_wamrobust.core.types import TaskSpec
+from pytest_wamrobust.core.model.types import TaskSpec
 
 DEFAULT_OUT = Path(".cache/demos")
 
@@ -32,9 +32,9 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_wamrobust.core.errors import UsageError
-    from pytest_wamrobust.core.protocols import PolicyContext
-    from pytest_wamrobust.core.registry import make_policy, make_suite
+    from pytest_wamrobust.core.model.errors import UsageError
+    from pytest_wamrobust.core.model.protocols import PolicyContext
+    from pytest_wamrobust.core.model.registry import make_policy, make_suite
     from pytest_wamrobust.policies.tiny.demos import record
 
     if args.episodes < 1 or args.start < 0 or args.every < 1:
@@ -60,7 +60,7 @@ def _tasks(specs: Sequence[TaskSpec], wanted: Sequence[str] | None) -> list[str]
     known = {t.name for t in specs} | {t.group for t in specs if t.group}
     unknown = [w for w in wanted if w not in known]
     if unknown:
-        from pytest_wamrobust.core.errors import UsageError
+        from pytest_wamrobust.core.model.errors import UsageError
 
         raise UsageError(f"--tasks: no task or task group {unknown[0]!r} in this suite")
     return [t.name for t in specs if t.name in wanted or t.group in wanted]

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.report.aggregate import (
     BREAKDOWNS,
     LatencyRow,

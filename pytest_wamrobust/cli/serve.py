@@ -31,7 +31,7 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-from pytest_wamrobust.core.policy_args import key_value
+from pytest_wamrobust.core.model.policy_args import key_value
 from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
 
 #: How long a batch waits for more requests unless told (ms).
@@ -145,9 +145,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.errors import UsageError
-    from pytest_wamrobust.core.protocols import PolicyContext
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.errors import UsageError
+    from pytest_wamrobust.core.model.protocols import PolicyContext
     from pytest_wamrobust.policies.openpi.server import PolicyServer, raise_file_limit
 
     if args.policy.startswith(("ws://", "wss://")):
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
               f"{sum(sizes.values())} batches (largest {max(sizes, default=0)})", flush=True)
         return 0
     except Exception as exc:  # noqa: BLE001 - the loop died: say so, never exit 0
-        from pytest_wamrobust.core.errors import one_line
+        from pytest_wamrobust.core.model.errors import one_line
         from pytest_wamrobust.policies.openpi.server import ServerDied
 
         reason = str(exc) if isinstance(exc, ServerDied) else one_line(exc)

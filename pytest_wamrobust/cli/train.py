@@ -31,7 +31,7 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_wamrobust.core.errors import UsageError
+    from pytest_wamrobust.core.model.errors import UsageError
     from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir
     from pytest_wamrobust.policies.tiny.training import train
 

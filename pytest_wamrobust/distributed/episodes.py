@@ -1,5 +1,5 @@
 """What one Ray actor is: a simulator process with its own policy instance that plays
-cases with `core.player.play_case`, the function a pytest process uses, so a case's
+cases with `core.running.player.play_case`, the function a pytest process uses, so a case's
 outcome is the same under Ray as under `-n N`."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.results import ERROR, EpisodeResult
-from pytest_wamrobust.core.seeding import episode_seed
-from pytest_wamrobust.core.types import CaseKey, EpisodeSpec
+from pytest_wamrobust.core.cases.seeding import episode_seed
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.results import ERROR, EpisodeResult
+from pytest_wamrobust.core.model.types import CaseKey, EpisodeSpec
 
 #: `error_kind` of a case whose actor or driver died (the kind xdist's crashes get).
 WORKER_CRASH = "worker_crash"
@@ -68,8 +68,8 @@ class EpisodeActor:
     def __init__(self, job: EpisodeJob, host: Any = None) -> None:
         import ray
 
-        from pytest_wamrobust.core import registry
-        from pytest_wamrobust.core.player import PolicySlot
+        from pytest_wamrobust.core.model import registry
+        from pytest_wamrobust.core.running.player import PolicySlot
         from pytest_wamrobust.distributed.policy_host import SharedPolicy
 
         self.job = job
@@ -85,9 +85,9 @@ class EpisodeActor:
         return self.node
 
     def play(self, key: CaseKey) -> Outcome:
-        from pytest_wamrobust.core.errors import CaseUnavailableError
-        from pytest_wamrobust.core.player import play_case
-        from pytest_wamrobust.core.replay import case_spec
+        from pytest_wamrobust.core.model.errors import CaseUnavailableError
+        from pytest_wamrobust.core.running.player import play_case
+        from pytest_wamrobust.core.search.replay import case_spec
 
         spec = case_spec(self.suite, key, self.job.replays)
         with tempfile.TemporaryDirectory(prefix="wamrobust-video-") as folder:

@@ -1,7 +1,7 @@
 """`--wam-ray-policy=shared`: one policy instance per GPU, batched, for every simulator actor.
 
 `PolicyHost` is the Ray actor that holds the model: its `infer` calls arrive from many
-simulator actors at once (a threaded actor) and a `core.batcher.Batcher` runs them as
+simulator actors at once (a threaded actor) and a `core.running.batcher.Batcher` runs them as
 one `infer_batch`. Each episode's state (what `reset` would set) is an object the host
 keeps per episode id, never in the model (LeRobot issue 4341). `SharedPolicy` is what a
 simulator actor holds instead of a model: the Policy protocol, forwarded to its host.
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import BatchPolicy, PolicyContext
-from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import BatchPolicy, PolicyContext
+from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.distributed.episodes import EpisodeJob
 
 #: How long the host waits for more requests before running a batch that is not full
@@ -38,7 +38,7 @@ class PolicyHost:
     its own error): `ready()` returns the one line."""
 
     def __init__(self, job: EpisodeJob, callers: int) -> None:
-        from pytest_wamrobust.core.batcher import Batcher
+        from pytest_wamrobust.core.running.batcher import Batcher
 
         self.name = f"{socket.gethostname()} pid {os.getpid()}"
         self.problem = ""
@@ -84,7 +84,7 @@ class PolicyHost:
 
 
 def _build_batch_policy(job: EpisodeJob) -> BatchPolicy:
-    from pytest_wamrobust.core import registry
+    from pytest_wamrobust.core.model import registry
 
     suite = registry.make_suite(job.suite, job.suite_args)
     policy = registry.make_policy(job.policy,

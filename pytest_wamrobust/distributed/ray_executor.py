@@ -18,8 +18,8 @@ from collections.abc import Generator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.distributed.episodes import WORKER_CRASH, EpisodeJob, Outcome, error_result
 
 INSTALL_HINT = "pip install 'pytest-wamrobust[ray]'"

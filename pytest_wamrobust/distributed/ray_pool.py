@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from pytest_wamrobust.core.deadline import WATCHDOG_ENV
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.running.deadline import WATCHDOG_ENV
 from pytest_wamrobust.distributed.episodes import (
     WORKER_CRASH,
     EpisodeActor,

@@ -79,9 +79,9 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError("--policy needs --suite, the suite whose cases to run "
                                     "(e.g. --suite=tabletop, or wamrobust_suite in the ini file)")
         return
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.errors import UsageError
-    from pytest_wamrobust.core.protocols import PolicyContext
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.errors import UsageError
+    from pytest_wamrobust.core.model.protocols import PolicyContext
     from pytest_wamrobust.plugin.run import WamRun
     from pytest_wamrobust.plugin.session import Controller
 
@@ -192,8 +192,8 @@ def _run(config: pytest.Config) -> WamRun | None:
 
 
 def _check_policy_name(spec: str) -> None:
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.errors import UsageError
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.errors import UsageError
 
     try:
         registry.policy_factory(spec)

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.compare import (
+from pytest_wamrobust.core.judging.compare import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_EFFECT,
     REGRESSED,
     Comparison,
     compare_results,
 )
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.plugin.run import WamRun
 
 

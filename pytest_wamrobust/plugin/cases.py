@@ -13,12 +13,12 @@ from functools import partial
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.deadline import InferTimeout, call_with_deadline
-from pytest_wamrobust.core.player import PolicySlot
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.search import SearchResult
-from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import CLEAN, CaseKey
+from pytest_wamrobust.core.running.deadline import InferTimeout, call_with_deadline
+from pytest_wamrobust.core.running.player import PolicySlot
+from pytest_wamrobust.core.search.breaking_point import SearchResult
 from pytest_wamrobust.plugin.episode_fixtures import current_policy, describe
 from pytest_wamrobust.plugin.run import WamRun
 from pytest_wamrobust.plugin.search import judge, search_result  # noqa: F401 - its fixture

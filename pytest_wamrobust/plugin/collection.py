@@ -15,9 +15,9 @@ from types import ModuleType
 
 import pytest
 
-from pytest_wamrobust.core.search import SEARCH_TEST
-from pytest_wamrobust.core.sharding import Shard, split_items
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.cases.sharding import Shard, split_items
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.search.breaking_point import SEARCH_TEST
 from pytest_wamrobust.plugin.run import LATENCY_TEST, NODE_PREFIX, WamRun
 
 CASES_MODULE = "pytest_wamrobust.plugin.cases"

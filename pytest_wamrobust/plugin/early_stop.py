@@ -1,6 +1,6 @@
 """--wam-decide: stop taking episodes once every rate gate's verdict is decided.
 
-The controller feeds each outcome to `core.sequential` in the seeded play order: only
+The controller feeds each outcome to `core.judging.sequential` in the seeded play order: only
 the longest prefix of that order whose results are in, never in the order episodes
 finish (a failing episode that runs to its step limit finishes last, and completion
 order would bias what the gates see). Once every gate is decided it writes a stop
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.compare import DEFAULT_ALPHA
-from pytest_wamrobust.core.sequential import PASS, EarlyVerdicts
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.judging.compare import DEFAULT_ALPHA
+from pytest_wamrobust.core.judging.sequential import PASS, EarlyVerdicts
+from pytest_wamrobust.core.model.types import CaseKey
 
 #: workerinput key of the stop file's path.
 STOP_FILE = "wamrobust_stop_file"

@@ -22,11 +22,11 @@ from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS
 # The rest loads when a fixture is first used: the plugin is imported by every pytest run
 # of the environment, most of which never evaluate a policy.
 if TYPE_CHECKING:
-    from pytest_wamrobust.core.episode import StepHook
-    from pytest_wamrobust.core.player import PolicySlot
-    from pytest_wamrobust.core.protocols import Policy, Suite
-    from pytest_wamrobust.core.results import EpisodeResult
-    from pytest_wamrobust.core.types import EpisodeSpec
+    from pytest_wamrobust.core.model.protocols import Policy, Suite
+    from pytest_wamrobust.core.model.results import EpisodeResult
+    from pytest_wamrobust.core.model.types import EpisodeSpec
+    from pytest_wamrobust.core.running.episode import StepHook
+    from pytest_wamrobust.core.running.player import PolicySlot
     from pytest_wamrobust.plugin.run import WamRun
     from pytest_wamrobust.records.video import VideoRecorder
 
@@ -57,7 +57,7 @@ def suite(pytestconfig: pytest.Config) -> Suite:
 
 @pytest.fixture(scope="session")
 def policy_slot(pytestconfig: pytest.Config) -> PolicySlot:
-    from pytest_wamrobust.core.player import PolicySlot
+    from pytest_wamrobust.core.running.player import PolicySlot
 
     run = current_run(pytestconfig)
     return PolicySlot(run.policy_spec, run.suite, run.options.policy_args,
@@ -72,7 +72,7 @@ def policy(policy_slot: PolicySlot) -> Policy:
 
 def current_policy(slot: PolicySlot) -> Policy:
     """The slot's instance; one that cannot be built fails the test with its one line."""
-    from pytest_wamrobust.core.errors import UsageError
+    from pytest_wamrobust.core.model.errors import UsageError
 
     try:
         return slot.current()
@@ -105,8 +105,8 @@ def run_episode(request: pytest.FixtureRequest, wam_run: WamRun, suite: Suite,
     controller counts it.
     """
 
-    from pytest_wamrobust.core.errors import CaseUnavailableError, one_line
-    from pytest_wamrobust.core.player import play_case
+    from pytest_wamrobust.core.model.errors import CaseUnavailableError, one_line
+    from pytest_wamrobust.core.running.player import play_case
 
     def run(spec: EpisodeSpec, step_hook: StepHook | None = None) -> EpisodeResult:
         current_policy(policy_slot)  # a policy that cannot be built fails with its line

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_wamrobust.core.deadline import DEFAULT_INFER_TIMEOUT_S
-from pytest_wamrobust.core.types import LEVELS, SETTINGS
+from pytest_wamrobust.core.model.types import LEVELS, SETTINGS
+from pytest_wamrobust.core.running.deadline import DEFAULT_INFER_TIMEOUT_S
 
 if TYPE_CHECKING:
-    from pytest_wamrobust.core.sharding import Shard
+    from pytest_wamrobust.core.cases.sharding import Shard
 
 GROUP = "wamrobust"
 #: The naming rule, stated where users look for it (`pytest --help`).
@@ -53,13 +53,13 @@ def deferred(path: str) -> Callable[[str], Any]:
     return parse
 
 
-alpha_type = deferred("pytest_wamrobust.core.compare:alpha_type")
-effect_type = deferred("pytest_wamrobust.core.compare:effect_type")
-parse_shard = deferred("pytest_wamrobust.core.sharding:parse_shard")
-parse_sample_size = deferred("pytest_wamrobust.core.sharding:parse_sample_size")
+alpha_type = deferred("pytest_wamrobust.core.judging.compare:alpha_type")
+effect_type = deferred("pytest_wamrobust.core.judging.compare:effect_type")
+parse_shard = deferred("pytest_wamrobust.core.cases.sharding:parse_shard")
+parse_sample_size = deferred("pytest_wamrobust.core.cases.sharding:parse_sample_size")
 parse_video_selection = deferred("pytest_wamrobust.records.video:parse_video_selection")
-key_value = deferred("pytest_wamrobust.core.policy_args:key_value")
-search_count = deferred("pytest_wamrobust.core.search:parse_search_count")
+key_value = deferred("pytest_wamrobust.core.model.policy_args:key_value")
+search_count = deferred("pytest_wamrobust.core.search.breaking_point:parse_search_count")
 
 
 def suite_key_value(text: str) -> tuple[str, str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.distributed.episodes import EpisodeJob, Outcome
 from pytest_wamrobust.distributed.ray_executor import RayExecutor
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RAY_LOCAL

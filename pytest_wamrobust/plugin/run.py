@@ -13,19 +13,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_wamrobust.core import gates, registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext, Suite
-from pytest_wamrobust.core.replay import case_spec, replay_specs
-from pytest_wamrobust.core.search import (
+from pytest_wamrobust.core.cases.sharding import stratified_sample
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.judging.sequential import play_order
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext, Suite
+from pytest_wamrobust.core.model.types import CaseKey, EpisodeSpec
+from pytest_wamrobust.core.search.breaking_point import (
     DEFAULT_EXAMPLES_DIR,
     SEARCH_TEST,
     SearchKey,
     search_keys,
 )
-from pytest_wamrobust.core.sequential import play_order
-from pytest_wamrobust.core.sharding import stratified_sample
-from pytest_wamrobust.core.types import CaseKey, EpisodeSpec
+from pytest_wamrobust.core.search.replay import case_spec, replay_specs
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
 from pytest_wamrobust.records.video import check_artifacts_dir
 
@@ -48,7 +49,7 @@ class WamRun:
     thresholds: gates.Thresholds
     #: the (task, axis) pairs --wam-search explores, one `test_search` case each
     searches: list[SearchKey] = field(default_factory=list)
-    #: --wam-replay: the stored failures, case -> its exact episode (core.replay)
+    #: --wam-replay: the stored failures, case -> its exact episode (core.search.replay)
     replays: dict[CaseKey, EpisodeSpec] = field(default_factory=dict)
 
     @classmethod

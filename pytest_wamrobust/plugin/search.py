@@ -2,8 +2,8 @@
 controller's ledger of search cases (collected vs recorded, gates, the table).
 
 A search case is an ordinary pytest item (xdist distributes it like an episode); it
-runs core.search with the session's policy slot, suite and per-call deadline, and hands
-its outcome to the controller as `wam.*` user properties, which survive xdist.
+runs core.search.breaking_point with the session's policy slot, suite and per-call
+deadline, and hands its outcome to the controller as `wam.*` user properties, which survive xdist.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from pytest_wamrobust.plugin.episode_fixtures import current_policy
 
 if TYPE_CHECKING:
-    from pytest_wamrobust.core import gates
-    from pytest_wamrobust.core.player import PolicySlot
-    from pytest_wamrobust.core.search import SearchKey, SearchResult
+    from pytest_wamrobust.core.judging import gates
+    from pytest_wamrobust.core.running.player import PolicySlot
+    from pytest_wamrobust.core.search.breaking_point import SearchKey, SearchResult
     from pytest_wamrobust.plugin.run import WamRun
 
 
@@ -27,8 +27,7 @@ def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
     """The search of this `test_search[suite/task/axis]` case, its properties recorded,
     its smallest failure kept for `--wam-replay`.
     A search that cannot be judged (flaky, an errored minimal example) errors the case."""
-    from pytest_wamrobust.core.replay import save_failure
-    from pytest_wamrobust.core.search import (
+    from pytest_wamrobust.core.search.breaking_point import (
         DEFAULT_EXAMPLES_DIR,
         axis_ranges,
         example_database,
@@ -36,6 +35,7 @@ def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
         run_search,
         scene_count,
     )
+    from pytest_wamrobust.core.search.replay import save_failure
 
     key: SearchKey = request.param
     run = wam_run
@@ -81,7 +81,7 @@ class SearchLedger:
 
     def record(self, report: pytest.TestReport) -> bool:
         """Take a search case's report; False for any other test."""
-        from pytest_wamrobust.core.search import SearchResult, is_search
+        from pytest_wamrobust.core.search.breaking_point import SearchResult, is_search
         from pytest_wamrobust.plugin.run import search_case_key
 
         if search_case_key(report.nodeid) is None:
@@ -119,7 +119,7 @@ class SearchLedger:
                       key=lambda r: r.key)
 
     def verdicts(self) -> list[gates.Verdict]:
-        from pytest_wamrobust.core.search import breaking_verdicts
+        from pytest_wamrobust.core.search.breaking_point import breaking_verdicts
 
         return breaking_verdicts(self.judged(), self.run.thresholds)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from _pytest.junitxml import xml_key  # the LogXML pytest writes the file with
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.compare import Comparison
-from pytest_wamrobust.core.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
-from pytest_wamrobust.core.seeding import episode_seed
-from pytest_wamrobust.core.verdict import RunVerdict, decide
+from pytest_wamrobust.core.cases.seeding import episode_seed
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.judging.compare import Comparison
+from pytest_wamrobust.core.judging.verdict import RunVerdict, decide
+from pytest_wamrobust.core.model.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
 from pytest_wamrobust.plugin import terminal
 from pytest_wamrobust.plugin.baseline_gate import Baseline
 from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines

@@ -10,10 +10,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.results import ERROR, FAILURE, EpisodeResult
-from pytest_wamrobust.core.search import SearchKey, SearchResult, breaking_table, magnitude_text
-from pytest_wamrobust.core.types import SETTINGS
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.model.results import ERROR, FAILURE, EpisodeResult
+from pytest_wamrobust.core.model.types import SETTINGS
+from pytest_wamrobust.core.search.breaking_point import (
+    SearchKey,
+    SearchResult,
+    breaking_table,
+    magnitude_text,
+)
 from pytest_wamrobust.plugin.run import WamRun
 
 #: Errored cases listed by name before the rest are only counted.

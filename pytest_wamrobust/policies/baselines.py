@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_wamrobust.core import policy_args
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.seeding import rng_for
-from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
+from pytest_wamrobust.core.cases.seeding import rng_for
+from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 
 #: Gripper convention of the suites: the last action dimension, -1 = open.
 GRIPPER_OPEN = -1.0

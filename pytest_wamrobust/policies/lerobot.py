@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core import policy_args
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.protocols import EpisodeInOne, PolicyContext
-from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
+from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
+from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 
 IMAGE_PREFIX = "observation.images."
 STATE_KEY = "observation.state"

@@ -5,7 +5,7 @@ else they carry (the presets' `preflight`) still reaches the registry."""
 
 from __future__ import annotations
 
-from pytest_wamrobust.core import policy_args
+from pytest_wamrobust.core.model import policy_args
 from pytest_wamrobust.policies.openpi import client
 from pytest_wamrobust.policies.openpi.connection import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S
 

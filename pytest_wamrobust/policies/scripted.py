@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint
 
-from pytest_wamrobust.core import policy_args, registry
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.protocols import Policy, PolicyContext
+from pytest_wamrobust.core.model import policy_args, registry
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.protocols import Policy, PolicyContext
 
 ORACLE_GROUP = "pytest_wamrobust.oracles"
 

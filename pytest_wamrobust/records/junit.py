@@ -1,6 +1,6 @@
 """Read episode results out of JUnit XML files, and write them back as one merged file.
 
-The `wam.*` test-case properties (core/results.py) are the whole interface: any JUnit
+The `wam.*` test-case properties (core/model/results.py) are the whole interface: any JUnit
 file pytest wrote for a wamrobust run - one per shard, per policy, per machine - can be
 read and merged here, and nothing else is trusted. Bad files end in one `UsageError`
 line naming the file and what to pass instead; an episode whose suite, axis, status or
@@ -26,12 +26,12 @@ from junitparser import (
     TestSuite,
 )
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.compare import REGRESSED, Comparison
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import FAILURE, STATUSES, EpisodeResult, result_values
-from pytest_wamrobust.core.search import SearchResult
-from pytest_wamrobust.core.types import CLEAN, LEVELS, SETTINGS, CaseKey
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.judging.compare import REGRESSED, Comparison
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import FAILURE, STATUSES, EpisodeResult, result_values
+from pytest_wamrobust.core.model.types import CLEAN, LEVELS, SETTINGS, CaseKey
+from pytest_wamrobust.core.search.breaking_point import SearchResult
 
 #: Properties that mark a test case as an episode, even one too broken to read.
 EPISODE_PROPERTIES = ("suite", "task", "setting", "status")

@@ -29,9 +29,9 @@ from typing import IO, cast
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.protocols import Env
-from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.protocols import Env
+from pytest_wamrobust.core.model.results import EpisodeResult
 
 #: --wam-video values: which episodes get a video.
 VIDEO_SELECTIONS = ("failures", "all", "none")

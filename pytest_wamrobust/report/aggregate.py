@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_wamrobust.core.gates import OVERALL, Row, table_rows
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.types import SETTINGS
+from pytest_wamrobust.core.judging.gates import OVERALL, Row, table_rows
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import SETTINGS
 
 #: What `by` may break the rows down by.
 BREAKDOWNS = ("task", "level")
@@ -24,7 +24,7 @@ BREAKDOWNS = ("task", "level")
 class SuccessTable:
     """cells[(policy, setting, group)]; group is "" unless broken down by task or level.
 
-    Each (policy, group) column is `core.gates.table_rows` of its episodes, so the
+    Each (policy, group) column is `core.judging.gates.table_rows` of its episodes, so the
     numbers are those of the plugin's terminal table and gates: clean, the axes, then
     `overall` over the perturbed episodes (the study's "Total", clean excluded).
     """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.report.aggregate import LatencyRow
 
 

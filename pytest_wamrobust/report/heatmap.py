@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.search import SearchResult, magnitude_text
-from pytest_wamrobust.core.types import AXES
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import AXES
+from pytest_wamrobust.core.search.breaking_point import SearchResult, magnitude_text
 from pytest_wamrobust.report.aggregate import SuccessTable
 from pytest_wamrobust.report.tables import title
 

@@ -10,10 +10,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.compare import Comparison
-from pytest_wamrobust.core.gates import OVERALL, Row
-from pytest_wamrobust.core.search import SearchResult, breaking_table, magnitude_text
-from pytest_wamrobust.core.types import AXES
+from pytest_wamrobust.core.judging.compare import Comparison
+from pytest_wamrobust.core.judging.gates import OVERALL, Row
+from pytest_wamrobust.core.model.types import AXES
+from pytest_wamrobust.core.search.breaking_point import SearchResult, breaking_table, magnitude_text
 from pytest_wamrobust.report.aggregate import LatencyRow, SuccessTable
 
 #: Column titles of the settings, as the study prints them.

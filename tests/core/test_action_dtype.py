@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.episode import validate_chunk
-from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.running.episode import validate_chunk
 
 
 @pytest.mark.parametrize("chunk, dtype", [

@@ -11,10 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_wamrobust.core import sampling, seeding
-from pytest_wamrobust.core.axes import AXIS_REGISTRY, LEVELS, Band, get_axis, rewrite_instruction
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import AXES, CaseKey
+from pytest_wamrobust.core.cases import sampling, seeding
+from pytest_wamrobust.core.cases.axes import (
+    AXIS_REGISTRY,
+    LEVELS,
+    Band,
+    get_axis,
+    rewrite_instruction,
+)
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import AXES, CaseKey
 
 
 def test_every_axis_of_the_study_is_defined_once():
@@ -96,9 +102,9 @@ def test_a_case_draws_the_same_parameters_every_time():
 
 def test_draws_are_identical_in_a_fresh_process_with_another_hash_seed():
     code = (
-        "import json; from pytest_wamrobust.core import sampling, seeding;"
-        "from pytest_wamrobust.core.axes import AXIS_REGISTRY;"
-        "from pytest_wamrobust.core.types import CaseKey;"
+        "import json; from pytest_wamrobust.core.cases import sampling, seeding;"
+        "from pytest_wamrobust.core.cases.axes import AXIS_REGISTRY;"
+        "from pytest_wamrobust.core.model.types import CaseKey;"
         "print(json.dumps({a: sampling.draw(ax.strategy(4), seeding.derive_seed("
         "CaseKey('s', 't', a, 4, 2), 'params')) for a, ax in AXIS_REGISTRY.items()},"
         " sort_keys=True))"

@@ -1,4 +1,4 @@
-"""core.batcher: many callers (threads or coroutines), one batched call at a time."""
+"""core.running.batcher: many callers (threads or coroutines), one batched call at a time."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pytest_wamrobust.core.batcher import Batcher
+from pytest_wamrobust.core.running.batcher import Batcher
 
 
 class Doubler:

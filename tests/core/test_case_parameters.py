@@ -6,7 +6,7 @@ user's comparison with last month's baseline."""
 
 from pathlib import Path
 
-from pytest_wamrobust.core.registry import make_suite
+from pytest_wamrobust.core.model.registry import make_suite
 from pytest_wamrobust.records.junit import read_results
 
 GOLDEN = Path(__file__).resolve().parents[2] / "fixtures/junit/tabletop_scripted.xml"

@@ -9,7 +9,7 @@ import pytest
 from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.core.compare import (
+from pytest_wamrobust.core.judging.compare import (
     IMPROVED,
     INCONCLUSIVE,
     NO_CHANGE,
@@ -18,9 +18,9 @@ from pytest_wamrobust.core.compare import (
     compare_results,
     holm,
 )
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import FAILURE, SUCCESS
-from pytest_wamrobust.core.stats import mcnemar_exact
+from pytest_wamrobust.core.judging.stats import mcnemar_exact
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import FAILURE, SUCCESS
 from pytest_wamrobust.records.junit import results_of_one_policy, write_results
 
 SUITE = grid_suite(tasks=4, levels=(1, 2, 3, 4, 5), seeds=4)  # 80 cases per setting

@@ -5,10 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.corruptions import CORRUPTIONS, NONE, corrupt
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.observation_axes import transform_observation, with_observation_axes
-from pytest_wamrobust.core.types import (
+from pytest_wamrobust.core.cases.corruptions import CORRUPTIONS, NONE, corrupt
+from pytest_wamrobust.core.cases.observation_axes import (
+    transform_observation,
+    with_observation_axes,
+)
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import (
     CameraSpec,
     CaseKey,
     EnvSpec,

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from pytest_wamrobust.core import gates
-from pytest_wamrobust.core.gates import Thresholds, ThresholdsError
-from pytest_wamrobust.core.results import ERROR, FAILURE, SUCCESS, EpisodeResult
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.judging.gates import Thresholds, ThresholdsError
+from pytest_wamrobust.core.model.results import ERROR, FAILURE, SUCCESS, EpisodeResult
+from pytest_wamrobust.core.model.types import CaseKey
 
 
 def result(axis: str, status: str, seed: int = 0, latencies=(10.0,)) -> EpisodeResult:

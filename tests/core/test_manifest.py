@@ -6,10 +6,10 @@ import copy
 
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.types import AXES
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection
+from pytest_wamrobust.core.model.types import AXES
 
 REWRITES = {k: [f"{k} one", f"{k} two"] for k in
             ("paraphrase", "synonyms", "distractor", "constraint", "reasoning")}

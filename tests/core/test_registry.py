@@ -8,10 +8,10 @@ import types
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, Observation
 
 SPEC = EnvSpec("tabletop", (CameraSpec("agentview", 64, 64),), state_dim=8, action_dim=7,
                control_hz=20.0)

@@ -9,13 +9,13 @@ from fnmatch import fnmatch
 
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.replay import case_spec, replay_specs, save_failure
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.search import SearchKey, SearchResult
-from pytest_wamrobust.core.sharding import Shard, shard_cases
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.cases.sharding import Shard, shard_cases
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.search.breaking_point import SearchKey, SearchResult
+from pytest_wamrobust.core.search.replay import case_spec, replay_specs, save_failure
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 
 PARAMS = {"intensity_log2": -0.345, "tint": [-0.138, -0.138, -0.138], "ambient": 0.069,

@@ -8,11 +8,11 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase
 
-from pytest_wamrobust.core.axes import get_axis, rewrite_instruction
-from pytest_wamrobust.core.gates import ThresholdsError, parse_thresholds
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.search import Rollout, SearchKey, SearchResult, run_search
-from pytest_wamrobust.core.types import AXES, TaskSpec, level_of
+from pytest_wamrobust.core.cases.axes import get_axis, rewrite_instruction
+from pytest_wamrobust.core.judging.gates import ThresholdsError, parse_thresholds
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import AXES, TaskSpec, level_of
+from pytest_wamrobust.core.search.breaking_point import Rollout, SearchKey, SearchResult, run_search
 
 
 def test_magnitude_levels_are_fifths_and_zero_is_clean():

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.gates import JUDGES, Row, Thresholds, evaluate
-from pytest_wamrobust.core.sequential import (
+from pytest_wamrobust.core.judging.gates import JUDGES, Row, Thresholds, evaluate
+from pytest_wamrobust.core.judging.sequential import (
     FAIL,
     PASS,
     EarlyVerdicts,
@@ -19,7 +19,7 @@ from pytest_wamrobust.core.sequential import (
     cutoff,
     log_likelihood,
 )
-from pytest_wamrobust.core.stats import wilson_interval
+from pytest_wamrobust.core.judging.stats import wilson_interval
 
 
 def cs_table(n: int, alpha: float, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

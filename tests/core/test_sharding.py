@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.sharding import Shard, parse_shard, shard_cases, split_items
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.sharding import Shard, parse_shard, shard_cases, split_items
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection
 
 REWRITES = {k: [f"{k} one"] for k in
             ("paraphrase", "synonyms", "distractor", "constraint", "reasoning")}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_wamrobust.core.stats import (
+from pytest_wamrobust.core.judging.stats import (
     binom_cdf,
     clopper_pearson_interval,
     mcnemar_exact,

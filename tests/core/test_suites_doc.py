@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.types import CameraSpec, CaseKey, EnvSpec, EpisodeSpec
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.types import CameraSpec, CaseKey, EnvSpec, EpisodeSpec
 from pytest_wamrobust.policies import scripted
 
 if sys.version_info >= (3, 11):

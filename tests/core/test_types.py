@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.types import CaseKey
 
 
 @pytest.mark.parametrize("key", [

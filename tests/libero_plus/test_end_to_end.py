@@ -8,9 +8,9 @@ from importlib.metadata import entry_points
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.results import ERROR
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.results import ERROR
+from pytest_wamrobust.core.running.episode import run_episode
 
 RUNNABLE_OFFLINE = ["clean", "camera", "robot_init", "language", "noise", "layout"]
 STEP_LIMIT = 15  # enough for 3 chunks; the protocol's limits are 220-520

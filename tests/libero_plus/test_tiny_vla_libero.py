@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.registry import make_policy, make_suite
-from pytest_wamrobust.core.results import SUCCESS
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.registry import make_policy, make_suite
+from pytest_wamrobust.core.model.results import SUCCESS
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir
 from pytest_wamrobust.policies.tiny.demos import Episode
 from pytest_wamrobust.sims.libero_plus import protocol

@@ -22,10 +22,10 @@ import torch
 from report_data import grid_results
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.core import policy_args, registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
+from pytest_wamrobust.core.model import policy_args, registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, Observation
 from pytest_wamrobust.records.junit import read_results, write_results
 
 SUITE = ("--suite=tabletop", "--tasks=lift_cube", "--axes=clean", "--levels=1")

@@ -73,9 +73,9 @@ def test_readme_policy_alone_acts_in_range():
     """The first block on its own (no declared args): the factory and one infer call."""
     import numpy as np
 
-    from pytest_wamrobust.core import registry
-    from pytest_wamrobust.core.protocols import PolicyContext
-    from pytest_wamrobust.core.types import Observation
+    from pytest_wamrobust.core.model import registry
+    from pytest_wamrobust.core.model.protocols import PolicyContext
+    from pytest_wamrobust.core.model.types import Observation
 
     namespace: dict = {}
     exec(compile(readme_policy_blocks()[0], "README.md", "exec"), namespace)

@@ -115,7 +115,7 @@ def test_a_bad_baseline_is_one_line_before_any_episode(pytester, run_plugin, mak
 
 
 PARTLY_INSTALLED = '''
-from pytest_wamrobust.core.errors import CaseUnavailableError
+from pytest_wamrobust.core.model.errors import CaseUnavailableError
 from pytest_wamrobust.sims.tabletop.suite import make_suite as make_tabletop
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_wamrobust.core.replay import save_failure
-from pytest_wamrobust.core.search import SearchKey, SearchResult
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.search.breaking_point import SearchKey, SearchResult
+from pytest_wamrobust.core.search.replay import save_failure
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 
 POLICIES = Path(__file__).parents[1].joinpath("search_policies.py").read_text()

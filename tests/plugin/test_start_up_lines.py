@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
 
 ONE_CASE = ("--tasks=lift_cube", "--axes=clean", "--seeds=1", "--levels=1")
 

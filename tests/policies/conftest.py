@@ -4,7 +4,7 @@ would otherwise reach the servers and clients under test)."""
 
 import pytest
 
-from pytest_wamrobust.core import registry
+from pytest_wamrobust.core.model import registry
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from policy_servers import serving
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import EpisodeError
-from pytest_wamrobust.core.protocols import BatchPolicy, CaseSelection, PolicyContext
-from pytest_wamrobust.core.types import Observation
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.protocols import BatchPolicy, CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.types import Observation
 from pytest_wamrobust.policies.openpi.client import connect_policy
 
 POLICIES = ("tiny-wam", "tiny-vla")

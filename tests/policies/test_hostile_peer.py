@@ -25,9 +25,9 @@ from websockets.sync.client import connect
 from websockets.sync.server import serve
 
 from pytest_wamrobust.cli import build_parser
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import EpisodeError, UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.openpi import msgpack_numpy, wire
 from pytest_wamrobust.policies.openpi.client import connect_policy
 from pytest_wamrobust.policies.openpi.server import PolicyServer

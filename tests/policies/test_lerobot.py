@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from junitparser import JUnitXml, Properties
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv-lerobot" / "bin" / "python"
@@ -49,10 +49,10 @@ for part in (ACTPolicy(config), preprocess, postprocess):
 CHECK = """
 import json, sys
 import numpy as np, torch
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import BatchPolicy, PolicyContext
-from pytest_wamrobust.core.types import Observation
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import BatchPolicy, PolicyContext
+from pytest_wamrobust.core.model.types import Observation
 
 checkpoint, broken = sys.argv[1], sys.argv[2]
 spec = registry.make_suite("tabletop").env_spec

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from policy_servers import serving
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import EpisodeError, UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
-from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.openpi.client import connect_policy
 
 

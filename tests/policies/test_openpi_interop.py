@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.errors import EpisodeError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, Observation
 
 VENV = Path(__file__).resolve().parents[2] / ".venv-openpi"
 

@@ -7,8 +7,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.errors import EpisodeError, UsageError
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
+from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, Observation
 from pytest_wamrobust.policies.openpi import msgpack_numpy, wire
 from pytest_wamrobust.policies.openpi.conventions import (
     CONVENTIONS,

@@ -30,8 +30,8 @@ from websockets.sync.client import connect
 
 from pytest_wamrobust.cli import build_parser
 from pytest_wamrobust.cli import serve as serve_cli
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.policies.openpi import msgpack_numpy, server
 from pytest_wamrobust.policies.openpi.client import connect_policy
 

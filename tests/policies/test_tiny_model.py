@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from pytest_wamrobust.core.errors import EpisodeError, MissingAssetError, UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, Observation
+from pytest_wamrobust.core.model.errors import EpisodeError, MissingAssetError, UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, Observation
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint
 from pytest_wamrobust.policies.tiny.features import downsample, state_features
 from pytest_wamrobust.policies.tiny.model import ModelConfig, TinyWAM, build

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.registry import make_policy
-from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.registry import make_policy
+from pytest_wamrobust.core.model.types import CLEAN, CaseKey
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.tiny.checkpoint import packaged_dir
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pytest_wamrobust.cli import main
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.registry import make_policy
-from pytest_wamrobust.core.seeding import episode_seed
-from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.core.cases.seeding import episode_seed
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.registry import make_policy
+from pytest_wamrobust.core.model.types import CLEAN, CaseKey
 from pytest_wamrobust.policies.tiny.demos import Episode, demo_key, record
 from pytest_wamrobust.policies.tiny.training import train
 from pytest_wamrobust.sims.tabletop.suite import make_suite

@@ -10,9 +10,9 @@ from report_data import FIXTURES, grid_results, grid_suite
 
 from pytest_wamrobust.cli import main
 from pytest_wamrobust.cli.report import build_tables
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.gates import OVERALL
-from pytest_wamrobust.core.sharding import Shard, shard_cases
+from pytest_wamrobust.core.cases.sharding import Shard, shard_cases
+from pytest_wamrobust.core.judging.gates import OVERALL
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.records.junit import read_results, write_results
 from pytest_wamrobust.report.aggregate import success_table
 from pytest_wamrobust.report.tables import to_markdown

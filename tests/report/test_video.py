@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from junitparser import JUnitXml, Properties
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import (
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import (
     CameraSpec,
     CaseKey,
     EnvSpec,
@@ -22,6 +21,7 @@ from pytest_wamrobust.core.types import (
     PolicyMetadata,
     TaskSpec,
 )
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.records.junit import link_videos, read_results
 from pytest_wamrobust.records.video import (
     VideoRecorder,
@@ -171,8 +171,8 @@ def test_pytest_junit_links_the_video(pytester, tmp_path):
     attachment line Jenkins and GitLab read, and report reads the video back."""
     video = tmp_path / "v.mp4"
     pytester.makepyfile(f"""
-        from pytest_wamrobust.core.results import EpisodeResult
-        from pytest_wamrobust.core.types import CaseKey
+        from pytest_wamrobust.core.model.results import EpisodeResult
+        from pytest_wamrobust.core.model.types import CaseKey
 
         def test_episode(record_property):
             result = EpisodeResult(CaseKey("drop", "settle", "camera", 3, 7), "failure", 40,
@@ -199,7 +199,7 @@ def test_tile_and_policy_parsing():
 
 
 def test_video_path_is_one_readable_file_per_case(tmp_path):
-    from pytest_wamrobust.core.results import EpisodeResult
+    from pytest_wamrobust.core.model.results import EpisodeResult
 
     r = EpisodeResult(CaseKey("tabletop", "pick_cube", "camera", 3, 7), "failure", 1,
                       policy="ws://host:8000")
@@ -210,7 +210,7 @@ def test_video_path_is_one_readable_file_per_case(tmp_path):
 def test_real_tabletop_failure_video(tmp_path):
     """The built-in suite: a random policy fails lift_cube under the camera axis; the video
     shows every camera of the suite, as the policy saw them, at the control rate."""
-    from pytest_wamrobust.core.protocols import CaseSelection, PolicyContext
+    from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
     from pytest_wamrobust.policies.baselines import make_random_policy
     from pytest_wamrobust.sims.tabletop.suite import make_suite
 

@@ -16,10 +16,10 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import MissingAssetError, UsageError
-from pytest_wamrobust.core.manifest import SuiteManifest
-from pytest_wamrobust.core.types import AXES, CaseKey
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
+from pytest_wamrobust.core.model.errors import MissingAssetError, UsageError
+from pytest_wamrobust.core.model.types import AXES, CaseKey
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.sims.robotwin.arm import ArmKinematics, EefTarget
 from pytest_wamrobust.sims.robotwin.oracle import make_oracle
 from pytest_wamrobust.sims.robotwin.suite import make_suite

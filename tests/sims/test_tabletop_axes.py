@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_wamrobust.core.axes import get_axis
-from pytest_wamrobust.core.seeding import rng_for
-from pytest_wamrobust.core.types import AXES, CaseKey
+from pytest_wamrobust.core.cases.axes import get_axis
+from pytest_wamrobust.core.cases.seeding import rng_for
+from pytest_wamrobust.core.model.types import AXES, CaseKey
 from pytest_wamrobust.sims.tabletop.scene import SceneSpec
 from pytest_wamrobust.sims.tabletop.scene_axes import edit_scene
 from pytest_wamrobust.sims.tabletop.suite import make_suite

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import SuiteManifest
-from pytest_wamrobust.core.protocols import Env, Suite
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import Env, Suite
+from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 
 TASKS = ("lift_cube", "cube_on_plate", "stack_cubes", "cube_in_bowl", "can_in_basket",
@@ -152,14 +152,15 @@ def test_a_task_the_simulator_lacks_is_named():
 
 def test_no_offscreen_gl_is_one_line_naming_the_packages():
     code = ("from pytest_wamrobust.sims.tabletop.suite import make_suite;"
-            "from pytest_wamrobust.core.types import CaseKey;"
+            "from pytest_wamrobust.core.model.types import CaseKey;"
             "s = make_suite();"
             "s.make_env(s.episode_spec(CaseKey('tabletop', 'lift_cube', 'clean', 0, 0))).reset()")
     env = {**os.environ, "MUJOCO_GL": "no-such-backend"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     last = out.stderr.strip().splitlines()[-1]
     assert out.returncode != 0
-    assert last.startswith("pytest_wamrobust.core.errors.MissingAssetError: no offscreen OpenGL")
+    error = "pytest_wamrobust.core.model.errors.MissingAssetError"
+    assert last.startswith(f"{error}: no offscreen OpenGL")
     assert "libegl1" in last and "libosmesa6" in last
 
 

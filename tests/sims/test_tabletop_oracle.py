@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.results import SUCCESS
-from pytest_wamrobust.core.types import AXES, CaseKey
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.results import SUCCESS
+from pytest_wamrobust.core.model.types import AXES, CaseKey
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.scripted import make_policy
 from pytest_wamrobust.sims.tabletop.suite import make_suite
 from pytest_wamrobust.sims.tabletop.tasks import TASKS

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_wamrobust.core.episode import run_episode
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import CaseKey
+from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.baselines import make_noop_policy
 from pytest_wamrobust.policies.scripted import make_policy
 from pytest_wamrobust.sims.tabletop.suite import make_suite

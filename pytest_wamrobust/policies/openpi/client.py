@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.policies.openpi import wire
 from pytest_wamrobust.policies.openpi.connection import (
     CONNECT_TIMEOUT_S,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pytest_wamrobust.core.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
 from pytest_wamrobust.policies.openpi import msgpack_numpy
 
 #: Defaults of `--policy-arg connect_timeout` / `request_timeout`: workers may start a

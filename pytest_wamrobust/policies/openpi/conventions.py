@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import EnvSpec
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import EnvSpec
 
 #: Gripper conventions a model's last action dimension may follow; suites use the first.
 MINUS_ONE_OPEN = "minus_one_open"   # -1 open, +1 closed (LIBERO, the built-in suites)

@@ -7,7 +7,7 @@ connection has its own episode, reset from the request's `wamrobust/reset` entry
 case gives the same actions whichever worker sends it and whatever else the server is
 doing. A `BatchPolicy` is built once for all connections, each keeping its episode state
 (`new_episode`) apart from the model; with `max_batch` > 1 concurrent requests run as
-one `infer_batch` (core/batcher.py), each row as it would alone. Any other policy keeps
+one `infer_batch` (core/running/batcher.py), each row as it would alone. Any other policy keeps
 its state in itself, so each connection gets its own instance. Inference is serialised
 either way, like a single GPU.
 
@@ -64,10 +64,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from pytest_wamrobust.core.batcher import Batcher
-from pytest_wamrobust.core.errors import one_line
-from pytest_wamrobust.core.protocols import BatchPolicy, Policy
-from pytest_wamrobust.core.types import EnvSpec, Observation
+from pytest_wamrobust.core.model.errors import one_line
+from pytest_wamrobust.core.model.protocols import BatchPolicy, Policy
+from pytest_wamrobust.core.model.types import EnvSpec, Observation
+from pytest_wamrobust.core.running.batcher import Batcher
 from pytest_wamrobust.policies.openpi import msgpack_numpy, wire
 from pytest_wamrobust.policies.openpi.client import WAMROBUST_METADATA
 from pytest_wamrobust.policies.openpi.connection import REQUEST_TIMEOUT_S

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import EpisodeError
-from pytest_wamrobust.core.types import EnvSpec, Observation
+from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.types import EnvSpec, Observation
 from pytest_wamrobust.policies.openpi.conventions import (
     MINUS_ONE_OPEN,
     ZERO_ONE_CLOSED,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import MissingAssetError
+from pytest_wamrobust.core.model.errors import MissingAssetError
 from pytest_wamrobust.policies.tiny.vocab import Vocabulary
 
 if TYPE_CHECKING:  # torch loads with the weights, not where a session only names the policy

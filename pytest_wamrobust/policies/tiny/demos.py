@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import Suite
-from pytest_wamrobust.core.seeding import episode_seed, rng_for
-from pytest_wamrobust.core.types import CLEAN, CameraSpec, CaseKey, Observation
+from pytest_wamrobust.core.cases.seeding import episode_seed, rng_for
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import Suite
+from pytest_wamrobust.core.model.types import CLEAN, CameraSpec, CaseKey, Observation
 from pytest_wamrobust.policies.tiny.features import downsample
 
 #: First seed index of demo scenes; test grids use 0..(seeds x levels - 1).

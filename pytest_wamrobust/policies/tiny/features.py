@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import EpisodeError
 
 
 def downsample(image: np.ndarray, size: int, height: int | None = None) -> np.ndarray:

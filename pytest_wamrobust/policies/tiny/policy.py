@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core import policy_args
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import EpisodeInOne, PolicyContext
-from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
+from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
+from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint, packaged_dir
 from pytest_wamrobust.policies.tiny.features import downsample, state_features
 

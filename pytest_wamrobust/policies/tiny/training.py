@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint
 from pytest_wamrobust.policies.tiny.demos import iter_episodes
 from pytest_wamrobust.policies.tiny.features import downsample, state_features

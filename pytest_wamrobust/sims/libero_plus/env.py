@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import CaseUnavailableError, EpisodeError, UsageError
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.core.model.errors import CaseUnavailableError, EpisodeError, UsageError
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
 from pytest_wamrobust.sims.libero_plus import protocol
 from pytest_wamrobust.sims.libero_plus.variants import Catalog, Variant
 from pytest_wamrobust.sims.libero_plus.world import WorldReader

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import EpisodeError, UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
 
 OPEN, CLOSE = -1.0, 1.0

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 
-from pytest_wamrobust.core.axes import LEVELS
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, Env
-from pytest_wamrobust.core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+from pytest_wamrobust.core.cases.axes import LEVELS
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, Env
+from pytest_wamrobust.core.model.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
 from pytest_wamrobust.sims.libero_plus import protocol
 
 # numpy and core only: LIBERO is imported when a scene is built

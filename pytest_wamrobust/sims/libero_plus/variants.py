@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.sims.libero_plus import protocol
 
 INSTALL_HINT = (

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import EpisodeError
-from pytest_wamrobust.core.types import EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.types import EnvSpec, EpisodeSpec, Observation
 from pytest_wamrobust.sims.robotwin import scene as scene_lib
 from pytest_wamrobust.sims.robotwin.arm import ARM_JOINTS, EefTarget, quat_axis_angle
 from pytest_wamrobust.sims.robotwin.robot import HOME, Arm

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import EpisodeError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import Observation, PolicyMetadata
+from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.robotwin.arm import FINGER_LEN
 from pytest_wamrobust.sims.robotwin.env import MAX_STEP_M, MAX_STEP_YAW, SIDES
 from pytest_wamrobust.sims.robotwin.robot import HOME

@@ -2,7 +2,7 @@
 
 Camera, light, background and layout are scene edits applied once when the scene is
 built (dm_control's "variator before compile"); robot_init is applied by the env at
-reset; noise and language are observation transforms (core/observation_axes.py).
+reset; noise and language are observation transforms (core/cases/observation_axes.py).
 """
 
 from __future__ import annotations

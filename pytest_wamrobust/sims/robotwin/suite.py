@@ -11,11 +11,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.observation_axes import with_observation_axes
-from pytest_wamrobust.core.protocols import Env
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, EpisodeSpec
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.observation_axes import with_observation_axes
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import Env
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, EpisodeSpec
 from pytest_wamrobust.sims.robotwin.env import (
     ACTION_SEMANTICS,
     CONTROL_HZ,

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pytest_wamrobust.core.errors import MissingAssetError
+from pytest_wamrobust.core.model.errors import MissingAssetError
 
 _SYSTEM_ICD_DIRS = ("/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/share/vulkan/icd.d")
 _LOADER_VARS = ("VK_ICD_FILENAMES", "VK_DRIVER_FILES")

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.seeding import rng_for
-from pytest_wamrobust.core.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.core.cases.seeding import rng_for
+from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
 from pytest_wamrobust.sims.tabletop import robot
 from pytest_wamrobust.sims.tabletop.controller import (
     CONTROL_HZ,

@@ -13,7 +13,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from pytest_wamrobust.core.errors import MissingAssetError, one_line
+from pytest_wamrobust.core.model.errors import MissingAssetError, one_line
 
 APT_HINT = "apt-get install libegl1 libgl1-mesa-dri (EGL) or libosmesa6 (OSMesa)"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import EpisodeError
-from pytest_wamrobust.core.seeding import rng_for
+from pytest_wamrobust.core.cases.seeding import rng_for
+from pytest_wamrobust.core.model.errors import EpisodeError
 from pytest_wamrobust.sims.tabletop import robot
 from pytest_wamrobust.sims.tabletop.props import can, cube
 from pytest_wamrobust.sims.tabletop.scene import TABLE_HALF, CameraPose, Light, Prop, SceneSpec

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.observation_axes import with_observation_axes
-from pytest_wamrobust.core.protocols import Env
-from pytest_wamrobust.core.types import EpisodeSpec
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.observation_axes import with_observation_axes
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import Env
+from pytest_wamrobust.core.model.types import EpisodeSpec
 from pytest_wamrobust.sims.tabletop.env import TabletopEnv, env_spec
 from pytest_wamrobust.sims.tabletop.tasks import get_task
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.sims.tabletop import props as P
 from pytest_wamrobust.sims.tabletop.scene import Prop
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 
 SIZE = 64
 PATTERNS: tuple[str, ...] = ("original", "flat", "checker", "gradient", "noise", "stripes")

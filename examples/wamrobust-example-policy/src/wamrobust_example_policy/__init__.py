@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import PolicyContext
-from pytest_wamrobust.core.types import EnvSpec, Observation, PolicyMetadata
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 
 CHUNK = 4
 

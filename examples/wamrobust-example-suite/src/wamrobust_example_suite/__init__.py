@@ -21,12 +21,12 @@ from importlib import resources
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.manifest import GridSuite, SuiteManifest
-from pytest_wamrobust.core.observation_axes import with_observation_axes
-from pytest_wamrobust.core.protocols import Env, PolicyContext
-from pytest_wamrobust.core.seeding import rng_for
-from pytest_wamrobust.core.types import (
+from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.observation_axes import with_observation_axes
+from pytest_wamrobust.core.cases.seeding import rng_for
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import Env, PolicyContext
+from pytest_wamrobust.core.model.types import (
     CameraSpec,
     EnvSpec,
     EpisodeSpec,

@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from pytest_wamrobust.core.gates import JUDGES, OVERALL, Row, Thresholds, evaluate
-from pytest_wamrobust.core.types import CLEAN, CaseKey
+from pytest_wamrobust.core.judging.gates import JUDGES, OVERALL, Row, Thresholds, evaluate
+from pytest_wamrobust.core.model.types import CLEAN, CaseKey
 
 #: Chance that an early verdict differs from the full run's (all gates together).
 DEFAULT_ALPHA = 0.05

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.axes import rewrite_instruction
-from pytest_wamrobust.core.corruptions import NONE, corrupt
-from pytest_wamrobust.core.protocols import Env
-from pytest_wamrobust.core.types import EnvSpec, EpisodeSpec, Observation
+from pytest_wamrobust.core.cases.axes import rewrite_instruction
+from pytest_wamrobust.core.cases.corruptions import NONE, corrupt
+from pytest_wamrobust.core.model.protocols import Env
+from pytest_wamrobust.core.model.types import EnvSpec, EpisodeSpec, Observation
 
 
 def transform_observation(observation: Observation, spec: EpisodeSpec,

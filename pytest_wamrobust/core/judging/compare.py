@@ -15,11 +15,11 @@ import argparse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.gates import OVERALL
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.stats import mcnemar_exact
-from pytest_wamrobust.core.types import CLEAN, SETTINGS, CaseKey
+from pytest_wamrobust.core.judging.gates import OVERALL
+from pytest_wamrobust.core.judging.stats import mcnemar_exact
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import CLEAN, SETTINGS, CaseKey
 
 #: Defaults of `wamrobust compare` and `--wam-baseline`.
 DEFAULT_ALPHA = 0.05

@@ -22,12 +22,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.protocols import CaseSelection, Suite
-from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, replay_level
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.protocols import CaseSelection, Suite
+from pytest_wamrobust.core.model.types import AXES, CaseKey, EpisodeSpec, replay_level
 
 if TYPE_CHECKING:
-    from pytest_wamrobust.core.search import SearchResult
+    from pytest_wamrobust.core.search.breaking_point import SearchResult
 
 #: The sub-folder of the example folder that holds the replayable failures.
 REPLAY_DIR = "replay"
@@ -115,8 +115,8 @@ def _stored_failure(path: Path, suite: Suite, tasks: Mapping[str, Any]) -> dict[
     if not _is_integer(seed) or not 0 <= seed < 2**32:
         raise bad("episode_seed", f"= {seed!r} must be a 32-bit seed, a whole number in "
                                   f"[0, 2**32)")
-    from pytest_wamrobust.core.axes import get_axis  # Hypothesis: only where one replays
-    from pytest_wamrobust.core.search import axis_ranges
+    from pytest_wamrobust.core.cases.axes import get_axis  # Hypothesis: only where one replays
+    from pytest_wamrobust.core.search.breaking_point import axis_ranges
 
     problem = _unlike(data["params"], get_axis(axis).identity(axis_ranges(suite, axis)),
                       "params")

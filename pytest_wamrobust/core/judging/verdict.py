@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.compare import INCONCLUSIVE, REGRESSED, Comparison
-from pytest_wamrobust.core.gates import Verdict
-from pytest_wamrobust.core.results import EpisodeResult
+from pytest_wamrobust.core.judging.compare import INCONCLUSIVE, REGRESSED, Comparison
+from pytest_wamrobust.core.judging.gates import Verdict
+from pytest_wamrobust.core.model.results import EpisodeResult
 
 
 @dataclass(frozen=True)

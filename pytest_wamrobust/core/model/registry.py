@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.policy_args import declared
-from pytest_wamrobust.core.protocols import Policy, PolicyContext, PolicyFactory, Suite
-from pytest_wamrobust.core.types import PolicyMetadata
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.policy_args import declared
+from pytest_wamrobust.core.model.protocols import Policy, PolicyContext, PolicyFactory, Suite
+from pytest_wamrobust.core.model.types import PolicyMetadata
 
 POLICY_GROUP = "pytest_wamrobust.policies"
 SUITE_GROUP = "pytest_wamrobust.suites"
@@ -73,7 +73,7 @@ def policy_factory(spec: str) -> PolicyFactory:
 
 
 def check_policy_args(spec: str, factory: Callable[..., Any], ctx: PolicyContext) -> None:
-    """The --policy-arg keys a factory declared (core/policy_args.py), and nothing else,
+    """The --policy-arg keys a factory declared (core/model/policy_args.py), and nothing else,
     with values it can read; a factory that declares nothing is not checked."""
     args = declared(factory)
     if args is None:

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pytest_wamrobust.core.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import EpisodeError
 
 #: Default of --wam-infer-timeout: far above any healthy model's chunk (the study's
 #: slowest, LingBot-VA, takes 5.2 s per chunk on a GPU), far below a CI job's limit.

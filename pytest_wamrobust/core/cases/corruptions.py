@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
+from pytest_wamrobust.core.model.errors import UsageError
 
 #: Name of the identity corruption (the axis' level-0 parameters).
 NONE = "none"

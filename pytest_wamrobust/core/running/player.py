@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_wamrobust.core import registry
-from pytest_wamrobust.core.deadline import InferTimeout, call_with_deadline
-from pytest_wamrobust.core.episode import StepHook, run_episode
-from pytest_wamrobust.core.errors import CaseUnavailableError, UsageError, one_line
-from pytest_wamrobust.core.protocols import Policy, PolicyContext, Suite
-from pytest_wamrobust.core.results import ERROR, EpisodeResult
-from pytest_wamrobust.core.types import EpisodeSpec
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import CaseUnavailableError, UsageError, one_line
+from pytest_wamrobust.core.model.protocols import Policy, PolicyContext, Suite
+from pytest_wamrobust.core.model.results import ERROR, EpisodeResult
+from pytest_wamrobust.core.model.types import EpisodeSpec
+from pytest_wamrobust.core.running.deadline import InferTimeout, call_with_deadline
+from pytest_wamrobust.core.running.episode import StepHook, run_episode
 
 
 class PolicySlot:

@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_wamrobust.core.errors import UsageError, one_line
-from pytest_wamrobust.core.gates import BREAKING_GATE, Thresholds, Verdict
-from pytest_wamrobust.core.protocols import CaseSelection, Suite
-from pytest_wamrobust.core.results import PREFIX, EpisodeResult
-from pytest_wamrobust.core.types import AXES, CaseKey, EpisodeSpec, TaskSpec, level_of
+from pytest_wamrobust.core.judging.gates import BREAKING_GATE, Thresholds, Verdict
+from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.protocols import CaseSelection, Suite
+from pytest_wamrobust.core.model.results import PREFIX, EpisodeResult
+from pytest_wamrobust.core.model.types import AXES, CaseKey, EpisodeSpec, TaskSpec, level_of
 
 if TYPE_CHECKING:  # Hypothesis loads with the search: `wamrobust report` runs without it
     from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-    from pytest_wamrobust.core.player import PolicySlot
-    from pytest_wamrobust.core.protocols import Env
+    from pytest_wamrobust.core.model.protocols import Env
+    from pytest_wamrobust.core.running.player import PolicySlot
 
 #: Node-id stem of the search cases, next to `test_episode`.
 SEARCH_TEST = "test_search"
@@ -80,7 +80,7 @@ class Example:
 
     def spec(self, key: SearchKey, task: TaskSpec) -> EpisodeSpec:
         """The episode: level from m; scene `s<scene>` of the grid (same episode seed)."""
-        from pytest_wamrobust.core.seeding import episode_seed
+        from pytest_wamrobust.core.cases.seeding import episode_seed
 
         case = CaseKey(key.suite, key.task, key.axis, level_of(self.magnitude), self.scene)
         return EpisodeSpec(key=case, task=task, params=dict(self.params),
@@ -98,10 +98,10 @@ class Rollout:
 
 def play_example(suite: Suite, slot: PolicySlot, spec: EpisodeSpec,
                  infer_timeout_s: float | None = None) -> Rollout:
-    """One search example, played as every case is (`core.player.play_case`: the scene
+    """One search example, played as every case is (`core.running.player.play_case`: the scene
     built and closed, the per-call deadline), sampling the Env's `progress()` after
     every action where it has one."""
-    from pytest_wamrobust.core.player import play_case
+    from pytest_wamrobust.core.running.player import play_case
 
     samples: list[float] = []
 
@@ -258,7 +258,7 @@ def search_keys(suite: Suite, selection: CaseSelection,
 def axis_ranges(suite: Suite, axis: str) -> Any:
     """The suite's ranges of `axis` (its manifest's overrides), or the axis' defaults."""
     ranges = getattr(getattr(suite, "manifest", None), "axis_ranges", None) or {}
-    from pytest_wamrobust.core.axes import get_axis
+    from pytest_wamrobust.core.cases.axes import get_axis
 
     return ranges.get(axis) or get_axis(axis).default_ranges
 
@@ -275,7 +275,7 @@ def _episode_identity(axis: str, task: TaskSpec, example: Example) -> str:
     matters only through the parameters, and on language only through the instruction
     the policy reads (two rewrite indices can name one rewrite), so an example that
     keeps them is played once."""
-    from pytest_wamrobust.core.axes import rewrite_instruction
+    from pytest_wamrobust.core.cases.axes import rewrite_instruction
 
     shown: Mapping[str, Any] = example.params
     if axis == "language":
@@ -315,7 +315,7 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
     seen: dict[str, Rollout] = {}
     runs = [0]
     failures: list[tuple[Example, Rollout]] = []
-    from pytest_wamrobust.core.axes import get_axis
+    from pytest_wamrobust.core.cases.axes import get_axis
 
     axis = get_axis(key.axis)
     strategy = st.tuples(axis.magnitude_strategy(ranges), st.integers(0, max(0, scenes - 1)))

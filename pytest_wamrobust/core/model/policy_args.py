@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pytest_wamrobust.core.protocols import PolicyContext
+from pytest_wamrobust.core.model.protocols import PolicyContext
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -15,11 +15,11 @@ from functools import partial
 
 import numpy as np
 
-from pytest_wamrobust.core.deadline import InferTimeout, call_with_deadline
-from pytest_wamrobust.core.errors import EpisodeError, one_line
-from pytest_wamrobust.core.protocols import Env, Policy
-from pytest_wamrobust.core.results import ERROR, FAILURE, SUCCESS, EpisodeResult
-from pytest_wamrobust.core.types import EpisodeSpec, Observation
+from pytest_wamrobust.core.model.errors import EpisodeError, one_line
+from pytest_wamrobust.core.model.protocols import Env, Policy
+from pytest_wamrobust.core.model.results import ERROR, FAILURE, SUCCESS, EpisodeResult
+from pytest_wamrobust.core.model.types import EpisodeSpec, Observation
+from pytest_wamrobust.core.running.deadline import InferTimeout, call_with_deadline
 
 #: Called after every executed action with the env, e.g. to record a video frame.
 StepHook = Callable[[Env], None]

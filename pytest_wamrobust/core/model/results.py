@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.types import CaseKey
 
 SUCCESS = "success"
 FAILURE = "failure"

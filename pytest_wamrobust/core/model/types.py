@@ -152,7 +152,7 @@ class CaseKey:
     level: int
     seed_index: int
     #: a stored failure replayed (`--wam-replay`): `m0.23/<hash>`; its parameters are
-    #: stored, not drawn from the key (core.replay); level is `replay_level(m)`
+    #: stored, not drawn from the key (core.search.replay); level is `replay_level(m)`
     replay: str = ""
 
     @property

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.results import EpisodeResult
-from pytest_wamrobust.core.stats import wilson_interval
-from pytest_wamrobust.core.types import CLEAN, SETTINGS
+from pytest_wamrobust.core.judging.stats import wilson_interval
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.model.types import CLEAN, SETTINGS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -157,7 +157,7 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
 
 def _parse_breaking(value: Any, where: str) -> dict[str, float]:
     """A magnitude in [0, 1] for every axis, or a table of axis (or default) = magnitude."""
-    from pytest_wamrobust.core.types import AXES
+    from pytest_wamrobust.core.model.types import AXES
 
     table = value if isinstance(value, Mapping) else {DEFAULT_AXIS: value}
     out = {}

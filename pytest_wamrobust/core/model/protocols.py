@@ -14,8 +14,8 @@ from typing import Any, Protocol, overload, runtime_checkable
 
 import numpy as np
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import (
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import (
     CaseKey,
     EnvSpec,
     EpisodeSpec,

@@ -15,11 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pytest_wamrobust.core import sampling, seeding
-from pytest_wamrobust.core.axes import LEVELS, AxisRanges, LanguageRanges, get_axis
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.protocols import CaseSelection, Env
-from pytest_wamrobust.core.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+from pytest_wamrobust.core.cases import sampling, seeding
+from pytest_wamrobust.core.cases.axes import LEVELS, AxisRanges, LanguageRanges, get_axis
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, Env
+from pytest_wamrobust.core.model.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
 
 if sys.version_info >= (3, 11):
     import tomllib

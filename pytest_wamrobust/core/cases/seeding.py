@@ -10,7 +10,7 @@ import hashlib
 
 import numpy as np
 
-from pytest_wamrobust.core.types import CaseKey
+from pytest_wamrobust.core.model.types import CaseKey
 
 
 def derive_seed(key: CaseKey, purpose: str) -> int:

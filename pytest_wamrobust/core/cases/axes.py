@@ -26,8 +26,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import AXES, CLEAN, LEVELS, MAGNITUDE_STEPS
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import AXES, CLEAN, LEVELS, MAGNITUDE_STEPS
 
 #: Upper bound of the seeds an axis draws for its own randomness (textures, noise,
 #: distractors): what numpy's legacy seeding and MuJoCo accept on every platform.

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pytest_wamrobust.core.errors import UsageError
-from pytest_wamrobust.core.types import SETTINGS, CaseKey
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.types import SETTINGS, CaseKey
 
 T = TypeVar("T")
 

@@ -1,0 +1,1 @@
+"""The breaking-point search and the replay of the failures it kept."""
