@@ -11,9 +11,9 @@ import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from pytest_wamrobust import installed_version
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.report.aggregate import (
@@ -140,7 +140,7 @@ def provenance(results: Sequence[str], argv: Sequence[str]) -> list[tuple[str, s
     return [
         ("Report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")),
         ("Runs started", ", ".join(sorted(set(dates))) or "not recorded in the JUnit files"),
-        ("Versions", ", ".join(f"{name} {_version(name)}" for name in RECORDED_PACKAGES)
+        ("Versions", ", ".join(f"{name} {installed_version(name)}" for name in RECORDED_PACKAGES)
          + f", Python {sys.version.split()[0]}"),
         ("Command", shlex.join(["wamrobust", *argv])),
     ]
@@ -171,13 +171,6 @@ def _readable(timestamp: str) -> str:
     offset = when.utcoffset()
     zone = "" if offset is None else " UTC" if not offset else when.strftime(" UTC%z")
     return when.strftime("%Y-%m-%d %H:%M:%S") + zone
-
-
-def _version(name: str) -> str:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def _write(path: str, content: str | bytes) -> str:

@@ -16,9 +16,6 @@ from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.results import ERROR, EpisodeResult
 from pytest_wamrobust.core.model.types import CaseKey, EpisodeSpec
 
-#: `error_kind` of a case whose actor or driver died (the kind xdist's crashes get).
-WORKER_CRASH = "worker_crash"
-
 
 @dataclass(frozen=True)
 class EpisodeJob:

@@ -18,9 +18,9 @@ from collections.abc import Generator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.errors import WORKER_CRASH, UsageError, one_line
 from pytest_wamrobust.core.model.types import CaseKey
-from pytest_wamrobust.distributed.episodes import WORKER_CRASH, EpisodeJob, Outcome, error_result
+from pytest_wamrobust.distributed.episodes import EpisodeJob, Outcome, error_result
 
 INSTALL_HINT = "pip install 'pytest-wamrobust[ray]'"
 #: How long the driver process may take to reach the cluster (a remote one retries).

@@ -21,11 +21,10 @@ from collections import deque
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.errors import HARNESS_ERROR, WORKER_CRASH, UsageError, one_line
 from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.core.running.deadline import WATCHDOG_ENV
 from pytest_wamrobust.distributed.episodes import (
-    WORKER_CRASH,
     EpisodeActor,
     EpisodeJob,
     Outcome,
@@ -206,7 +205,7 @@ class _Dispatch:
             yield from self._actor_died(key, actor, exc)
             return
         except self.ray.exceptions.RayError as exc:  # the actor's own code failed
-            outcome = Outcome(key, error_result(self.pool.job, key, "harness_error",
+            outcome = Outcome(key, error_result(self.pool.job, key, HARNESS_ERROR,
                                           f"playing the case on Ray failed: {_cause(exc)}"))
         self.load[actor] -= 1
         self._feed(actor)

@@ -22,6 +22,7 @@ from pytest_wamrobust.core.cases.seeding import episode_seed
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.judging.compare import Comparison
 from pytest_wamrobust.core.judging.verdict import RunVerdict, decide
+from pytest_wamrobust.core.model.errors import HARNESS_ERROR, WORKER_CRASH
 from pytest_wamrobust.core.model.results import ERROR, NOT_RUN, EpisodeResult, has_result_properties
 from pytest_wamrobust.plugin import terminal
 from pytest_wamrobust.plugin.baseline_gate import Baseline
@@ -30,10 +31,6 @@ from pytest_wamrobust.plugin.early_stop import DECIDED, EARLY_STOP_KEY, STOP_FIL
 from pytest_wamrobust.plugin.run import WamRun, episode_case_key
 from pytest_wamrobust.plugin.search import SearchLedger
 from pytest_wamrobust.records import junit
-
-#: error kinds of cases whose report carries no episode result
-WORKER_CRASH = "worker_crash"
-HARNESS_ERROR = "harness_error"
 
 
 class Controller:

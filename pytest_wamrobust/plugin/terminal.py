@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from pytest_wamrobust import installed_version
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.model.results import ERROR, FAILURE, EpisodeResult
 from pytest_wamrobust.core.model.types import SETTINGS
@@ -45,7 +45,7 @@ def header_lines(run: WamRun) -> list[str]:
          f"{len(cases)} cases{subset}: tasks {','.join(tasks)}; settings {','.join(settings)}; "
          f"levels {','.join(map(str, levels))}; seeds {seeds}"),
         f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
-        "wamrobust: " + ", ".join(f"{pkg} {_version(pkg)}" for pkg in
+        "wamrobust: " + ", ".join(f"{pkg} {installed_version(pkg)}" for pkg in
                                   ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
     ]
 
@@ -122,13 +122,6 @@ def hidden_lines(results: Sequence[EpisodeResult], hidden: dict[str, list]) -> l
     parts = [f"{setting} {unsolved[setting]}" for setting in SETTINGS if unsolved[setting]]
     return [f"unsolved episodes: {', '.join(parts)} ({len(hidden['failed'])} FAILED lines "
             f"folded; -rf lists them)"]
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "absent"
 
 
 def _pct(x: float) -> str:

@@ -28,8 +28,18 @@ class CaseUnavailableError(MissingAssetError):
     that hits every case (no OpenGL, no Vulkan) stays a MissingAssetError, an error."""
 
 
+#: The kinds of error an episode ends in: `EpisodeError.kind`, written to JUnit as
+#: `wam.error_kind` (users' reports and baselines read these strings).
+POLICY_ERROR = "policy_error"        # the policy raised, or its server failed
+INVALID_ACTION = "invalid_action"    # a chunk of the wrong shape, dtype or NaN
+POLICY_TIMEOUT = "policy_timeout"    # a call into the policy missed its deadline
+ENV_ERROR = "env_error"              # the simulator failed (building or stepping)
+WORKER_CRASH = "worker_crash"        # the process playing the case died
+HARNESS_ERROR = "harness_error"      # the harness could not play the case
+
+
 class EpisodeError(WamrobustError):
-    """A fault during one episode; `kind` classifies it for reports."""
+    """A fault during one episode; `kind` (one of the kinds above) classifies it."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)

@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import POLICY_TIMEOUT, EpisodeError
 
 #: Default of --wam-infer-timeout: far above any healthy model's chunk (the study's
 #: slowest, LingBot-VA, takes 5.2 s per chunk on a GPU), far below a CI job's limit.
@@ -48,11 +48,9 @@ T = TypeVar("T")
 class InferTimeout(EpisodeError):
     """A call into the policy did not return in time; its instance is now unusable."""
 
-    KIND = "policy_timeout"
-
     def __init__(self, policy: str, timeout_s: float, call: str = "infer") -> None:
         what = "return a chunk" if call == "infer" else f"return from {call}"
-        super().__init__(self.KIND,
+        super().__init__(POLICY_TIMEOUT,
                          f"policy {policy!r} did not {what} within {timeout_s:g} s "
                          f"(raise --wam-infer-timeout if it is just slow)")
 

@@ -15,7 +15,13 @@ from functools import partial
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError, one_line
+from pytest_wamrobust.core.model.errors import (
+    ENV_ERROR,
+    INVALID_ACTION,
+    POLICY_ERROR,
+    EpisodeError,
+    one_line,
+)
 from pytest_wamrobust.core.model.protocols import Env, Policy
 from pytest_wamrobust.core.model.results import ERROR, FAILURE, SUCCESS, EpisodeResult
 from pytest_wamrobust.core.model.types import EpisodeSpec, Observation
@@ -33,23 +39,23 @@ def validate_chunk(chunk: object, action_dim: int, policy: str) -> np.ndarray:
     try:
         array = np.asarray(chunk)
     except (TypeError, ValueError) as exc:
-        raise EpisodeError("invalid_action", f"policy {policy!r} returned a non-numeric "
+        raise EpisodeError(INVALID_ACTION, f"policy {policy!r} returned a non-numeric "
                            f"action chunk ({one_line(exc)})") from None
     if array.dtype.kind not in "iuf":
-        raise EpisodeError("invalid_action", f"policy {policy!r} returned an action chunk of "
+        raise EpisodeError(INVALID_ACTION, f"policy {policy!r} returned an action chunk of "
                            f"dtype {array.dtype}; actions are real numbers (an integer or "
                            f"float array)")
     array = array.astype(np.float64)
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != action_dim:
         raise EpisodeError(
-            "invalid_action",
+            INVALID_ACTION,
             f"policy {policy!r} returned actions of shape {tuple(array.shape)}; "
             f"this suite expects (chunk_length, {action_dim})",
         )
     if not np.all(np.isfinite(array)):
         bad = int(np.count_nonzero(~np.isfinite(array)))
         raise EpisodeError(
-            "invalid_action",
+            INVALID_ACTION,
             f"policy {policy!r} returned {bad} NaN/inf values in an action chunk",
         )
     return array
@@ -113,20 +119,20 @@ def run_episode(
         raw = policy.infer(observation)
         return raw, clock() - t0
 
-    stage = "env_error"
+    stage = ENV_ERROR
     try:
         observation: Observation = env.reset()
         instruction = observation.instruction
-        stage = "policy_error"
+        stage = POLICY_ERROR
         call_with_deadline(partial(policy.reset, spec.task.name, spec.episode_seed),
                            infer_timeout_s, meta.name, "reset")
         while steps < spec.max_steps:
-            stage = "policy_error"
+            stage = POLICY_ERROR
             raw, seconds = call_with_deadline(partial(timed_infer, observation),
                                               infer_timeout_s, meta.name)
             latencies.append(seconds * 1000.0)
             chunk = validate_chunk(raw, action_dim, meta.name)
-            stage = "env_error"
+            stage = ENV_ERROR
             for action in chunk[: meta.replan_steps]:
                 clipped += int(np.count_nonzero(np.abs(action) > 1.0))
                 env.step(np.clip(action, -1.0, 1.0))
@@ -147,7 +153,7 @@ def run_episode(
     except KeyboardInterrupt:
         raise  # the session's own interrupt (Ctrl-C, SIGTERM), never the policy's
     except BaseException as exc:  # noqa: BLE001 - this episode's error, never the run's
-        where = "policy" if stage == "policy_error" else "simulator"
+        where = "policy" if stage == POLICY_ERROR else "simulator"
         result = finish(ERROR, f"{where} raised {one_line(exc)} at step {steps}", stage)
         if not isinstance(exc, Exception) and on_policy_unusable is not None:
             on_policy_unusable()

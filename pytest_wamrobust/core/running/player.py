@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_wamrobust.core.model import registry
-from pytest_wamrobust.core.model.errors import CaseUnavailableError, UsageError, one_line
+from pytest_wamrobust.core.model.errors import ENV_ERROR, CaseUnavailableError, UsageError, one_line
 from pytest_wamrobust.core.model.protocols import Policy, PolicyContext, Suite
 from pytest_wamrobust.core.model.results import ERROR, EpisodeResult
 from pytest_wamrobust.core.model.types import EpisodeSpec
@@ -77,7 +77,7 @@ def play_case(suite: Suite, slot: PolicySlot, spec: EpisodeSpec, *,
         return EpisodeResult(key=spec.key, status=ERROR, steps=0, params=dict(spec.params),
                              episode_seed=spec.episode_seed, policy=policy.metadata.name,
                              error=f"building the scene failed: {one_line(exc)}",
-                             error_kind="env_error")
+                             error_kind=ENV_ERROR)
     try:
         return run_episode(env, policy, spec, step_hook=step_hook,
                            infer_timeout_s=infer_timeout_s, on_policy_unusable=slot.discard)

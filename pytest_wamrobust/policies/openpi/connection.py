@@ -15,7 +15,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import (
+    POLICY_ERROR,
+    POLICY_TIMEOUT,
+    EpisodeError,
+    UsageError,
+)
 from pytest_wamrobust.policies.openpi import msgpack_numpy
 
 #: Defaults of `--policy-arg connect_timeout` / `request_timeout`: workers may start a
@@ -68,24 +73,24 @@ class Connection:
         except TimeoutError:
             self.close()
             raise EpisodeError(
-                "policy_timeout",
+                POLICY_TIMEOUT,
                 f"policy server {self.url} sent no reply within {self.request_timeout:g} s; "
                 f"the connection was reset (raise it with --policy-arg request_timeout=SECONDS)"
             ) from None
         except ConnectionClosed as exc:
             self.close()
-            raise EpisodeError("policy_error", f"policy server {self.url} closed the "
-                                               f"connection ({_reason(exc)})") from None
+            raise EpisodeError(POLICY_ERROR, f"policy server {self.url} closed the "
+                                             f"connection ({_reason(exc)})") from None
         if isinstance(reply, str):
             self.close()
-            raise EpisodeError("policy_error", f"policy server {self.url} failed: "
-                                               f"{_last_line(reply)}")
+            raise EpisodeError(POLICY_ERROR, f"policy server {self.url} failed: "
+                                             f"{_last_line(reply)}")
         try:
             return msgpack_numpy.unpackb(reply)
         except msgpack_numpy.ProtocolError as exc:
             self.close()
-            raise EpisodeError("policy_error", f"policy server {self.url} sent a malformed "
-                                               f"reply ({exc}); the connection was reset") from None
+            raise EpisodeError(POLICY_ERROR, f"policy server {self.url} sent a malformed "
+                                             f"reply ({exc}); the connection was reset") from None
 
     def close(self) -> None:
         if self._socket is not None:
@@ -97,10 +102,10 @@ class Connection:
         try:
             self._connect(self.connect_timeout)
         except UsageError as exc:  # key refused, malformed metadata: already one line
-            raise EpisodeError("policy_error", str(exc)) from None
+            raise EpisodeError(POLICY_ERROR, str(exc)) from None
         except Exception as exc:  # noqa: BLE001
-            raise EpisodeError("policy_error", f"policy server {self.url} is unreachable "
-                                               f"({_reason(exc)})") from None
+            raise EpisodeError(POLICY_ERROR, f"policy server {self.url} is unreachable "
+                                             f"({_reason(exc)})") from None
 
     def _connect(self, timeout: float) -> dict[str, Any]:
         from websockets.exceptions import InvalidStatus, InvalidURI

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError
 from pytest_wamrobust.core.model.types import EnvSpec, Observation
 from pytest_wamrobust.policies.openpi.conventions import (
     MINUS_ONE_OPEN,
@@ -83,8 +83,8 @@ def actions_from_reply(reply: Any, url: str, gripper: str = MINUS_ONE_OPEN) -> n
     """The reply's action chunk in the suites' convention (gripper -1 open)."""
     if not isinstance(reply, dict) or "actions" not in reply:
         keys = sorted(map(str, reply)) if isinstance(reply, dict) else type(reply).__name__
-        raise EpisodeError("policy_error", f"policy server {url} replied without 'actions' "
-                                           f"(got {keys})")
+        raise EpisodeError(POLICY_ERROR, f"policy server {url} replied without 'actions' "
+                                         f"(got {keys})")
     actions = np.array(reply["actions"], dtype=np.float64)
     if actions.ndim == 1:
         actions = actions[None, :]

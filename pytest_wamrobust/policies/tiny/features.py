@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError
 
 
 def downsample(image: np.ndarray, size: int, height: int | None = None) -> np.ndarray:
@@ -18,9 +18,9 @@ def downsample(image: np.ndarray, size: int, height: int | None = None) -> np.nd
     h, w = image.shape[:2]
     height = size if height is None else height
     if h % height or w % size:
-        raise EpisodeError("policy_error", f"camera image {h}x{w} cannot be downsampled to "
-                                           f"{height}x{size}; use an image size that is a "
-                                           f"multiple of {height}x{size}")
+        raise EpisodeError(POLICY_ERROR, f"camera image {h}x{w} cannot be downsampled to "
+                                         f"{height}x{size}; use an image size that is a "
+                                         f"multiple of {height}x{size}")
     fh, fw = h // height, w // size
     if fh == fw == 1:
         return np.ascontiguousarray(image[..., :3], dtype=np.uint8)

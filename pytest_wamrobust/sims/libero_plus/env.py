@@ -28,7 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import CaseUnavailableError, EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import (
+    INVALID_ACTION,
+    CaseUnavailableError,
+    EpisodeError,
+    UsageError,
+)
 from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, EpisodeSpec, Observation
 from pytest_wamrobust.sims.libero_plus import protocol
 from pytest_wamrobust.sims.libero_plus.variants import Catalog, Variant
@@ -171,7 +176,7 @@ class LiberoPlusEnv:
     def step(self, action: np.ndarray) -> None:
         action = np.asarray(action, dtype=np.float64)
         if action.shape != (protocol.ACTION_DIM,):
-            raise EpisodeError("invalid_action",
+            raise EpisodeError(INVALID_ACTION,
                                f"libero_plus expects 7-dim actions, got shape {action.shape}")
         self._env.step(action.tolist())
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import ENV_ERROR, EpisodeError
 from pytest_wamrobust.core.model.types import EnvSpec, EpisodeSpec, Observation
 from pytest_wamrobust.sims.robotwin import scene as scene_lib
 from pytest_wamrobust.sims.robotwin.arm import ARM_JOINTS, EefTarget, quat_axis_angle
@@ -170,7 +170,7 @@ class RobotwinEnv:
                 box([sign * (hx - t), 0, 0], [t, hy, hz])
                 box([0, sign * (hy - t), 0], [hx, t, hz])
         else:
-            raise EpisodeError("env_error", f"unknown object shape {o.shape!r} in task layout")
+            raise EpisodeError(ENV_ERROR, f"unknown object shape {o.shape!r} in task layout")
         builder.set_initial_pose(sapien.Pose([o.xy[0], o.xy[1], self.table_z + o.half[2] + 5e-4],
                                              quat_axis_angle((0.0, 0.0, 1.0), o.yaw)))
         return builder.build(name=o.name)
@@ -219,7 +219,7 @@ class RobotwinEnv:
         robot = self._params("robot_init")
         offsets = np.asarray(robot.get("joint_offsets", [0.0] * 2 * ARM_JOINTS), dtype=float)
         if offsets.shape != (2 * ARM_JOINTS,):
-            raise EpisodeError("env_error", f"robot_init needs {2 * ARM_JOINTS} joint offsets "
+            raise EpisodeError(ENV_ERROR, f"robot_init needs {2 * ARM_JOINTS} joint offsets "
                                f"(5 per arm); got {offsets.size}: "
                                "set [axes.robot_init] n_joints = 10")
         opening = {"open": 1.0, "closed": 0.0}.get(str(robot.get("gripper", "keep")), 1.0)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.robotwin.arm import FINGER_LEN
@@ -272,7 +272,7 @@ class RobotwinOracle:
 
     def reset(self, task: str, seed: int) -> None:
         if task not in SCRIPTS:
-            raise EpisodeError("policy_error",
+            raise EpisodeError(POLICY_ERROR,
                                f"the robotwin_plus oracle has no script for task {task!r}")
         self._task = task
         self._stages: list[Stage] = []
@@ -283,7 +283,7 @@ class RobotwinOracle:
     def infer(self, observation: Observation) -> np.ndarray:
         world = observation.privileged
         if world.get("task") != self._task or "arms" not in world:
-            raise EpisodeError("policy_error",
+            raise EpisodeError(POLICY_ERROR,
                                "the robotwin_plus oracle needs the suite's privileged world state "
                                f"for task {self._task!r}; this env did not provide it")
         if not self._waypoints:

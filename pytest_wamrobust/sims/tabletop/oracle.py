@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError, UsageError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
@@ -145,7 +145,7 @@ class TabletopOracle:
     def infer(self, observation: Observation) -> np.ndarray:
         p = observation.privileged
         if p.get("plan") not in PLANS:
-            raise EpisodeError("policy_error", "the scripted oracle needs the tabletop's "
+            raise EpisodeError(POLICY_ERROR, "the scripted oracle needs the tabletop's "
                                "privileged state (plan, poses); this env did not provide it")
         target, gripper, yaw = PLANS[p["plan"]](p)
         rot = rotation_error(p["eef_xmat"], pointing_down(yaw))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pytest_wamrobust.core.cases.seeding import rng_for
-from pytest_wamrobust.core.model.errors import EpisodeError
+from pytest_wamrobust.core.model.errors import ENV_ERROR, EpisodeError
 from pytest_wamrobust.sims.tabletop import robot
 from pytest_wamrobust.sims.tabletop.props import can, cube
 from pytest_wamrobust.sims.tabletop.scene import TABLE_HALF, CameraPose, Light, Prop, SceneSpec
@@ -102,8 +102,8 @@ def apply_layout(scene: SceneSpec, p: Mapping[str, Any], target: str) -> SceneSp
                 props.append(candidate)
                 break
         else:
-            raise EpisodeError("env_error", f"no free table space for distractor {k + 1} of "
-                                            f"{p['n_distractors']} (seed {p['distractor_seed']})")
+            raise EpisodeError(ENV_ERROR, f"no free table space for distractor {k + 1} of "
+                                          f"{p['n_distractors']} (seed {p['distractor_seed']})")
     return replace(scene, props=tuple(props))
 
 
