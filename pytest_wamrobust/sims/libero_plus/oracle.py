@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError, UsageError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
@@ -243,7 +243,7 @@ class LiberoPlusOracle:
     def infer(self, observation: Observation) -> np.ndarray:
         p = observation.privileged
         if "goal" not in p or "objects" not in p:
-            raise EpisodeError("policy_error", "the libero_plus oracle needs the env's "
+            raise EpisodeError(POLICY_ERROR, "the libero_plus oracle needs the env's "
                                "privileged world state (goal, objects); this env did not "
                                "provide it")
         if self._tasks is None:
