@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint
 
-from pytest_wamrobust.core.model import policy_args, registry
+from pytest_wamrobust.core.model import entry_points, policy_args
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.protocols import Policy, PolicyContext
-
-ORACLE_GROUP = "pytest_wamrobust.oracles"
 
 
 @policy_args.declare(policy_args.integer("chunk_length"), policy_args.integer("replan_steps"))
@@ -42,11 +40,11 @@ make_policy.preflight = check_oracle  # type: ignore[attr-defined]
 
 
 def _oracle(suite: str) -> EntryPoint:
-    oracle = registry.registered(ORACLE_GROUP, suite)
+    oracle = entry_points.registered(entry_points.ORACLES, suite)
     if oracle is None:
-        known = ", ".join(registry.available(ORACLE_GROUP)) or "none"
+        known = ", ".join(entry_points.available(entry_points.ORACLES)) or "none"
         raise UsageError(
             f"--policy=scripted has no oracle for suite {suite!r} (oracles exist for: {known}); "
-            f"register one under the entry point group {ORACLE_GROUP!r} or pick another --policy"
-        )
+            f"register one under the entry point group {entry_points.ORACLES!r} or pick "
+            f"another --policy")
     return oracle

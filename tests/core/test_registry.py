@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-import types
 
 import numpy as np
 import pytest
 
-from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model import entry_points, policy_args, registry
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import CameraSpec, EnvSpec, Observation
@@ -20,8 +19,8 @@ OBS = Observation({"agentview": np.zeros((64, 64, 3), np.uint8)}, np.zeros(8), "
 
 
 def test_builtins_register_through_the_entry_points():
-    assert {"scripted", "random", "noop"} <= set(registry.available(registry.POLICY_GROUP))
-    assert "tabletop" in registry.available(registry.SUITE_GROUP)
+    assert {"scripted", "random", "noop"} <= set(entry_points.available(entry_points.POLICIES))
+    assert "tabletop" in entry_points.available(entry_points.SUITES)
 
 
 def test_random_is_uniform_and_reproducible_from_the_reset_seed():
@@ -66,28 +65,61 @@ def test_bad_option_values_reach_the_user_as_one_line():
         registry.make_policy("random", PolicyContext(SPEC, {"chunk_length": "many"}))
 
 
-@pytest.mark.parametrize("spec, adapter", [("ws://127.0.0.1:8000", "ws"),
-                                           ("wss://host:443", "ws"),
-                                           ("lerobot:/ckpt/pi0", "lerobot")])
-def test_url_specs_dispatch_to_their_adapter(monkeypatch, spec, adapter):
-    seen = []
-    monkeypatch.setitem(registry._ADAPTERS, adapter,
-                        ("tests_adapter_probe", "connect"))
-    monkeypatch.setitem(registry._ADAPTERS, "lerobot-checkpoint",
-                        ("tests_adapter_probe", "check"))
-    probe = types.ModuleType("tests_adapter_probe")
-    probe.connect = lambda target, ctx: seen.append((target, ctx)) or "policy"
-    probe.check = lambda target: seen.append(target)
-    monkeypatch.setitem(sys.modules, "tests_adapter_probe", probe)
-    assert registry.policy_factory(spec)(CTX) == "policy"
-    expected = [(spec, CTX)] if adapter == "ws" else ["/ckpt/pi0", ("/ckpt/pi0", CTX)]
-    assert seen == expected
+@pytest.fixture
+def third_party_scheme(tmp_path, monkeypatch):
+    """An installed distribution (a dist-info on sys.path, as pip leaves one) whose
+    package registers the `probe:` scheme; returns the calls its resolver saw."""
+    dist = tmp_path / "probe_scheme-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: probe-scheme\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[pytest_wamrobust.policy_schemes]\nprobe = probe_scheme:resolve\n")
+    (tmp_path / "probe_scheme.py").write_text(
+        "from pytest_wamrobust.policies.baselines import make_noop_policy\n"
+        "SEEN = []\n"
+        "def resolve(spec):\n"
+        "    SEEN.append(spec)\n"
+        "    if spec.endswith('!'):\n"
+        "        raise RuntimeError('no such model')\n"
+        "    return make_noop_policy\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "probe_scheme", raising=False)
+    return tmp_path
 
 
-def test_a_missing_adapter_module_is_one_line(monkeypatch):
-    monkeypatch.setitem(registry._ADAPTERS, "ws", ("no_such_openpi_client", "connect_policy"))
-    with pytest.raises(UsageError, match="--policy 'ws://h:1' needs no_such_openpi_client"):
-        registry.policy_factory("ws://h:1")
+def test_the_built_in_schemes_register_through_the_entry_points():
+    assert {"ws", "wss", "lerobot"} <= set(entry_points.available(entry_points.POLICY_SCHEMES))
+
+
+def test_a_ws_url_resolves_to_the_client_with_its_server_check_and_declared_args():
+    factory = registry.policy_factory("ws://127.0.0.1:8000")
+    names = [arg.name for arg in policy_args.declared(factory) or ()]
+    assert "replan_steps" in names and "api_key" in names
+    assert factory.preflight.args == ("ws://127.0.0.1:8000",)
+
+
+def test_a_lerobot_path_is_checked_at_resolution_without_importing_lerobot(tmp_path):
+    with pytest.raises(UsageError, match="is not a LeRobot checkpoint \\(no such folder\\)"):
+        registry.policy_factory(f"lerobot:{tmp_path / 'missing'}")
+    assert "lerobot" not in sys.modules
+
+
+def test_a_third_party_scheme_is_found_by_its_entry_point(third_party_scheme):
+    policy = registry.make_policy("probe:my-model", CTX)
+    assert policy.metadata.name == "noop"
+    assert sys.modules["probe_scheme"].SEEN == ["probe:my-model"]
+
+
+def test_a_failing_scheme_is_one_line_naming_it(third_party_scheme):
+    with pytest.raises(UsageError) as info:
+        registry.policy_factory("probe:my-model!")
+    assert str(info.value) == ("--policy 'probe:my-model!': the probe: scheme "
+                               "(probe_scheme:resolve) failed: RuntimeError: no such model")
+
+
+def test_an_unregistered_url_scheme_names_the_registered_ones():
+    with pytest.raises(UsageError, match=r"registered schemes: lerobot:, ws:, wss:\)"):
+        registry.policy_factory("tcp://gpu-box:8000")
 
 
 def test_suite_by_name_and_module_callable():

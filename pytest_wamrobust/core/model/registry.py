@@ -1,54 +1,29 @@
 """Resolve the `--policy` and `--suite` strings users type into objects.
 
-Policies and suites register factories under the entry point groups
-`pytest_wamrobust.policies` / `pytest_wamrobust.suites` (the built-ins too), so a third
-party adds one without touching this package. `--policy` also takes a
-`module:callable` factory, an openpi server `ws://host:port` and `lerobot:/path`;
-their adapters are imported only when chosen. Every failure is one UsageError line.
+Policies, suites and `--policy` schemes (`ws://host:port`, `lerobot:/path`) register
+under entry point groups (core/model/entry_points.py), the built-ins too, so a third
+party adds one without touching this package; `--policy` also takes a `module:callable`
+factory. Nothing is imported until chosen. Every failure is one UsageError line.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import importlib
 import inspect
 import re
 import sys
 from collections.abc import Callable, Mapping
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from pytest_wamrobust.core.model import entry_points
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.policy_args import declared
 from pytest_wamrobust.core.model.protocols import Policy, PolicyContext, PolicyFactory, Suite
 from pytest_wamrobust.core.model.types import PolicyMetadata
 
-POLICY_GROUP = "pytest_wamrobust.policies"
-SUITE_GROUP = "pytest_wamrobust.suites"
-
-#: URL-like policy specs -> (adapter module, function(spec_rest, ctx) -> Policy);
-#: "ws-preflight": the ws adapter's function(url, ctx) -> None that checks a server;
-#: "lerobot-checkpoint": function(path) that checks the folder without importing LeRobot.
-_ADAPTERS: dict[str, tuple[str, str]] = {
-    "ws": ("pytest_wamrobust.policies.remote", "connect_policy"),
-    "ws-preflight": ("pytest_wamrobust.policies.openpi.client", "preflight"),
-    "lerobot": ("pytest_wamrobust.policies.lerobot", "load_lerobot_policy"),
-    "lerobot-checkpoint": ("pytest_wamrobust.policies.lerobot", "checkpoint_dir"),
-}
-#: `scheme://...`: a URL, which only the ws adapter serves.
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def available(group: str) -> list[str]:
-    """Registered names of one entry point group, sorted."""
-    return sorted({ep.name for ep in entry_points(group=group)})
-
-
-def registered(group: str, name: str) -> EntryPoint | None:
-    """The entry point `name` of `group` (None if absent): the one place the plugin's
-    entry point groups (policies, suites, oracles) are looked up."""
-    return next((ep for ep in entry_points(group=group) if ep.name == name), None)
+#: `SCHEME:` at the start of a --policy value (a URL's scheme, or `lerobot:`)
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
 
 
 def policy_factory(spec: str) -> PolicyFactory:
@@ -60,16 +35,18 @@ def policy_factory(spec: str) -> PolicyFactory:
     if not spec:
         raise UsageError("--policy is empty; give a registered name, module:callable, "
                          "ws://host:port or lerobot:/path")
-    if spec.startswith(("ws://", "wss://")):
-        return _bound(_adapter("ws", spec), spec)
-    if _URL.match(spec):
-        raise UsageError(f"--policy {spec!r}: a policy server URL starts with ws:// or wss:// "
-                         f"(openpi's websocket protocol), e.g. ws://HOST:8000")
-    if spec.startswith("lerobot:"):
-        path = spec[len("lerobot:"):]
-        _adapter("lerobot-checkpoint", spec)(path)
-        return _bound(_adapter("lerobot", spec), path)
-    return _named_or_dotted(spec, POLICY_GROUP, "policy", "--policy")
+    scheme = _SCHEME.match(spec)
+    if scheme:
+        found = entry_points.registered(entry_points.POLICY_SCHEMES, scheme["scheme"].lower())
+        if found is not None:
+            return _resolved_by_scheme(found, spec)
+        if spec[scheme.end():].startswith("//"):
+            schemes = ", ".join(f"{name}:" for name in
+                                entry_points.available(entry_points.POLICY_SCHEMES))
+            raise UsageError(f"--policy {spec!r}: a policy server URL starts with ws:// or "
+                             f"wss:// (openpi's websocket protocol), e.g. ws://HOST:8000 "
+                             f"(registered schemes: {schemes or 'none'})")
+    return _named_or_dotted(spec, entry_points.POLICIES, "policy", "--policy")
 
 
 def check_policy_args(spec: str, factory: Callable[..., Any], ctx: PolicyContext) -> None:
@@ -107,11 +84,7 @@ def preflight(spec: str, ctx: PolicyContext) -> None:
     """Check a remote policy once, before any episode: a server that is down or refuses
     the key is one UsageError at start-up, not a traceback in every case. Specs served
     in-process need no check; a factory may offer one as a `preflight(ctx)` attribute
-    (the pi0 / pi05 / pi0-fast presets do)."""
-    spec = spec.strip()
-    if spec.startswith(("ws://", "wss://")):
-        _adapter("ws-preflight", spec)(spec, ctx)
-        return
+    (the ws:// scheme's and the pi0 / pi05 / pi0-fast presets' do)."""
     check = getattr(policy_factory(spec), "preflight", None)
     if callable(check):
         check(ctx)
@@ -140,7 +113,7 @@ def make_suite(spec: str, options: Mapping[str, str] | None = None) -> Suite:
     it does not read; a factory without one is called with no argument, as always, and
     any `--suite-arg` given to it is refused here, in one line.
     """
-    factory = _named_or_dotted(spec.strip(), SUITE_GROUP, "suite", "--suite")
+    factory = _named_or_dotted(spec.strip(), entry_points.SUITES, "suite", "--suite")
     kwargs = {"options": dict(options or {})} if takes_suite_args(factory) else {}
     if options and not kwargs:
         raise UsageError(f"suite {spec.strip()!r} does not take --suite-arg (got "
@@ -180,12 +153,12 @@ def _name_of(factory: Callable[..., Any]) -> str:
 def _named_or_dotted(spec: str, group: str, what: str, option: str) -> Callable[..., Any]:
     if ":" in spec:
         return _load_dotted(spec, what)
-    found = registered(group, spec)
+    found = entry_points.registered(group, spec)
     if found is None:
-        names = ", ".join(available(group)) or "none installed"
+        names = ", ".join(entry_points.available(group)) or "none installed"
         raise UsageError(f"unknown {what} {spec!r} for {option} (searched the entry points "
                          f"of {sys.executable}); available: {names} (or module:callable)"
-                         f"{_did_you_mean(spec, available(group))}")
+                         f"{_did_you_mean(spec, entry_points.available(group))}")
     try:
         loaded: Callable[..., Any] = found.load()
     except Exception as exc:  # noqa: BLE001 - a broken plugin package is the user's to fix
@@ -213,23 +186,20 @@ def _load_dotted(spec: str, what: str) -> Callable[..., Any]:
     return obj
 
 
-def _adapter(kind: str, spec: str) -> Callable[..., Any]:
-    module_name, attr = _ADAPTERS[kind]
+def _resolved_by_scheme(found: entry_points.EntryPoint, spec: str) -> PolicyFactory:
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"--policy {spec!r} needs {module_name}, which cannot be imported "
-                         f"({one_line(exc)})") from None
-    factory = getattr(module, attr, None)
-    if factory is None:
-        raise UsageError(f"--policy {spec!r}: {module_name} has no {attr}()")
+        resolve = found.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin package is the user's to fix
+        raise UsageError(f"--policy {spec!r} needs the {found.name}: scheme ({found.value}), "
+                         f"which cannot be imported: {one_line(exc)}") from None
+    try:
+        factory: PolicyFactory = resolve(spec)
+    except UsageError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"--policy {spec!r}: the {found.name}: scheme ({found.value}) "
+                         f"failed: {one_line(exc)}") from None
     return factory
-
-
-def _bound(adapter: Callable[..., Any], target: str) -> PolicyFactory:
-    """`adapter(target, ctx)` as a factory of ctx alone, keeping what the adapter
-    declares (its --policy-arg keys)."""
-    return functools.wraps(adapter)(lambda ctx: adapter(target, ctx))
 
 
 def _did_you_mean(word: str, names: list[str]) -> str:
