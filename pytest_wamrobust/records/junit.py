@@ -203,6 +203,14 @@ def _properties_to_system_out(xml: JUnitXml) -> None:
         case.system_out = "\n".join(filter(None, ["\n".join(lines), case.system_out]))
 
 
+def _as_properties(pairs: Iterable[tuple[str, str]]) -> Properties:
+    """A <properties> element holding `pairs` in order, as pytest writes record_property's."""
+    props = Properties()
+    for name, value in pairs:
+        props.add_property(Property(name, value))
+    return props
+
+
 def write_results(results: Iterable[EpisodeResult], path: str | Path,
                   name: str = "wamrobust") -> Path:
     """One JUnit file holding `results`, shaped like pytest's own (xunit1 properties,
@@ -211,10 +219,7 @@ def write_results(results: Iterable[EpisodeResult], path: str | Path,
     for result in results:
         case = TestCase(f"test_episode[{result.key.case_id}]",
                         f"wamrobust.{result.policy or 'policy'}", result.wall_time_s)
-        props = Properties()
-        for key, value in result.to_properties():
-            props.add_property(Property(key, value))
-        case.append(props)
+        case.append(_as_properties(result.to_properties()))
         if result.status == FAILURE:
             case.result = [Failure(f"task not solved in {result.steps} steps")]
         elif result.errored:
@@ -291,14 +296,11 @@ def _gates_suite(rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
                  baseline: tuple[str, Comparison] | None) -> TestSuite:
     """Only where something was judged: an empty suite would read as a passed gate."""
     suite = TestSuite(GATES_SUITE)
-    table = Properties()
-    for row in rows:
-        low, high = row.ci
-        table.add_property(Property(
-            f"wam.table.{row.setting}",
-            f"n={row.n} successes={row.successes} errors={row.errors} "
-            f"rate={row.rate:.4f} ci95=[{low:.4f},{high:.4f}]"))
-    suite.append(table)
+    suite.append(_as_properties(
+        (f"wam.table.{row.setting}",
+         f"n={row.n} successes={row.successes} errors={row.errors} "
+         f"rate={row.rate:.4f} ci95=[{row.ci[0]:.4f},{row.ci[1]:.4f}]")
+        for row in rows))
     cases = [_gate_case(v) for v in verdicts]
     if baseline is not None:
         cases.append(_baseline_case(*baseline))
@@ -308,12 +310,9 @@ def _gates_suite(rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
 
 def _gate_case(verdict: gates.Verdict) -> TestCase:
     case = TestCase(verdict.name, GATES_SUITE, 0.0)
-    props = Properties()
-    for name, value in (("observed", f"{verdict.observed:.4f}"),
-                        ("threshold", f"{verdict.threshold:g}"),
-                        ("passed", str(verdict.passed).lower())):
-        props.add_property(Property(f"wam.gate.{name}", value))
-    case.append(props)
+    case.append(_as_properties([("wam.gate.observed", f"{verdict.observed:.4f}"),
+                                ("wam.gate.threshold", f"{verdict.threshold:g}"),
+                                ("wam.gate.passed", str(verdict.passed).lower())]))
     if verdict.passed is False:
         case.result = [Failure(f"gate {verdict.name}: {verdict.detail}")]
     elif verdict.passed is None:
@@ -323,15 +322,13 @@ def _gate_case(verdict: gates.Verdict) -> TestCase:
 
 def _baseline_case(path: str, comparison: Comparison) -> TestCase:
     case = TestCase("baseline", GATES_SUITE, 0.0)
-    props = Properties()
-    props.add_property(Property("wam.baseline.file", str(path)))
-    for row in comparison.rows:
-        props.add_property(Property(
-            f"wam.baseline.{row.setting}",
-            f"pairs={row.n} baseline={row.baseline_rate:.4f} candidate={row.candidate_rate:.4f} "
-            f"lost={row.only_baseline} gained={row.only_candidate} "
-            f"p_holm={row.adjusted_p:.3g} verdict={row.verdict}"))
-    case.append(props)
+    per_setting = [
+        (f"wam.baseline.{row.setting}",
+         f"pairs={row.n} baseline={row.baseline_rate:.4f} candidate={row.candidate_rate:.4f} "
+         f"lost={row.only_baseline} gained={row.only_candidate} "
+         f"p_holm={row.adjusted_p:.3g} verdict={row.verdict}")
+        for row in comparison.rows]
+    case.append(_as_properties([("wam.baseline.file", str(path)), *per_setting]))
     regressed = [row.setting for row in comparison.rows if row.verdict == REGRESSED]
     if regressed:
         case.result = [Failure(f"regressed against {path}: {', '.join(regressed)}")]
@@ -349,10 +346,7 @@ def _add_not_run(xml: JUnitXml, not_run: Mapping[str, EpisodeResult]) -> None:
     for nodeid, result in not_run.items():
         path, _, name = nodeid.rpartition("::")
         case = TestCase(name, path.replace("/", ".").removesuffix(".py"), 0.0)
-        props = Properties()
-        for key, value in result.to_properties():
-            props.add_property(Property(key, value))
-        case.append(props)
+        case.append(_as_properties(result.to_properties()))
         case.result = [Error(result.error, result.error_kind)]
         suite.add_testcase(case)
     suite.update_statistics()
@@ -368,10 +362,7 @@ def _complete_properties(xml: JUnitXml, unrecorded: Mapping[str, EpisodeResult])
             result = by_name.get(case.name)
             if result is None or case.child(Properties) is not None:
                 continue
-            props = Properties()
-            for name, value in result.to_properties():
-                props.add_property(Property(name, value))
             outcome = case.result
             case.result = []  # re-added after, so <properties> comes first, as pytest writes it
-            case.append(props)
+            case.append(_as_properties(result.to_properties()))
             case.result = outcome

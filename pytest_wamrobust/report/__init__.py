@@ -1,4 +1,6 @@
-"""The `wamrobust report` and `wamrobust compare` commands: merged JUnit in, tables out.
+"""From episode results (as records/ reads them) to the report: its numbers, tables,
+heatmaps and HTML page.
 
-Nothing heavy is imported here; each command module imports what it needs when run.
+The `wamrobust report` and `wamrobust compare` commands that use them live in `cli/`.
+Nothing heavy is imported here; each module imports what it needs when used.
 """

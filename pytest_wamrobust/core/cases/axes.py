@@ -151,6 +151,7 @@ def _band_dict(ranges: AxisRanges, level: int, at: float | None) -> st.SearchStr
 
 
 def _band_identity(ranges: AxisRanges) -> dict:
+    """Every band at its clean value."""
     return {f.name: getattr(ranges, f.name).identity for f in fields(ranges)
             if isinstance(getattr(ranges, f.name), Band)}
 
@@ -204,6 +205,10 @@ def _robot_init_strategy(r: RobotInitRanges, level: int,
     )
 
 
+def _robot_init_identity(r: RobotInitRanges) -> dict:
+    return {"joint_offsets": [0.0] * r.n_joints, "gripper": "keep"}
+
+
 # --- language ----------------------------------------------------------------------
 
 
@@ -230,6 +235,10 @@ def _language_strategy(r: LanguageRanges, level: int,
         {"kind": st.sampled_from(tuple(r.kinds_by_level[level - 1])),
          "choice": _sub_seed(at)}
     )
+
+
+def _language_identity(r: LanguageRanges) -> dict:
+    return {"kind": "", "choice": 0}
 
 
 def rewrite_instruction(instruction: str, rewrites: Mapping[str, tuple[str, ...]],
@@ -274,8 +283,9 @@ def _light_strategy(r: LightRanges, level: int, at: float | None) -> st.SearchSt
 
 
 def _light_identity(r: LightRanges) -> dict:
-    return {"intensity_log2": 0.0, "azimuth_deg": 0.0, "elevation_deg": 0.0,
-            "tint": [r.tint.identity] * 3, "ambient": 0.0}
+    return {"intensity_log2": r.intensity_log2.identity, "azimuth_deg": r.azimuth_deg.identity,
+            "elevation_deg": r.elevation_deg.identity, "tint": [r.tint.identity] * 3,
+            "ambient": r.ambient.identity}
 
 
 # --- background --------------------------------------------------------------------
@@ -339,7 +349,8 @@ def _noise_strategy(r: NoiseRanges, level: int, at: float | None) -> st.SearchSt
 
 
 def _noise_identity(r: NoiseRanges) -> dict:
-    return {"corruption": "none", "severity": 0, "fog_strength": 0.0, "noise_seed": 0}
+    return {"corruption": "none", "severity": 0, "fog_strength": r.fog_strength.identity,
+            "noise_seed": 0}
 
 
 # --- layout ------------------------------------------------------------------------
@@ -376,7 +387,7 @@ def _layout_strategy(r: LayoutRanges, level: int, at: float | None) -> st.Search
         )
     if r.mode != "either":
         raise UsageError(f"layout.mode must be 'either' or 'both', not {r.mode!r}")
-    no_move = st.just({"jitter_m": 0.0, "jitter_angle_rad": 0.0, "yaw_deg": 0.0})
+    no_move = st.just(_layout_identity(r)["target"])
     return st.one_of(
         st.fixed_dictionaries({"n_distractors": count, "distractor_seed": seed, "target": no_move}),
         st.fixed_dictionaries({"n_distractors": st.just(0), "distractor_seed": seed,
@@ -386,7 +397,8 @@ def _layout_strategy(r: LayoutRanges, level: int, at: float | None) -> st.Search
 
 def _layout_identity(r: LayoutRanges) -> dict:
     return {"n_distractors": 0, "distractor_seed": 0,
-            "target": {"jitter_m": 0.0, "jitter_angle_rad": 0.0, "yaw_deg": 0.0}}
+            "target": {"jitter_m": r.jitter_m.identity, "jitter_angle_rad": 0.0,
+                       "yaw_deg": r.yaw_deg.identity}}
 
 
 # --- the registry of axes ----------------------------------------------------------
@@ -394,17 +406,17 @@ def _layout_identity(r: LayoutRanges) -> dict:
 
 @dataclass(frozen=True)
 class Axis:
-    """An axis' name, how a scene applies it, its default ranges and its strategy.
+    """An axis' name, its default ranges, its strategy and its clean parameters.
 
-    `applies_to` is "scene" (edit the model before compiling it), "initial_state"
-    (after reset), "observation" (transform what the policy sees) or "instruction".
+    Each axis writes its clean parameters the same way: a `_<axis>_identity(ranges)`
+    next to its strategy, in which every band stands at its `identity` and every other
+    parameter at the value that leaves the scene as it is (camera: all bands).
     `graded` is False where a level's parameters are unordered choices (which rewrite of
     the instruction): nearby parameters are unrelated scenes, so the search does not
     hill-climb on them.
     """
 
     name: str
-    applies_to: str
     default_ranges: AxisRanges
     _strategy: Callable[[Any, int, float | None], st.SearchStrategy[dict]]
     _identity: Callable[[Any], dict]
@@ -459,15 +471,14 @@ class Axis:
 AXIS_REGISTRY: dict[str, Axis] = {
     axis.name: axis
     for axis in (
-        Axis("camera", "scene", CameraRanges(), _band_dict, _band_identity),
-        Axis("robot_init", "initial_state", RobotInitRanges(), _robot_init_strategy,
-             lambda r: {"joint_offsets": [0.0] * r.n_joints, "gripper": "keep"}),
-        Axis("language", "instruction", LanguageRanges(), _language_strategy,
-             lambda r: {"kind": "", "choice": 0}, graded=False),
-        Axis("light", "scene", LightRanges(), _light_strategy, _light_identity),
-        Axis("background", "scene", BackgroundRanges(), _background_strategy, _background_identity),
-        Axis("noise", "observation", NoiseRanges(), _noise_strategy, _noise_identity),
-        Axis("layout", "scene", LayoutRanges(), _layout_strategy, _layout_identity),
+        Axis("camera", CameraRanges(), _band_dict, _band_identity),
+        Axis("robot_init", RobotInitRanges(), _robot_init_strategy, _robot_init_identity),
+        Axis("language", LanguageRanges(), _language_strategy, _language_identity,
+             graded=False),
+        Axis("light", LightRanges(), _light_strategy, _light_identity),
+        Axis("background", BackgroundRanges(), _background_strategy, _background_identity),
+        Axis("noise", NoiseRanges(), _noise_strategy, _noise_identity),
+        Axis("layout", LayoutRanges(), _layout_strategy, _layout_identity),
     )
 }
 assert tuple(AXIS_REGISTRY) == AXES

@@ -1,4 +1,5 @@
-"""The three small contracts a third party implements: Policy, Env and Suite.
+"""The four small contracts a third party implements: Policy, BatchPolicy (a Policy
+whose one model serves many episodes at once; optional), Env and Suite.
 
 A policy or a suite registers a factory under the entry point groups
 `pytest_wamrobust.policies` / `pytest_wamrobust.suites`; nothing in the core needs to

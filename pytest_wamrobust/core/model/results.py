@@ -1,8 +1,8 @@
 """The outcome of one episode, and its one serialised form: JUnit test-case properties.
 
-The same `wam.*` property names are written by the pytest plugin (through
-`record_property`, which survives xdist), read back by the controller to build the
-robustness table, and read by `wamrobust report` / `compare` from any JUnit file.
+The same `wam.*` property names are written by the pytest plugin (into the test's
+`user_properties`, which xdist ships to the controller), read back by the controller to
+build the robustness table, and read by `wamrobust report` / `compare` from any JUnit file.
 """
 
 from __future__ import annotations

@@ -79,12 +79,6 @@ def _quat_mat(q: np.ndarray) -> np.ndarray:
     ])
 
 
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    ab = b - a
-    t = float(np.clip((p - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0))
-    return float(np.linalg.norm(p - (a + t * ab)))
-
-
 def _box_segment_distance(box: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """Distance in xy between an axis-aligned box footprint and the segment a-b (sampled)."""
     lo, hi = box[0][:2], box[1][:2]
@@ -222,23 +216,16 @@ class LiberoPlusOracle:
         self.metadata = PolicyMetadata("scripted", chunk_length, replan_steps,
                                        family="oracle", privileged=True)
         self._tasks: list[_Task] | None = None
-        self._unsupported: list[str] = []
 
     def reset(self, task: str, seed: int) -> None:
         self._tasks = None
-        self._unsupported = []
 
     # --- planning ---------------------------------------------------------------------
 
     def _plan_tasks(self, goal: list[list[str]]) -> list[_Task]:
-        tasks = []
-        for predicate in goal:
-            name, *args = predicate
-            if name in SUPPORTED and len(args) == 2:
-                tasks.append(_Task(name, args[0], args[1]))
-            else:
-                self._unsupported.append(" ".join(predicate))
-        return tasks
+        """A task per goal predicate it has a primitive for (it holds still for the rest)."""
+        return [_Task(name, obj, target) for name, *args in goal
+                if name in SUPPORTED and len(args) == 2 for obj, target in [args]]
 
     def infer(self, observation: Observation) -> np.ndarray:
         p = observation.privileged
@@ -411,11 +398,6 @@ class LiberoPlusOracle:
             e = e + move * POS_STEP_M
             rot = rot - turn * ROT_STEP_RAD
         return chunk
-
-    @property
-    def unsupported(self) -> list[str]:
-        """Goal predicates this oracle has no primitive for (it holds still for them)."""
-        return list(self._unsupported)
 
 
 def make_oracle(ctx: PolicyContext) -> LiberoPlusOracle:

@@ -31,7 +31,6 @@ AXIS_SIZES: dict[str, int] = {
     "light": 1142,
     "background": 1076,
 }
-TOTAL_SIZE = 10030
 
 #: Steps a policy gets after the no-op settling, per sub-suite (openpi's LIBERO client).
 MAX_STEPS: dict[str, int] = {

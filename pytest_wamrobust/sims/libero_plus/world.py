@@ -17,10 +17,6 @@ from typing import Any
 
 import numpy as np
 
-#: Keys of `Observation.privileged` (the oracle reads these and nothing else).
-PRIVILEGED_KEYS = ("joint_pos", "eef_pos", "eef_xmat", "gripper_qpos", "table_z", "goal",
-                   "objects", "sites", "joints")
-
 
 @dataclass(frozen=True)
 class _Body:
