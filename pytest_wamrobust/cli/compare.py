@@ -7,12 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.judging.compare import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_EFFECT,
-    alpha_type,
     compare_results,
-    effect_type,
+    parse_alpha,
+    parse_min_effect,
 )
 
 #: Exit status when the candidate regressed (2 is kept for usage errors).
@@ -23,9 +24,10 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("baseline", metavar="BASELINE", help="JUnit XML of the baseline run")
     sub.add_argument("candidate", nargs="+", metavar="CANDIDATE",
                      help="JUnit XML of the candidate run (its shards may be given one by one)")
-    sub.add_argument("--alpha", type=alpha_type, default=DEFAULT_ALPHA,
+    sub.add_argument("--alpha", type=argument_type(parse_alpha), default=DEFAULT_ALPHA,
                      help="family-wise significance level (Holm over the rows; default 0.05)")
-    sub.add_argument("--min-effect", type=effect_type, default=DEFAULT_MIN_EFFECT, metavar="PP",
+    sub.add_argument("--min-effect", type=argument_type(parse_min_effect),
+                     default=DEFAULT_MIN_EFFECT, metavar="PP",
                      help="smallest success-rate change in percentage points that counts as "
                           "a regression or improvement (default 5)")
     sub.add_argument("--baseline-policy", help="use this policy's results from the baseline")

@@ -28,10 +28,10 @@ import errno
 import ipaddress
 import os
 import sys
-from collections.abc import Callable
-from typing import TypeVar
 
-from pytest_wamrobust.core.model.policy_args import key_value
+from pytest_wamrobust.cli.arguments import argument_type
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.parsing import parse_number, parse_policy_arg
 from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
 
 #: How long a batch waits for more requests unless told (ms).
@@ -40,61 +40,46 @@ DEFAULT_WAIT_MS = 5.0
 #: server's own, repeated here to keep websockets and numpy out of `--help`).
 DEFAULT_MAX_CONNECTIONS = 256
 DEFAULT_HANDSHAKE_TIMEOUT_S = 5.0
-T = TypeVar("T", int, float)
 DEFAULT_MAX_INFLIGHT_MB = 128
 
 
-def port(text: str) -> int:
+def parse_port(text: str) -> int:
     """A TCP port to listen on, 0 meaning any free one; anything else is one usage line."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port; give 1-65535 "
-                                         f"(or 0 for any free port)")
+    value = parse_number(text, int)
+    if value is None or not 0 <= value <= 65535:
+        raise UsageError(f"{text!r} is not a TCP port; give 1-65535 (or 0 for any free port)")
     return value
 
 
-def _parsed(text: str, convert: Callable[[str], T], refused: T) -> T:
-    """`convert(text)`, or `refused` (a value every caller's range check rejects) when
-    the text is no number: one range check then words both mistakes alike."""
-    try:
-        return convert(text)
-    except ValueError:
-        return refused
-
-
-def max_batch(text: str) -> int:
+def parse_max_batch(text: str) -> int:
     """How many requests one batch may hold: an integer >= 1."""
-    value = _parsed(text, int, 0)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a batch size; give an integer >= 1")
+    value = parse_number(text, int)
+    if value is None or value < 1:
+        raise UsageError(f"{text!r} is not a batch size; give an integer >= 1")
     return value
 
 
-def wait_ms(text: str) -> float:
+def parse_wait_ms(text: str) -> float:
     """How long a batch waits for more requests, in ms: a number >= 0."""
-    value = _parsed(text, float, -1.0)
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a wait in milliseconds; give a "
-                                         f"number >= 0")
+    value = parse_number(text, float)
+    if value is None or not 0 <= value < float("inf"):
+        raise UsageError(f"{text!r} is not a wait in milliseconds; give a number >= 0")
     return value
 
 
-def positive_int(text: str) -> int:
+def parse_positive_int(text: str) -> int:
     """An integer >= 1."""
-    value = _parsed(text, int, 0)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    value = parse_number(text, int)
+    if value is None or value < 1:
+        raise UsageError(f"{text!r} is not an integer >= 1")
     return value
 
 
-def seconds(text: str) -> float:
+def parse_seconds(text: str) -> float:
     """A positive, finite number of seconds."""
-    value = _parsed(text, float, -1.0)
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    value = parse_number(text, float)
+    if value is None or not 0 < value < float("inf"):
+        raise UsageError(f"{text!r} is not a number of seconds > 0")
     return value
 
 
@@ -107,7 +92,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default: 127.0.0.1, this machine only; "
                              "0.0.0.0 for every interface)")
-    parser.add_argument("--port", type=port, default=8000, help="TCP port (0: any free port)")
+    parser.add_argument("--port", type=argument_type(parse_port), default=8000,
+                        help="TCP port (0: any free port)")
     parser.add_argument("--api-key", default=os.environ.get(API_KEY_ENV, ""),
                         help=f"require clients to send this key (openpi's `Authorization: "
                              f"Api-Key` header; default: ${API_KEY_ENV})")
@@ -115,28 +101,30 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="send a policy error's full traceback to the client (it is "
                              "always logged here); by default the client gets one line")
     parser.add_argument("--policy-arg", dest="policy_args", action="append", default=[],
-                        type=key_value,
+                        type=argument_type(parse_policy_arg),
                         metavar="KEY=VALUE", help="option for the policy factory (repeatable)")
     parser.add_argument("--device", default="cpu", help="torch device for learned policies")
-    parser.add_argument("--max-batch", type=max_batch, default=None, metavar="N",
+    parser.add_argument("--max-batch", type=argument_type(parse_max_batch), default=None,
+                        metavar="N",
                         help="run up to N concurrent requests as one batch (policies with "
                              "infer_batch; default: one request at a time)")
-    parser.add_argument("--batch-wait-ms", type=wait_ms, default=None, metavar="T",
+    parser.add_argument("--batch-wait-ms", type=argument_type(parse_wait_ms), default=None,
+                        metavar="T",
                         help=f"with --max-batch: how long a batch waits for more requests "
                              f"(default {DEFAULT_WAIT_MS:g}; it runs at once when every "
                              f"connection has a request waiting)")
-    parser.add_argument("--max-connections", type=positive_int,
+    parser.add_argument("--max-connections", type=argument_type(parse_positive_int),
                         default=DEFAULT_MAX_CONNECTIONS, metavar="N",
                         help=f"at most N sockets at once (default {DEFAULT_MAX_CONNECTIONS}; "
                              f"fewer if the file-handle limit cannot hold them); at the "
                              f"limit a new one replaces the oldest still in its handshake, "
                              f"else it is refused")
-    parser.add_argument("--handshake-timeout", type=seconds,
+    parser.add_argument("--handshake-timeout", type=argument_type(parse_seconds),
                         default=DEFAULT_HANDSHAKE_TIMEOUT_S, metavar="S",
                         help=f"close a connection that has not finished its opening "
                              f"handshake within S seconds (default "
                              f"{DEFAULT_HANDSHAKE_TIMEOUT_S:g})")
-    parser.add_argument("--max-inflight-mb", type=positive_int,
+    parser.add_argument("--max-inflight-mb", type=argument_type(parse_positive_int),
                         default=DEFAULT_MAX_INFLIGHT_MB, metavar="MB",
                         help=f"request bytes received and not yet answered, across "
                              f"connections, in MiB (default {DEFAULT_MAX_INFLIGHT_MB}); a "
@@ -146,7 +134,6 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pytest_wamrobust.core.model import registry
-    from pytest_wamrobust.core.model.errors import UsageError
     from pytest_wamrobust.core.model.protocols import PolicyContext
     from pytest_wamrobust.policies.openpi.server import PolicyServer, raise_file_limit
 

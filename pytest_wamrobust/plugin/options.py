@@ -1,7 +1,8 @@
 """The plugin's command-line and ini options, and the typed functions that parse them.
 
-Each parser raises `argparse.ArgumentTypeError`, so bad input dies at the command line
-with one line; the same functions parse the ini equivalents.
+Each parser raises the core's UsageError with one line: on the command line
+`argument_type` makes it argparse's usage error, for an ini key `_from_ini` names the
+key in front of it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_wamrobust.core.model.types import LEVELS, SETTINGS
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.parsing import (
+    parse_levels,
+    parse_list,
+    parse_number,
+    parse_policy_arg,
+    parse_seed_count,
+    parse_settings,
+    parse_suite_arg,
+)
+from pytest_wamrobust.core.model.types import SETTINGS
 from pytest_wamrobust.core.running.deadline import DEFAULT_INFER_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -28,8 +39,6 @@ DESCRIPTION = ("robustness evaluation of robot policies (pytest-wamrobust). Bare
                "--policy-arg); --wam-* options set how it runs and reports; each has an ini "
                "key of the same name with wamrobust_ (e.g. wamrobust_suite, "
                "wamrobust_thresholds). A setting is clean or one of the seven axes")
-#: More seeds per (task, setting, level) than anyone runs: a typo, not a plan.
-MAX_SEEDS = 10_000
 #: `--wam-ray` given without an address: start a Ray runtime in this process.
 RAY_LOCAL = "local"
 #: --wam-ray-policy's values; the first is the default.
@@ -41,9 +50,9 @@ DEFAULT_ARTIFACTS = "wamrobust-artifacts"
 
 
 def deferred(path: str) -> Callable[[str], Any]:
-    """An option type that imports its parser when an option is given: installed, the
-    plugin loads in every pytest run of the environment, which should not pay for numpy
-    (or anything else) unless it evaluates a policy."""
+    """A parser imported when an option is given: installed, the plugin loads in every
+    pytest run of the environment, which should not pay for numpy (or anything else)
+    unless it evaluates a policy."""
     module, _, name = path.partition(":")
 
     def parse(text: str) -> Any:
@@ -53,111 +62,67 @@ def deferred(path: str) -> Callable[[str], Any]:
     return parse
 
 
-alpha_type = deferred("pytest_wamrobust.core.judging.compare:alpha_type")
-effect_type = deferred("pytest_wamrobust.core.judging.compare:effect_type")
+def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`parse` as the type of a pytest option (argparse): its UsageError becomes the
+    one-line usage error. The `wamrobust` command's twin is cli/arguments.py (the
+    plugin does not import the command line, nor the core argparse)."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")  # argparse's "invalid <name> value"
+    return convert
+
+
+parse_alpha = deferred("pytest_wamrobust.core.judging.compare:parse_alpha")
+parse_min_effect = deferred("pytest_wamrobust.core.judging.compare:parse_min_effect")
 parse_shard = deferred("pytest_wamrobust.core.cases.sharding:parse_shard")
 parse_sample_size = deferred("pytest_wamrobust.core.cases.sharding:parse_sample_size")
 parse_video_selection = deferred("pytest_wamrobust.records.video:parse_video_selection")
-key_value = deferred("pytest_wamrobust.core.model.policy_args:key_value")
-search_count = deferred("pytest_wamrobust.core.search.breaking_point:parse_search_count")
+parse_search_count = deferred(
+    "pytest_wamrobust.core.search.breaking_point:parse_search_count")
 
 
-def suite_key_value(text: str) -> tuple[str, str]:
-    """`--suite-arg KEY=VALUE`, passed to the suite factory (like --policy-arg)."""
-    key, sep, value = str(text).partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"--suite-arg takes KEY=VALUE, got {text!r}")
-    return key.strip(), value.strip()
-
-
-def csv_list(text: str) -> tuple[str, ...]:
-    items = tuple(part.strip() for part in str(text).split(",") if part.strip())
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-    return items
-
-
-def axes_list(text: str) -> tuple[str, ...]:
-    """`clean,camera,light`; names are checked so a typo does not silently run nothing."""
-    axes = csv_list(text)
-    unknown = [a for a in axes if a not in SETTINGS]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown axis {', '.join(map(repr, unknown))}; choose from {','.join(SETTINGS)}")
-    return tuple(dict.fromkeys(axes))
-
-
-def levels_list(text: str) -> tuple[int, ...]:
-    """`1,3,5`, `1-5` or a mix (`1,3-5`)."""
-    levels: list[int] = []
-    for part in csv_list(text):
-        match = re.fullmatch(r"(\d+)\s*-\s*(\d+)|(\d+)", part)
-        if not match:
-            raise argparse.ArgumentTypeError(f"invalid level {part!r}: use e.g. 1,3,5 or 1-5")
-        lo, hi = (int(match[1]), int(match[2])) if match[1] else (int(match[3]),) * 2
-        if lo > hi or lo < LEVELS[0] or hi > LEVELS[-1]:
-            raise argparse.ArgumentTypeError(
-                f"invalid level {part!r}: levels run {LEVELS[0]}-{LEVELS[-1]}")
-        levels += range(lo, hi + 1)
-    return tuple(sorted(set(levels)))
-
-
-def seed_count(text: str) -> int:
-    try:
-        seeds = int(str(text).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--seeds takes a whole number of seeds, got {text!r}") from None
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise argparse.ArgumentTypeError(f"--seeds must be 1-{MAX_SEEDS}, got {seeds}")
-    return seeds
-
-
-def _number(text: str) -> float:
-    """`text` as a float; NaN when it is none, so one range check refuses both."""
-    try:
-        return float(str(text).strip())
-    except ValueError:
-        return float("nan")
-
-
-def infer_timeout(text: str) -> float:
+def parse_infer_timeout(text: str) -> float:
     """Seconds one `policy.infer` may take; 0 (or `off`) lifts the deadline."""
     value = str(text).strip().lower()
     if value in ("0", "off", "none"):
         return 0.0
-    seconds = _number(value)
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(
+    seconds = parse_number(value, float)
+    if seconds is None or not 0 < seconds < float("inf"):
+        raise UsageError(
             f"--wam-infer-timeout takes a positive number of seconds (or 0 for none), got {text!r}")
     return seconds
 
 
-def ray_address(text: str) -> str:
+def parse_ray_address(text: str) -> str:
     """`--wam-ray` alone (`local`): a Ray runtime of this process; `auto`: the cluster
     `ray start` runs on this machine; `ray://HOST:PORT` or `HOST:PORT`: that cluster."""
     value = str(text).strip()
     if value in (RAY_LOCAL, "auto") or re.fullmatch(r"(ray://)?[\w.-]+:\d+", value):
         return value
-    raise argparse.ArgumentTypeError(
+    raise UsageError(
         f"--wam-ray takes nothing (a local runtime), auto, ray://HOST:PORT or HOST:PORT, got "
         f"{text!r} (a path after a bare --wam-ray is read as its address: write "
         f"--wam-ray=ADDRESS or put --wam-ray last)")
 
 
-def cpus_per_actor(text: str) -> float:
-    cpus = _number(text)
-    if not 0 < cpus <= MAX_CPUS_PER_ACTOR:
-        raise argparse.ArgumentTypeError(f"--wam-ray-cpus takes a number of CPUs per actor "
-                                         f"above 0 (e.g. 1 or 0.5), got {text!r}")
+def parse_cpus_per_actor(text: str) -> float:
+    cpus = parse_number(text, float)
+    if cpus is None or not 0 < cpus <= MAX_CPUS_PER_ACTOR:
+        raise UsageError(f"--wam-ray-cpus takes a number of CPUs per actor above 0 (e.g. 1 "
+                         f"or 0.5), got {text!r}")
     return cpus
 
 
-def ray_policy_placement(text: str) -> str:
+def parse_ray_policy_placement(text: str) -> str:
     value = str(text).strip()
     if value not in RAY_POLICY_PLACEMENTS:
         choices = " or ".join(RAY_POLICY_PLACEMENTS)
-        raise argparse.ArgumentTypeError(f"--wam-ray-policy takes {choices}, got {text!r}")
+        raise UsageError(f"--wam-ray-policy takes {choices}, got {text!r}")
     return value
 
 
@@ -167,8 +132,8 @@ def switch(flag: str) -> Callable[[str], bool]:
     def parse(text: str) -> bool:
         value = str(text).strip().lower()
         if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
-            raise argparse.ArgumentTypeError(f"{flag} takes no value (or true/false), got "
-                                             f"{text!r} (a test path after it? put {flag} last)")
+            raise UsageError(f"{flag} takes no value (or true/false), got {text!r} (a test "
+                             f"path after it? put {flag} last)")
         return value in ("true", "yes", "1", "on")
 
     parse.__name__ = flag.lstrip("-").replace("-", "_")
@@ -194,13 +159,14 @@ _OPTIONS = (
             "module:callable, ws://host:port (openpi server) or lerobot:/path", "POLICY"),
     _Option("--suite", "wamrobust_suite", None,
             "suite whose cases to generate, e.g. tabletop (or module:callable)", "SUITE"),
-    _Option("--tasks", "wamrobust_tasks", csv_list, "comma list of tasks (default: all)", "T1,T2",
+    _Option("--tasks", "wamrobust_tasks", parse_list, "comma list of tasks (default: all)", "T1,T2",
             listed=True),
-    _Option("--axes", "wamrobust_axes", axes_list,
-            f"comma list of settings (default: all): {','.join(SETTINGS)}", "A1,A2", listed=True),
-    _Option("--seeds", "wamrobust_seeds", seed_count,
-            "seeds per (task, axis, level) (default: the suite's)", "N"),
-    _Option("--levels", "wamrobust_levels", levels_list,
+    _Option("--axes", "wamrobust_axes", parse_settings,
+            f"comma list of settings, clean and any of the seven axes (default: all): "
+            f"{','.join(SETTINGS)}", "S1,S2", listed=True),
+    _Option("--seeds", "wamrobust_seeds", parse_seed_count,
+            "seeds per (task, setting, level) (default: the suite's)", "N"),
+    _Option("--levels", "wamrobust_levels", parse_levels,
             "difficulty levels, e.g. 1,3,5 or 1-5 (default: the suite's)", "LEVELS",
             listed=True),
     _Option("--wam-thresholds", "wamrobust_thresholds", None,
@@ -216,29 +182,29 @@ _OPTIONS = (
             "(default none)", "WHICH"),
     _Option("--wam-artifacts", "wamrobust_artifacts", None,
             f"folder for the videos (default {DEFAULT_ARTIFACTS})", "DIR"),
-    _Option("--wam-infer-timeout", "wamrobust_infer_timeout", infer_timeout,
+    _Option("--wam-infer-timeout", "wamrobust_infer_timeout", parse_infer_timeout,
             "seconds one policy.infer call may take before its episode is an error and "
             f"the policy instance is rebuilt (default {DEFAULT_INFER_TIMEOUT_S:g}; 0: none)",
             "SECONDS"),
-    _Option("--wam-ray", "wamrobust_ray", ray_address,
+    _Option("--wam-ray", "wamrobust_ray", parse_ray_address,
             "play the episodes on Ray actors instead of here: alone, a local Ray runtime; "
             "auto, the cluster `ray start` runs on this machine; ray://HOST:10001, a "
             "remote one (pip install 'pytest-wamrobust[ray]')", "ADDRESS", bare=RAY_LOCAL),
-    _Option("--wam-ray-cpus", "wamrobust_ray_cpus", cpus_per_actor,
+    _Option("--wam-ray-cpus", "wamrobust_ray_cpus", parse_cpus_per_actor,
             "CPUs each Ray actor (one simulator and its policy) reserves (default 1)", "N"),
-    _Option("--wam-ray-policy", "wamrobust_ray_policy", ray_policy_placement,
+    _Option("--wam-ray-policy", "wamrobust_ray_policy", parse_ray_policy_placement,
             "where the policy runs under --wam-ray: per-actor (default, an instance in "
             "each simulator actor) or shared (one batched instance per GPU of the "
             "cluster for all actors; needs a policy with infer_batch)", "PLACEMENT"),
     _Option("--wam-baseline", "wamrobust_baseline", None,
             "JUnit XML of a baseline run (e.g. the last release): pair the cases, exact "
             "McNemar per setting, exit status 1 on a regression", "FILE"),
-    _Option("--wam-alpha", "wamrobust_alpha", alpha_type,
+    _Option("--wam-alpha", "wamrobust_alpha", parse_alpha,
             "family-wise significance level of --wam-baseline and --wam-decide (default "
             "0.05)", "ALPHA"),
-    _Option("--wam-min-effect", "wamrobust_min_effect", effect_type,
+    _Option("--wam-min-effect", "wamrobust_min_effect", parse_min_effect,
             "smallest change in percentage points --wam-baseline counts (default 5)", "PP"),
-    _Option("--wam-search", "wamrobust_search", search_count,
+    _Option("--wam-search", "wamrobust_search", parse_search_count,
             "search each selected (task, axis) for its breaking point with Hypothesis: N "
             "examples (one rollout each), the first failure shrunk to its smallest "
             "magnitude; one test_search case per (task, axis)", "N"),
@@ -254,10 +220,20 @@ _OPTIONS = (
             "ones once every rate gate's verdict is decided by an anytime-valid confidence "
             "sequence (wrong with probability <= --wam-alpha); the rest are skipped with "
             "the reason", "true|false", bare="true"),
+    _Option("--wam-resume", "wamrobust_resume", parse_list,
+            "resume earlier runs: PATH is the --junitxml path a finished, interrupted or "
+            "killed run was given (comma list: the shards of a job); cases it recorded as "
+            "solved or not solved are carried over (wam.resumed_from), the rest play; "
+            "refused unless policy, fingerprint, suite and version match", "PATH,...",
+            listed=True),
     _Option("--wam-in-process", "wamrobust_in_process", switch("--wam-in-process"),
             "play the episodes in this pytest process when no -n is given (default: in "
             "one isolated xdist worker, so a policy that hangs or kills its process costs "
             "its case, not the run); for debugging", "true|false", bare="true"),
+    _Option("--wam-sim-python", "wamrobust_sim_python", None,
+            "the Python that plays the episodes when the suite's simulator cannot be "
+            "imported here (default: the suite's, e.g. .venv-libero/bin/python for "
+            "libero_plus, or WAMROBUST_LIBERO_PYTHON); the session stays here", "PATH"),
 )
 
 
@@ -265,15 +241,16 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, DESCRIPTION)
     for opt in _OPTIONS:
         bare = {} if opt.bare is None else {"nargs": "?", "const": opt.bare}
-        group.addoption(opt.flag, dest=_dest(opt), type=opt.parse, default=None,
+        parse = None if opt.parse is None else argument_type(opt.parse)
+        group.addoption(opt.flag, dest=_dest(opt), type=parse, default=None,
                         metavar=opt.metavar, help=opt.help, **bare)
         parser.addini(opt.ini, f"default for {opt.flag}", default=None)
-    group.addoption("--policy-arg", dest="wam_policy_args", type=key_value, action="append",
-                    default=[], metavar="KEY=VALUE",
+    group.addoption("--policy-arg", dest="wam_policy_args", type=argument_type(parse_policy_arg),
+                    action="append", default=[], metavar="KEY=VALUE",
                     help="option passed to the policy factory (repeatable)")
     parser.addini("wamrobust_policy_args", "KEY=VALUE lines passed to the policy factory",
                   type="linelist", default=[])
-    group.addoption("--suite-arg", dest="wam_suite_args", type=suite_key_value,
+    group.addoption("--suite-arg", dest="wam_suite_args", type=argument_type(parse_suite_arg),
                     action="append", default=[], metavar="KEY=VALUE",
                     help="option passed to the suite factory (repeatable); refused unless "
                          "the factory takes options")
@@ -347,6 +324,8 @@ class RunOptions:
     replay: bool | None = None
     in_process: bool | None = None
     decide: bool | None = None
+    resume: tuple[str, ...] | None = None
+    sim_python: str | None = None
     policy_args: dict[str, str] = field(default_factory=dict)
     suite_args: dict[str, str] = field(default_factory=dict)
 
@@ -368,7 +347,7 @@ class RunOptions:
         args = dict(_from_ini_line(line) for line in _getini(config, "wamrobust_policy_args",
                                                               _LINES_HINT))
         args.update(config.getoption("wam_policy_args"))
-        suite_args = dict(_from_ini_line(line, "wamrobust_suite_args", suite_key_value)
+        suite_args = dict(_from_ini_line(line, "wamrobust_suite_args", parse_suite_arg)
                           for line in _getini(config, "wamrobust_suite_args", _LINES_HINT))
         suite_args.update(config.getoption("wam_suite_args"))
         return cls(**values, policy_args=args, suite_args=suite_args)
@@ -376,7 +355,7 @@ class RunOptions:
 
 #: File options whose ini value is relative to the ini file, not to where pytest runs.
 _PATHS_RELATIVE_TO_INI = ("wamrobust_thresholds", "wamrobust_baseline", "wamrobust_artifacts",
-                          "wamrobust_examples")
+                          "wamrobust_examples", "wamrobust_sim_python")
 
 
 def _dest(opt: _Option) -> str:
@@ -411,13 +390,14 @@ def _from_ini(config: pytest.Config, opt: _Option) -> Any:
         return str(raw).strip()
     try:
         return opt.parse(str(raw))
-    except argparse.ArgumentTypeError as exc:
+    except UsageError as exc:
         raise pytest.UsageError(f"ini option {opt.ini}: {exc}") from None
 
 
 def _from_ini_line(line: str, ini: str = "wamrobust_policy_args",
-                   parse: Callable[[str], tuple[str, str]] = key_value) -> tuple[str, str]:
+                   parse: Callable[[str], tuple[str, str]] = parse_policy_arg
+                   ) -> tuple[str, str]:
     try:
         return parse(line)
-    except argparse.ArgumentTypeError as exc:
+    except UsageError as exc:
         raise pytest.UsageError(f"ini option {ini}: {exc}") from None

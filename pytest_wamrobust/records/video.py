@@ -14,7 +14,6 @@ episode keeps its result, and only a complete file is ever linked.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import re
 import signal
@@ -38,10 +37,6 @@ VIDEO_SELECTIONS = ("failures", "all", "none")
 #: How Jenkins and GitLab link a file to a JUnit test case (in its system-out).
 
 
-class VideoSelectionError(UsageError, argparse.ArgumentTypeError):
-    """An unknown --wam-video value; argparse prints it as the usage error."""
-
-
 class VideoWarning(UserWarning):
     """A video that could not be recorded or written; its episode's result stands."""
 
@@ -49,7 +44,7 @@ class VideoWarning(UserWarning):
 def parse_video_selection(text: str) -> str:
     value = str(text).strip().lower()
     if value not in VIDEO_SELECTIONS:
-        raise VideoSelectionError(
+        raise UsageError(
             f"invalid --wam-video {text!r}: choose one of {', '.join(VIDEO_SELECTIONS)}")
     return value
 

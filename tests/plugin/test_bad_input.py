@@ -113,7 +113,7 @@ BAD_INPUTS = [
     case("suite-typo", ("--policy=noop", "--suite=tabletp"), "did you mean 'tabletop'?"),
     case("tasks-unknown", ("--policy=noop", "--suite=tabletop", "--tasks=nope"),
          "unknown task 'nope' in suite 'tabletop'; tasks: lift_cube, "),
-    case("axes-unknown", (*NOOP, "--axes=bogus"), "unknown axis 'bogus'; choose from clean,",
+    case("axes-unknown", (*NOOP, "--axes=bogus"), "unknown setting 'bogus'; choose from clean,",
          ARGPARSE),
     case("level-9", (*NOOP, "--levels=9"), "invalid level '9': levels run 1-5", ARGPARSE),
     case("seeds-huge", (*NOOP, "--seeds=99999999999999999999"),

@@ -95,7 +95,7 @@ def test_unknown_policy_lists_the_registered_ones(run):
 @pytest.mark.parametrize("flag, message", [
     ("--levels=0-7", "invalid level '0-7': levels run 1-5"),
     ("--levels=high", "invalid level 'high': use e.g. 1,3,5 or 1-5"),
-    ("--axes=clean,camra", "unknown axis 'camra'; choose from clean,camera,"),
+    ("--axes=clean,camra", "unknown setting 'camra'; choose from clean,camera,"),
     ("--seeds=0", "--seeds must be 1-10000, got 0"),
     ("--policy-arg=novalue", "--policy-arg takes KEY=VALUE"),
 ])

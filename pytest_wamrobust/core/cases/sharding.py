@@ -10,7 +10,6 @@ job. Merging the shards' JUnit files gives exactly the cases of one unsharded ru
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -18,16 +17,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.parsing import parse_number
 from pytest_wamrobust.core.model.types import SETTINGS, CaseKey
 
 T = TypeVar("T")
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-
-
-class ShardSpecError(UsageError, argparse.ArgumentTypeError):
-    """A malformed `i/N`; also an ArgumentTypeError so argparse (and pytest's option
-    parser) print its message as the one-line usage error."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +37,14 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard:
-    """Parse `i/N` with 1 <= i <= N; usable as an argparse `type=`."""
+    """Parse `i/N` with 1 <= i <= N."""
     match = _SHARD.match(str(text))
     if not match:
-        raise ShardSpecError(
+        raise UsageError(
             f"invalid shard {text!r}: expected i/N, e.g. --wam-shard=2/4 for the second of four")
     index, count = int(match.group(1)), int(match.group(2))
     if count < 1 or not 1 <= index <= count:
-        raise ShardSpecError(
+        raise UsageError(
             f"invalid shard {text!r}: need 1 <= i <= N (shards are numbered from 1)")
     return Shard(index, count)
 
@@ -85,18 +80,11 @@ def split_items(items: Sequence[T], key_of: Callable[[T], CaseKey | None],
     return kept, deselected
 
 
-class SampleSizeError(UsageError, argparse.ArgumentTypeError):
-    """A malformed `--wam-sample`; argparse prints it as the one-line usage error."""
-
-
 def parse_sample_size(text: str) -> int:
-    try:
-        k = int(str(text).strip())
-    except ValueError:
-        k = 0
-    if k < 1:
-        raise SampleSizeError(f"invalid sample size {text!r}: expected a whole number >= 1 "
-                              f"of cases per (setting, level), e.g. --wam-sample=1")
+    k = parse_number(text, int)
+    if k is None or k < 1:
+        raise UsageError(f"invalid sample size {text!r}: expected a whole number >= 1 "
+                         f"of cases per (setting, level), e.g. --wam-sample=1")
     return k
 
 

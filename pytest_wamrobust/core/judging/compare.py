@@ -11,13 +11,13 @@ otherwise cry wolf on about a third of no-change candidates.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pytest_wamrobust.core.judging.gates import OVERALL
 from pytest_wamrobust.core.judging.stats import mcnemar_exact
 from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.parsing import parse_number
 from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.model.types import CLEAN, SETTINGS, CaseKey
 
@@ -35,27 +35,23 @@ INCONCLUSIVE = "inconclusive"
 MAX_CASES_SEARCHED = 100_000
 
 
-def alpha_type(text: str) -> float:
-    """A significance level in (0, 1), for argparse and pytest options alike."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"alpha must be a number in (0, 1), got {text!r}") from None
+def parse_alpha(text: str) -> float:
+    """A significance level in (0, 1) (`--wam-alpha`, `wamrobust compare --alpha`)."""
+    value = parse_number(text, float)
+    if value is None:
+        raise UsageError(f"alpha must be a number in (0, 1), got {text!r}")
     if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
+        raise UsageError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
     return value
 
 
-def effect_type(text: str) -> float:
+def parse_min_effect(text: str) -> float:
     """A minimum effect in percentage points [0, 100), returned as a fraction."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"minimum effect must be percentage points, e.g. 5; got {text!r}") from None
+    value = parse_number(text, float)
+    if value is None:
+        raise UsageError(f"minimum effect must be percentage points, e.g. 5; got {text!r}")
     if not 0.0 <= value < 100.0:
-        raise argparse.ArgumentTypeError(f"minimum effect must be in [0, 100) pp; got {text!r}")
+        raise UsageError(f"minimum effect must be in [0, 100) pp; got {text!r}")
     return value / 100.0
 
 

@@ -19,7 +19,6 @@ FILE`. They are parsed before any episode runs, so a typo costs one line, not a 
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,7 +54,7 @@ BREAKING_GATE = "min_breaking_magnitude"
 DEFAULT_AXIS = "default"
 
 
-class ThresholdsError(UsageError, argparse.ArgumentTypeError):
+class ThresholdsError(UsageError):
     """Malformed thresholds; one line that names the key and the fix."""
 
 

@@ -18,21 +18,11 @@ unchecked, as it always has.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pytest_wamrobust.core.model.protocols import PolicyContext
-
-
-def key_value(text: str) -> tuple[str, str]:
-    """`--policy-arg KEY=VALUE`, for pytest and `wamrobust serve` alike."""
-    key, sep, value = str(text).partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"--policy-arg takes KEY=VALUE, got {text!r}")
-    return key.strip(), value.strip()
-
 
 #: The attribute `declare` sets on a factory.
 ATTRIBUTE = "policy_args"

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_wamrobust.core.judging.gates import BREAKING_GATE, Thresholds, Verdict
 from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.parsing import parse_number
 from pytest_wamrobust.core.model.protocols import CaseSelection, Suite
 from pytest_wamrobust.core.model.results import PREFIX, EpisodeResult
 from pytest_wamrobust.core.model.types import AXES, CaseKey, EpisodeSpec, TaskSpec, level_of
@@ -206,16 +207,12 @@ def is_search(properties: Iterable[tuple[str, Any]]) -> bool:
 
 def parse_search_count(text: str) -> int:
     """`--wam-search N`: examples (rollouts before shrinking) per (task, axis)."""
-    import argparse
-
-    try:
-        count = int(str(text).strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--wam-search takes a whole number of examples per (task, axis), got {text!r}"
-        ) from None
+    count = parse_number(text, int)
+    if count is None:
+        raise UsageError(
+            f"--wam-search takes a whole number of examples per (task, axis), got {text!r}")
     if count < 1:
-        raise argparse.ArgumentTypeError(
+        raise UsageError(
             f"--wam-search takes a positive number of examples per (task, axis), got {count}")
     return count
 
