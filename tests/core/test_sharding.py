@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
 from pytest_wamrobust.core.cases.sharding import Shard, parse_shard, shard_cases, split_items
 from pytest_wamrobust.core.model.errors import UsageError
@@ -76,7 +77,7 @@ def test_bad_shard_is_one_clear_line(text):
 
 def test_bad_shard_as_argparse_type_is_a_usage_message(capsys):
     parser = argparse.ArgumentParser(prog="x")
-    parser.add_argument("--wam-shard", type=parse_shard)
+    parser.add_argument("--wam-shard", type=argument_type(parse_shard))
     with pytest.raises(SystemExit):
         parser.parse_args(["--wam-shard=5/4"])
     assert "need 1 <= i <= N" in capsys.readouterr().err
