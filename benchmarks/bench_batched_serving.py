@@ -36,7 +36,7 @@ def observations(count: int) -> list:
     from pytest_wamrobust.core.model.protocols import CaseSelection
 
     suite = registry.make_suite("tabletop")
-    keys = list(suite.cases(CaseSelection(axes=["clean"], seeds=count)))[:count]
+    keys = list(suite.cases(CaseSelection(settings=["clean"], seeds=count)))[:count]
     found = []
     for key in keys:
         env = suite.make_env(suite.episode_spec(key))

@@ -51,11 +51,11 @@ def episodes(suite: LiberoPlusSuite, sub_suites: list[str], axes: list[str], see
         for axis in axes:
             for task in tasks:
                 if axis == CLEAN:
-                    key = next(iter(suite.cases(CaseSelection(axes=[CLEAN], tasks=[task]))))
+                    key = next(iter(suite.cases(CaseSelection(settings=[CLEAN], tasks=[task]))))
                     for seed in range(seeds):
                         yield (sub, axis), key, seed
                     continue
-                keys = [k for k in suite.cases(CaseSelection(axes=[axis], tasks=[task]))
+                keys = [k for k in suite.cases(CaseSelection(settings=[axis], tasks=[task]))
                         if suite.catalog.extra_assets_present(suite.variant(k))]
                 keys.sort(key=lambda k: (k.level, k.seed_index))
                 for key in _spread(keys, variants):

@@ -124,7 +124,7 @@ def main() -> None:
     axes = ["camera", "robot_init", "noise", "language", "layout"][: args.envs]
     envs = {}
     for axis in axes:
-        key = next(k for k in suite.cases(CaseSelection(axes=[axis], tasks=["libero_spatial"]))
+        key = next(k for k in suite.cases(CaseSelection(settings=[axis], tasks=["libero_spatial"]))
                    if not suite.variant(k).needs_extra_assets)
         envs[key.case_id] = bench_env(suite, key, args.steps)
     report["envs"] = envs

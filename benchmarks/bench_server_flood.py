@@ -78,7 +78,7 @@ def tabletop_observation():
     from pytest_wamrobust.core.model.protocols import CaseSelection
 
     suite = registry.make_suite("tabletop")
-    key = next(iter(suite.cases(CaseSelection(axes=["clean"], seeds=1))))
+    key = next(iter(suite.cases(CaseSelection(settings=["clean"], seeds=1))))
     env = suite.make_env(suite.episode_spec(key))
     try:
         return suite.env_spec, env.reset()

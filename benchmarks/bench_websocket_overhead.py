@@ -62,7 +62,7 @@ def round_trips(policies: list[str], calls: int) -> None:
     from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
 
     suite = registry.make_suite("tabletop")
-    key = next(iter(suite.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    key = next(iter(suite.cases(CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1))))
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)
     observation = env.reset()

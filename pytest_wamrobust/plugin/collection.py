@@ -58,7 +58,7 @@ def parametrize(metafunc: pytest.Metafunc, run: WamRun) -> None:
         metafunc.parametrize("episode_spec", run.cases, indirect=True,
                              ids=[key.case_id for key in run.cases])
     if metafunc.definition.name == LATENCY_TEST and metafunc.module.__name__ == CASES_MODULE:
-        metafunc.parametrize("policy_name", [run.policy_label], ids=[run.policy_label])
+        metafunc.parametrize("policy_name", [run.policy_short_name], ids=[run.policy_short_name])
     if metafunc.definition.name == SEARCH_TEST and metafunc.module.__name__ == CASES_MODULE:
         metafunc.parametrize("search_result", run.searches or [None], indirect=True,
                              ids=[key.case_id for key in run.searches] or ["none"])

@@ -151,6 +151,8 @@ class _Option:
     bare: str | None = None
     #: a comma list, so its ini value may also be a TOML list (`["camera", "light"]`)
     listed: bool = False
+    #: its RunOptions field, when the flag's name is not it (`--axes` selects settings)
+    name: str = ""
 
 
 _OPTIONS = (
@@ -163,7 +165,7 @@ _OPTIONS = (
             listed=True),
     _Option("--axes", "wamrobust_axes", parse_settings,
             f"comma list of settings, clean and any of the seven axes (default: all): "
-            f"{','.join(SETTINGS)}", "S1,S2", listed=True),
+            f"{','.join(SETTINGS)}", "S1,S2", listed=True, name="settings"),
     _Option("--seeds", "wamrobust_seeds", parse_seed_count,
             "seeds per (task, setting, level) (default: the suite's)", "N"),
     _Option("--levels", "wamrobust_levels", parse_levels,
@@ -304,7 +306,7 @@ class RunOptions:
     policy: str | None = None
     suite: str | None = None
     tasks: tuple[str, ...] | None = None
-    axes: tuple[str, ...] | None = None
+    settings: tuple[str, ...] | None = None
     seeds: int | None = None
     levels: tuple[int, ...] | None = None
     thresholds: str | None = None
@@ -359,7 +361,7 @@ _PATHS_RELATIVE_TO_INI = ("wamrobust_thresholds", "wamrobust_baseline", "wamrobu
 
 
 def _dest(opt: _Option) -> str:
-    return "wam_" + opt.flag.lstrip("-").removeprefix("wam-").replace("-", "_")
+    return "wam_" + (opt.name or opt.flag.lstrip("-").removeprefix("wam-").replace("-", "_"))
 
 
 #: How a KEY=VALUE lines key is written under [tool.pytest], whose types pytest enforces.

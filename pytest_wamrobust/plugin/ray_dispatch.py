@@ -89,7 +89,7 @@ class RayDispatch:
             self.policy_name = self.policy_name or result.policy
             result.extra["ray_actor"] = outcome.node
         else:  # the executor's own error: name the policy as the run's results do
-            result.policy = self.policy_name or self.run.policy_label
+            result.policy = self.policy_name or self.run.policy_short_name
         return result
 
 

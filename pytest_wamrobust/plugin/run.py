@@ -66,7 +66,7 @@ class WamRun:
         suite = registry.make_suite(options.suite or "", options.suite_args)
         registry.check_policy_args(options.policy, factory,
                                    PolicyContext.from_options(suite.env_spec, options.policy_args))
-        selection = CaseSelection(tasks=options.tasks, axes=options.axes,
+        selection = CaseSelection(tasks=options.tasks, settings=options.settings,
                                   levels=options.levels, seeds=options.seeds)
         replays = (replay_specs(suite, selection, options.examples or DEFAULT_EXAMPLES_DIR)
                    if options.replay else {})
@@ -90,8 +90,9 @@ class WamRun:
         return case_spec(self.suite, key, self.replays)
 
     @property
-    def policy_label(self) -> str:
-        """The id of the latency case: the policy spec, shortened to a readable name."""
+    def policy_short_name(self) -> str:
+        """The policy spec shortened to a readable name: the latency case's id, and the
+        policy of a case whose policy never reported its own name."""
         return re.sub(r"[^\w.-]+", "_", self.policy_spec.split(":")[-1].split("/")[-1]) or "policy"
 
 

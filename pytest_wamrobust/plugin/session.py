@@ -217,7 +217,7 @@ class Controller:
             params = {}
         # the name the policy reports for itself, so reports group this case with its run
         policy = next((r.policy for r in self.results.values() if r.policy),
-                      self.run.policy_label)
+                      self.run.policy_short_name)
         return EpisodeResult(key=key, status=status, steps=0, params=params,
                              episode_seed=seed, policy=policy,
                              error=reason, error_kind=kind)

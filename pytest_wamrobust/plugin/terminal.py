@@ -53,7 +53,7 @@ def header_lines(run: WamRun) -> list[str]:
 def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[gates.Row],
                   verdicts: Sequence[gates.Verdict]) -> list[str]:
     by_gate = {v.name: v for v in verdicts}
-    lines = [f"suite {run.suite.name}, policy {policy_label(run, results)}: "
+    lines = [f"suite {run.suite.name}, policy {policy_heading(run, results)}: "
              f"{len(results)} episodes",
              f"{'setting':<12}{'n':>5}{'succ':>6}{'err':>5}{'success':>9}  {'95% CI':<18}gate"]
     for row in rows:
@@ -77,9 +77,10 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
     return lines
 
 
-def policy_label(run: WamRun, results: Sequence[EpisodeResult]) -> str:
-    """The name the policy gives itself (as JUnit and reports show it), with the spec
-    beside it when they differ (a server URL, a module:callable)."""
+def policy_heading(run: WamRun, results: Sequence[EpisodeResult]) -> str:
+    """The policy as the summary's first line names it: the name the policy gives
+    itself (as JUnit and reports show it), with the spec beside it when they differ (a
+    server URL, a module:callable)."""
     names = sorted({r.policy for r in results if r.policy})
     if len(names) != 1 or names[0] == run.policy_spec:
         return run.policy_spec

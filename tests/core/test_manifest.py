@@ -80,12 +80,12 @@ def test_grid_enumerates_clean_plus_seven_axes_in_a_stable_order():
 
 def test_selection_filters_and_rejects_unknown_names():
     suite = GridSuite(SuiteManifest.from_dict(manifest_dict()))
-    keys = list(suite.cases(CaseSelection(tasks=["b"], axes=["noise"], levels=[5], seeds=3)))
+    keys = list(suite.cases(CaseSelection(tasks=["b"], settings=["noise"], levels=[5], seeds=3)))
     assert [k.case_id for k in keys] == [f"mini/b/noise/L5/s0{j}" for j in range(3)]
     with pytest.raises(UsageError, match="unknown task"):
         list(suite.cases(CaseSelection(tasks=["zzz"])))
     with pytest.raises(UsageError, match="unknown axis"):
-        list(suite.cases(CaseSelection(axes=["fog"])))
+        list(suite.cases(CaseSelection(settings=["fog"])))
 
 
 def test_episode_specs_are_deterministic_and_share_the_clean_scene():

@@ -73,7 +73,7 @@ def test_kept_failures_become_replay_cases_with_their_exact_episode(tmp_path):
 
 
 @pytest.mark.parametrize(("selection", "content", "line"), [
-    (CaseSelection(axes=("camera",)), None, "no stored failure of suite tabletop in the*"),
+    (CaseSelection(settings=("camera",)), None, "no stored failure of suite tabletop in the*"),
     (CaseSelection(), "{not json", "*is not a stored failure*delete it or rerun --wam-search"),
     (CaseSelection(), '{"task": "fly", "axis": "light", "magnitude": 0.2, "params": {},'
                       ' "scene": 0, "episode_seed": 1}', "*names task 'fly'*"),

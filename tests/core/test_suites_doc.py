@@ -51,7 +51,7 @@ def test_the_sampler_snippet_draws_what_grid_suite_draws():
 
 def test_the_clean_rule_of_the_doc():
     suite = GridSuite(manifest())
-    keys = list(suite.cases(CaseSelection(tasks=["reach_red"], axes=["clean", "camera"])))
+    keys = list(suite.cases(CaseSelection(tasks=["reach_red"], settings=["clean", "camera"])))
     clean = [k for k in keys if k.setting == "clean"]
     assert {k.level for k in clean} == {0} and len(clean) == 2 * 3  # seeds x levels
     camera = {k: suite.episode_spec(k).episode_seed for k in keys if k.setting == "camera"}

@@ -24,7 +24,7 @@ def _policy(name: str, env_spec):
 @pytest.mark.slow
 @pytest.mark.parametrize("axis", RUNNABLE_OFFLINE)
 def test_one_variant_per_runnable_axis_rolls_out(suite, axis):
-    key = next(k for k in suite.cases(CaseSelection(axes=[axis], tasks=["libero_object"]))
+    key = next(k for k in suite.cases(CaseSelection(settings=[axis], tasks=["libero_object"]))
                if not suite.variant(k).needs_extra_assets)
     spec = suite.episode_spec(key)
     spec = replace(spec, task=replace(spec.task, max_steps=STEP_LIMIT))
@@ -47,7 +47,7 @@ def test_one_variant_per_runnable_axis_rolls_out(suite, axis):
 
 @pytest.mark.slow
 def test_noop_policy_holds_the_arm_still(suite):
-    key = next(iter(suite.cases(CaseSelection(axes=["clean"], tasks=["libero_goal"]))))
+    key = next(iter(suite.cases(CaseSelection(settings=["clean"], tasks=["libero_goal"]))))
     spec = suite.episode_spec(key)
     spec = replace(spec, task=replace(spec.task, max_steps=10))
     env = suite.make_env(spec)
@@ -70,7 +70,7 @@ def test_pytest_run_reports_the_variant_and_names_missing_assets(suite, tmp_path
     import xml.etree.ElementTree as ET
 
     task = "libero_spatial__pick_up_the_black_bowl_next_to_the_plate_and_place_it_on_the_plate"
-    light = next(iter(suite.cases(CaseSelection(tasks=[task], axes=["light"]))))
+    light = next(iter(suite.cases(CaseSelection(tasks=[task], settings=["light"]))))
     report = tmp_path / "report.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                "--suite=libero_plus", "--policy=noop", f"--tasks={task}",

@@ -48,7 +48,7 @@ def test_a_truncated_variant_list_is_refused(catalog):
 
 
 def test_levels_follow_the_encoded_magnitude(catalog):
-    by_axis = {axis: [v for v in catalog.variants if v.axis == axis] for axis in AXES}
+    by_axis = {axis: [v for v in catalog.variants if v.setting == axis] for axis in AXES}
     for axis, variants in by_axis.items():
         assert {v.level for v in variants} == {1, 2, 3, 4, 5}, axis
     for v in by_axis["robot_init"]:
@@ -60,7 +60,7 @@ def test_levels_follow_the_encoded_magnitude(catalog):
 
 
 def test_filters_by_task_axis_and_level(suite):
-    goal_camera = list(suite.cases(CaseSelection(tasks=["libero_goal"], axes=["camera"],
+    goal_camera = list(suite.cases(CaseSelection(tasks=["libero_goal"], settings=["camera"],
                                                  levels=[1, 2])))
     assert goal_camera
     assert {k.task.split("__")[0] for k in goal_camera} == {"libero_goal"}
@@ -74,12 +74,12 @@ def test_filters_by_task_axis_and_level(suite):
     globbed = list(suite.cases(CaseSelection(tasks=["libero_10__LIVING_ROOM_*"])))
     assert {k.task.split("__")[1].split("_SCENE")[0] for k in globbed} == {"LIVING_ROOM"}
 
-    first = list(suite.cases(CaseSelection(axes=["noise"], seeds=1)))
+    first = list(suite.cases(CaseSelection(settings=["noise"], seeds=1)))
     assert {k.seed_index for k in first} == {0}
 
 
 def test_clean_control_is_opt_in(suite):
-    clean = list(suite.cases(CaseSelection(axes=["clean"])))
+    clean = list(suite.cases(CaseSelection(settings=["clean"])))
     assert len(clean) == 40  # the 4 x 10 original LIBERO tasks
     assert all(k.setting == "clean" and k.level == 0 for k in clean)
     spec = suite.episode_spec(clean[0])
@@ -87,7 +87,7 @@ def test_clean_control_is_opt_in(suite):
 
 
 @pytest.mark.parametrize("selection, message", [
-    (CaseSelection(axes=["weather"]), "unknown axes"),
+    (CaseSelection(settings=["weather"]), "unknown settings"),
     (CaseSelection(levels=[7]), "levels must be 1-5"),
     (CaseSelection(tasks=["libero_100"]), "no variant matches --tasks"),
 ])
@@ -132,8 +132,8 @@ def test_upstream_difficulty_annotation_replaces_the_derived_levels(catalog, tmp
     a file whose categories disagree with the variants' names is refused in one line."""
     import json
 
-    camera = next(v for v in catalog.variants if v.axis == "camera")
-    noise = next(v for v in catalog.variants if v.axis == "noise")
+    camera = next(v for v in catalog.variants if v.setting == "camera")
+    noise = next(v for v in catalog.variants if v.setting == "noise")
     new_level = camera.level % 5 + 1
     path = tmp_path / "task_classification.json"
     path.write_text(json.dumps({camera.sub_suite: [

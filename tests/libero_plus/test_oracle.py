@@ -32,7 +32,7 @@ def _oracle(env_spec):
 
 
 def _clean_spec(suite, task, max_steps=None):
-    key = next(iter(suite.cases(CaseSelection(axes=["clean"], tasks=[task]))))
+    key = next(iter(suite.cases(CaseSelection(settings=["clean"], tasks=[task]))))
     spec = suite.episode_spec(key)
     if max_steps is not None:
         spec = replace(spec, task=replace(spec.task, max_steps=max_steps))
@@ -153,9 +153,9 @@ def test_visual_perturbations_do_not_change_its_actions(suite):
     """State only by construction: a camera and a noise variant of the task (same init
     state) get exactly the clean case's actions."""
     clean = _clean_spec(suite, OBJECT).key
-    camera = next(k for k in suite.cases(CaseSelection(axes=["camera"], tasks=[OBJECT]))
+    camera = next(k for k in suite.cases(CaseSelection(settings=["camera"], tasks=[OBJECT]))
                   if k.level == 5)
-    noise = next(k for k in suite.cases(CaseSelection(axes=["noise"], tasks=[OBJECT]))
+    noise = next(k for k in suite.cases(CaseSelection(settings=["noise"], tasks=[OBJECT]))
                  if k.level == 5)
     reference = _actions(suite, clean, 40)
     assert np.abs(reference[:, :3]).max() > 0.1  # it does move

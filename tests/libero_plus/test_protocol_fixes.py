@@ -24,11 +24,11 @@ def test_prompt_never_comes_from_the_variant_name(catalog):
     for v in catalog.variants:
         prompt = catalog.instruction(v)
         assert not leaked.search(prompt), (v.name, prompt)
-        if v.axis != "language":
+        if v.setting != "language":
             by_task.setdefault(v.task, set()).add(prompt)
     # every non-language variant of a task gets the task's one LIBERO instruction
     assert all(len(prompts) == 1 for prompts in by_task.values())
-    noise = next(v for v in catalog.variants if v.axis == "noise")
+    noise = next(v for v in catalog.variants if v.setting == "noise")
     assert "initstate" in _upstream_prompt(noise.name)
     assert catalog.instruction(noise) == _upstream_prompt(noise.base_task)
 
@@ -36,7 +36,7 @@ def test_prompt_never_comes_from_the_variant_name(catalog):
 def test_language_variants_use_their_task_file(catalog):
     from pytest_wamrobust.sims.libero_plus.variants import bddl_language
 
-    language = [v for v in catalog.variants if v.axis == "language"]
+    language = [v for v in catalog.variants if v.setting == "language"]
     assert len(language) == 1537
     rewrites = {catalog.instruction(v) for v in language}
     assert len(rewrites) > 1000  # real rewrites, not the task's own words
@@ -46,7 +46,7 @@ def test_language_variants_use_their_task_file(catalog):
 
 
 def _first(suite, axis, **kw):
-    return next(iter(suite.cases(CaseSelection(axes=[axis], **kw))))
+    return next(iter(suite.cases(CaseSelection(settings=[axis], **kw))))
 
 
 def test_robot_init_variants_start_from_their_perturbed_joints(suite):
@@ -74,7 +74,7 @@ def test_robot_init_variants_start_from_their_perturbed_joints(suite):
 def test_missing_upstream_assets_are_named_in_one_line(suite, axis):
     if (suite.catalog.assets_dir() / "scenes" / "lights").is_dir():
         pytest.skip("the upstream LIBERO-Plus asset archive is linked; nothing is missing")
-    key = next(k for k in suite.cases(CaseSelection(axes=[axis], tasks=["libero_object"]))
+    key = next(k for k in suite.cases(CaseSelection(settings=[axis], tasks=["libero_object"]))
                if suite.variant(k).needs_extra_assets)
     with pytest.raises(CaseUnavailableError) as info:
         suite.make_env(suite.episode_spec(key))
@@ -111,7 +111,7 @@ def test_every_runnable_variant_has_a_protocol_init_state(catalog):
         seen.add(str(path))
         state = catalog.init_state(v)
         assert state.ndim == 1 and np.all(np.isfinite(state)), v.name
-        sizes.setdefault((v.task, v.axis == "layout"), set()).add(state.size)
+        sizes.setdefault((v.task, v.setting == "layout"), set()).add(state.size)
     assert len(seen) > 700
     # a jittered layout has the objects of its task's original scene
     for (task, is_layout), layout_sizes in sizes.items():

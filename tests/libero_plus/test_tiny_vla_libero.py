@@ -41,14 +41,14 @@ def test_the_packaged_weights_are_within_size():
 
 
 def test_clean_seeds_and_demo_scenes_are_disjoint_init_states(suite):
-    keys = list(suite.cases(CaseSelection(axes=["clean"], tasks=[SPATIAL], seeds=3)))
+    keys = list(suite.cases(CaseSelection(settings=["clean"], tasks=[SPATIAL], seeds=3)))
     tested = [suite.episode_spec(k).params["init_state"] for k in keys]
     assert tested == [0, 1, 2]
     demos = [suite.episode_spec(suite.demo_case(SPATIAL, i)).params["init_state"]
              for i in range(40)]
     assert demos == list(range(protocol.TEST_INIT_STATES, protocol.TEST_INIT_STATES + 40))
     assert suite.demo_case(SPATIAL, 40) is None  # LIBERO records 50: recording stops there
-    many = suite.cases(CaseSelection(axes=["clean"], tasks=[SPATIAL], seeds=50))
+    many = suite.cases(CaseSelection(settings=["clean"], tasks=[SPATIAL], seeds=50))
     assert max(k.seed_index for k in many) < protocol.TEST_INIT_STATES
 
 
@@ -64,7 +64,7 @@ def test_runnable_variants_leave_out_only_what_the_assets_cannot_build(suite):
 
 
 def test_it_acts_on_a_real_observation_deterministically(suite):
-    key = next(iter(suite.cases(CaseSelection(axes=["clean"], tasks=[SPATIAL]))))
+    key = next(iter(suite.cases(CaseSelection(settings=["clean"], tasks=[SPATIAL]))))
     env = suite.make_env(suite.episode_spec(key))
     try:
         obs = env.reset()
@@ -87,7 +87,7 @@ def test_it_acts_on_a_real_observation_deterministically(suite):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_it_solves_clean_libero_spatial_episodes(suite, seed):
     """Held-out init states (the clean cases'), the standard protocol and step limit."""
-    keys = list(suite.cases(CaseSelection(axes=["clean"], tasks=[SOLVED], seeds=2)))
+    keys = list(suite.cases(CaseSelection(settings=["clean"], tasks=[SOLVED], seeds=2)))
     spec = suite.episode_spec(keys[seed])
     env = suite.make_env(spec)
     try:

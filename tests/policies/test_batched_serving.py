@@ -31,7 +31,7 @@ POLICIES = ("tiny-wam", "tiny-vla")
 def scenes(tabletop) -> list[Observation]:
     """First observations of four real scenes (two tasks, clean and camera-shifted)."""
     keys = list(tabletop.cases(CaseSelection(tasks=["lift_cube", "open_drawer"],
-                                             axes=["clean", "camera"], levels=[3], seeds=1)))
+                                             settings=["clean", "camera"], levels=[3], seeds=1)))
     found = []
     for key in keys:
         env = tabletop.make_env(tabletop.episode_spec(key))

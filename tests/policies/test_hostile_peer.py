@@ -231,7 +231,8 @@ def test_a_malicious_reply_fails_one_episode_and_the_next_one_reconnects(tableto
 
 
 def test_a_malicious_reply_mid_episode_is_that_episodes_error(tabletop):
-    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    clean = CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1)
+    key = next(iter(tabletop.cases(clean)))
     spec = tabletop.episode_spec(key)
     poison = msgpack.packb({"actions": ndarray("|O", [10, 7], b"A" * 560)})
     with hostile_server(lambda n: poison) as (url, _):

@@ -79,7 +79,8 @@ def test_served_random_policy_gives_in_process_actions_to_interleaved_clients(ta
 
 
 def test_scripted_oracle_served_with_its_privileged_state_solves_like_in_process(tabletop, ctx):
-    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    clean = CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1)
+    key = next(iter(tabletop.cases(clean)))
     spec = tabletop.episode_spec(key)
     local = run_episode(tabletop.make_env(spec), in_process("scripted", tabletop), spec)
     with serving(lambda: in_process("scripted", tabletop), tabletop.env_spec) as (url, _):
@@ -153,7 +154,8 @@ def test_request_timeout_resets_the_connection_and_never_reads_a_stale_reply(tab
 
 
 def test_bad_actions_from_a_server_fail_the_episode_not_the_run(tabletop, ctx):
-    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    clean = CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1)
+    key = next(iter(tabletop.cases(clean)))
     spec = tabletop.episode_spec(key)
 
     class Env:  # the real scene, with the instruction swapped to steer the fault
@@ -179,7 +181,8 @@ def test_bad_actions_from_a_server_fail_the_episode_not_the_run(tabletop, ctx):
 
 
 def test_a_server_gone_mid_run_errors_the_remaining_episodes_quickly(tabletop, ctx):
-    key = next(iter(tabletop.cases(CaseSelection(tasks=["lift_cube"], axes=["clean"], seeds=1))))
+    clean = CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1)
+    key = next(iter(tabletop.cases(clean)))
     spec = tabletop.episode_spec(key)
     with serving(lambda: in_process("scripted", tabletop), tabletop.env_spec) as (url, srv):
         policy = connect_policy(url, ctx)

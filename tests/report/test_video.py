@@ -215,7 +215,7 @@ def test_real_tabletop_failure_video(tmp_path):
     from pytest_wamrobust.sims.tabletop.suite import make_suite
 
     suite = make_suite()
-    key = next(k for k in suite.cases(CaseSelection(tasks=["lift_cube"], axes=["camera"],
+    key = next(k for k in suite.cases(CaseSelection(tasks=["lift_cube"], settings=["camera"],
                                                     levels=[5], seeds=1)))
     spec = suite.episode_spec(key)
     env = suite.make_env(spec)

@@ -158,7 +158,7 @@ class GridSuite:
         """The selection's tasks (checked), settings in canonical order, levels, seeds."""
         tasks = [self.manifest.task(t).name for t in selection.tasks] if selection.tasks else [
             t.name for t in self.manifest.tasks]
-        settings = list(selection.axes) if selection.axes else [CLEAN, *AXES]
+        settings = list(selection.settings) if selection.settings else [CLEAN, *AXES]
         for setting in settings:
             if setting != CLEAN:
                 get_axis(setting)

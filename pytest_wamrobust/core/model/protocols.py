@@ -117,10 +117,11 @@ class Env(Protocol):
 
 @dataclass(frozen=True)
 class CaseSelection:
-    """Which cases of a suite to run; None means the suite's default."""
+    """Which cases of a suite to run; None means the suite's default. `settings` are
+    clean and any of the seven axes (`--axes`)."""
 
     tasks: Sequence[str] | None = None
-    axes: Sequence[str] | None = None
+    settings: Sequence[str] | None = None
     levels: Sequence[int] | None = None
     seeds: int | None = None
 

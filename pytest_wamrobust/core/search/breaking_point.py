@@ -243,7 +243,7 @@ def search_keys(suite: Suite, selection: CaseSelection,
     if unknown:
         raise UsageError(f"--tasks: suite {suite.name} has no task {unknown[0]!r}; it has "
                          f"{', '.join(names)}")
-    axes = [a for a in AXES if selection.axes is None or a in selection.axes]
+    axes = [a for a in AXES if selection.settings is None or a in selection.settings]
     if not axes:
         raise UsageError("--wam-search explores perturbation axes; --axes selects only clean "
                          f"(add one of {', '.join(AXES)})")

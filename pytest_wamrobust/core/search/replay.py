@@ -72,7 +72,7 @@ def replay_specs(suite: Suite, selection: CaseSelection,
         params, scene, seed = data["params"], data["scene"], data["episode_seed"]
         level = replay_level(magnitude)
         if (selection.tasks and task not in selection.tasks
-                or selection.axes and axis not in selection.axes
+                or selection.settings and axis not in selection.settings
                 or selection.levels and level not in selection.levels):
             continue
         key = CaseKey(suite.name, task, axis, level, 0,

@@ -113,7 +113,7 @@ class LiberoPlusEnv:
         self.instruction = catalog.instruction(variant)
         self._init_state = catalog.init_state(variant, init_state_index)
         self._assets = catalog.assets_dir()
-        self._noise = variant.params if variant.axis == "noise" else None
+        self._noise = variant.params if variant.setting == "noise" else None
         _configure_libero()
         try:
             from liberoplus.liberoplus.envs import OffScreenRenderEnv
@@ -141,7 +141,7 @@ class LiberoPlusEnv:
             return UsageError(f"libero_plus: {self.variant.name} needs {missing}, which is "
                               "missing; re-run `bash scripts/install_libero_plus.sh`")
         return CaseUnavailableError(
-            f"libero_plus: {self.variant.axis} variant {self.variant.name} needs "
+            f"libero_plus: {self.variant.setting} variant {self.variant.name} needs "
             f"assets/{relative}, which the PyPI assets lack; {ASSET_HINT}"
         )
 
@@ -153,7 +153,7 @@ class LiberoPlusEnv:
         env.seed(protocol.ENV_SEED)
         env.reset()
         env.set_init_state(self._init_state)
-        if self.variant.axis == "robot_init":
+        if self.variant.setting == "robot_init":
             self._restore_perturbed_joints()
         self._set_cameras_enabled(False)
         self._world = WorldReader(self._env.env)

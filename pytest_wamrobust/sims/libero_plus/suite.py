@@ -56,10 +56,10 @@ class LiberoPlusSuite:
         by_key: dict[CaseKey, Variant] = {}
         counters: dict[tuple[str, str, int], int] = {}
         for v in self.catalog.variants:
-            cell = (v.task, v.axis, v.level)
+            cell = (v.task, v.setting, v.level)
             index = counters.get(cell, 0)
             counters[cell] = index + 1
-            by_key[CaseKey(SUITE, v.task, v.axis, v.level, index)] = v
+            by_key[CaseKey(SUITE, v.task, v.setting, v.level, index)] = v
         return by_key
 
     @cached_property
@@ -75,17 +75,18 @@ class LiberoPlusSuite:
 
     def cases(self, selection: CaseSelection) -> Iterable[CaseKey]:
         """Cases in upstream's order, grouped by sub-suite; `seeds` keeps the first N
-        variants of each (task, axis, level); clean cases only when asked for."""
-        axes = list(selection.axes) if selection.axes else list(AXES)
-        unknown = set(axes) - set(AXES) - {CLEAN}
+        variants of each (task, setting, level); clean cases only when asked for."""
+        settings = list(selection.settings) if selection.settings else list(AXES)
+        unknown = set(settings) - set(AXES) - {CLEAN}
         if unknown:
-            raise UsageError(f"libero_plus: unknown axes {sorted(unknown)}; "
+            raise UsageError(f"libero_plus: unknown settings {sorted(unknown)}; "
                              f"choose from {[CLEAN, *AXES]}")
         bad_levels = set(selection.levels or ()) - set(LEVELS) - {0}
         if bad_levels:
             raise UsageError(f"libero_plus: levels must be 1-5, got {sorted(bad_levels)}")
         chosen = {(v.sub_suite, v.index) for v in select(
-            self.catalog.variants, tasks=selection.tasks, axes=axes, levels=selection.levels)
+            self.catalog.variants, tasks=selection.tasks, settings=settings,
+            levels=selection.levels)
             if not self._runnable_only or self.catalog.extra_assets_present(v)}
         if selection.tasks and not chosen and not self._clean_tasks(selection):
             raise UsageError(
@@ -97,7 +98,7 @@ class LiberoPlusSuite:
             keys = [k for k in keys if k.seed_index < selection.seeds]
         scenes = min(selection.seeds or 1, protocol.TEST_INIT_STATES)
         clean = [CaseKey(SUITE, t, CLEAN, 0, s) for t in self._clean_tasks(selection)
-                 for s in range(scenes)] if CLEAN in axes else []
+                 for s in range(scenes)] if CLEAN in settings else []
         return clean + keys
 
     def demo_case(self, task: str, index: int) -> CaseKey | None:
@@ -130,7 +131,7 @@ class LiberoPlusSuite:
         params = dict(v.params)
         params.update(variant_index=v.index, sub_suite=v.sub_suite,
                       extra_assets=v.needs_extra_assets)
-        if v.axis == CLEAN:
+        if v.setting == CLEAN:
             params.update(init_state=key.seed_index)
         return EpisodeSpec(key=key, task=self._task_spec(v), params=params,
                            episode_seed=protocol.ENV_SEED)
@@ -139,7 +140,7 @@ class LiberoPlusSuite:
         from pytest_wamrobust.sims.libero_plus.env import LiberoPlusEnv
 
         variant = self.variant(spec.key)
-        init_state = spec.key.seed_index if variant.axis == CLEAN else protocol.INIT_STATE_INDEX
+        init_state = spec.key.seed_index if variant.setting == CLEAN else protocol.INIT_STATE_INDEX
         return LiberoPlusEnv(self.catalog, variant, spec, init_state_index=init_state)
 
 
@@ -147,7 +148,7 @@ def _clean_variant(v: Variant) -> Variant:
     """The unperturbed LIBERO task: upstream's identity view and init joint set 0."""
     name = f"{v.base_task}_view_0_0_100_0_0_initstate_0"
     return Variant(sub_suite=v.sub_suite, index=-1, name=name, base_task=v.base_task,
-                   axis=CLEAN, level=0, params={"variant": name}, bddl_name=name,
+                   setting=CLEAN, level=0, params={"variant": name}, bddl_name=name,
                    instruction_file=v.base_task, init_states_file=v.base_task)
 
 

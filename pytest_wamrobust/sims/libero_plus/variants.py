@@ -80,7 +80,7 @@ class Variant:
     index: int
     name: str
     base_task: str
-    axis: str
+    setting: str
     level: int
     params: Mapping[str, Any] = field(default_factory=dict)
     bddl_name: str = ""
@@ -182,7 +182,7 @@ def parse_variant(sub_suite: str, index: int, name: str,
     base = groups["base"]
     if kind == "language":
         return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
-                       axis="language", level=0,
+                       setting="language", level=0,
                        params={"variant": name, "rewrite": int(groups["n"])},
                        bddl_name=f"{base}_language_{groups['n']}",
                        instruction_file=f"{base}_language_{groups['n']}",
@@ -194,7 +194,7 @@ def parse_variant(sub_suite: str, index: int, name: str,
 
         def view_variant(axis: str, level: int, params: Mapping[str, Any]) -> Variant:
             return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
-                           axis=axis, level=level, params=params, bddl_name=name,
+                           setting=axis, level=level, params=params, bddl_name=name,
                            instruction_file=base, init_states_file=base)
 
         if noise:
@@ -218,18 +218,18 @@ def parse_variant(sub_suite: str, index: int, name: str,
                              "offset_rad": round(offset, 4)})
     if kind == "light":
         return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
-                       axis="light", level=0, needs_extra_assets=True,
+                       setting="light", level=0, needs_extra_assets=True,
                        params={"variant": name, "light_scene": int(groups["n"])},
                        bddl_name=name, instruction_file=base, init_states_file=base)
     if kind == "background":
         return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
-                       axis="background", level=0, needs_extra_assets=True,
+                       setting="background", level=0, needs_extra_assets=True,
                        params={"variant": name, "texture_set": groups["kind"],
                                "texture": int(groups["n"])},
                        bddl_name=name, instruction_file=base, init_states_file=base)
     if kind == "layout_add":
         return Variant(sub_suite=sub_suite, index=index, name=name, base_task=base,
-                       axis="layout", level=0, needs_extra_assets=True,
+                       setting="layout", level=0, needs_extra_assets=True,
                        params={"variant": name, "change": "added_objects",
                                "sample": int(groups["n"])},
                        bddl_name=name, instruction_file=base, init_states_file=name)
@@ -237,7 +237,7 @@ def parse_variant(sub_suite: str, index: int, name: str,
     moved = base.endswith("_moved")
     return Variant(sub_suite=sub_suite, index=index, name=name,
                    base_task=base.removesuffix("_moved"),
-                   axis="layout", level=int(groups["level"]),
+                   setting="layout", level=int(groups["level"]),
                    params={"variant": name, "change": "region_jitter",
                            "sample": int(groups["n"]), "moved_scene": moved},
                    bddl_name=name, instruction_file=base, init_states_file=name)
@@ -272,7 +272,7 @@ class Catalog:
         """Upstream's rule: added-object and layout variants have their own init states
         under libero_newobj; every other variant uses its LIBERO task's."""
         folder = self.root / "init_files"
-        if variant.axis == "layout":
+        if variant.setting == "layout":
             folder = folder / "libero_newobj"
         return folder / variant.sub_suite / f"{variant.init_states_file}.pruned_init"
 
@@ -296,7 +296,7 @@ class Catalog:
     def instruction(self, variant: Variant) -> str:
         """The prompt (upstream bug 2 fixed): a language variant's rewritten BDDL
         instruction, otherwise its LIBERO task's instruction - never the variant name."""
-        if variant.axis == "language":
+        if variant.setting == "language":
             path = self.root / "bddl_files" / variant.sub_suite / f"{variant.instruction_file}.bddl"
             return bddl_language(path)
         return libero_task_language(variant.base_task)
@@ -310,21 +310,21 @@ class Catalog:
         objects. The exact missing file is named when the scene is built."""
         if not variant.needs_extra_assets:
             return True
-        folder = "new_objects" if variant.axis == "layout" else "scenes/lights"
+        folder = "new_objects" if variant.setting == "layout" else "scenes/lights"
         return (self.assets_dir() / folder).is_dir()
 
     def counts(self) -> dict[str, dict[str, int]]:
         by: dict[str, dict[str, int]] = {"suite": {}, "axis": {}}
         for v in self.variants:
             by["suite"][v.sub_suite] = by["suite"].get(v.sub_suite, 0) + 1
-            by["axis"][v.axis] = by["axis"].get(v.axis, 0) + 1
+            by["axis"][v.setting] = by["axis"].get(v.setting, 0) + 1
         return by
 
     def runnable_counts(self) -> dict[str, int]:
         """Per axis, the variants whose assets are on this machine."""
         out: dict[str, int] = {}
         for v in self.variants:
-            out[v.axis] = out.get(v.axis, 0) + int(self.extra_assets_present(v))
+            out[v.setting] = out.get(v.setting, 0) + int(self.extra_assets_present(v))
         return out
 
     def check_sizes(self) -> None:
@@ -353,11 +353,11 @@ class Catalog:
                 levels[(sub, entry["name"])] = (axis or "", int(entry["difficulty_level"]))
         out = []
         for v in self.variants:
-            axis, level = levels.get((v.sub_suite, v.name), (v.axis, v.level))
-            if axis != v.axis:
+            axis, level = levels.get((v.sub_suite, v.name), (v.setting, v.level))
+            if axis != v.setting:
                 raise UsageError(
                     f"{CLASSIFICATION_ENV}: {v.name} is {axis or 'unknown'} there but "
-                    f"{v.axis} by its name; is it the file of this LIBERO-Plus version?"
+                    f"{v.setting} by its name; is it the file of this LIBERO-Plus version?"
                 )
             out.append(_replace_level(v, level))
         return Catalog(self.root, out)
@@ -374,7 +374,7 @@ def _rank_levels(root: Path, variants: list[Variant]) -> list[Variant]:
     groups: dict[tuple[str, str, str], list[int]] = {}
     for i, v in enumerate(variants):
         if v.level == 0:
-            groups.setdefault((v.sub_suite, v.base_task, v.axis), []).append(i)
+            groups.setdefault((v.sub_suite, v.base_task, v.setting), []).append(i)
     out = list(variants)
     for members in groups.values():
         ranked = sorted(members, key=lambda i: _rank_score(root, variants[i]))
@@ -384,7 +384,7 @@ def _rank_levels(root: Path, variants: list[Variant]) -> list[Variant]:
 
 
 def _rank_score(root: Path, v: Variant) -> tuple[float, int]:
-    if v.axis == "language":
+    if v.setting == "language":
         words = libero_task_language(v.base_task).lower().split()
         path = root / "bddl_files" / v.sub_suite / f"{v.instruction_file}.bddl"
         rewrite = bddl_language(path).lower().split()
@@ -406,11 +406,12 @@ def catalog() -> Catalog:
 
 
 def select(variants: Iterable[Variant], *, tasks: Iterable[str] | None = None,
-           axes: Iterable[str] | None = None, levels: Iterable[int] | None = None) -> list[Variant]:
+           settings: Iterable[str] | None = None,
+           levels: Iterable[int] | None = None) -> list[Variant]:
     """Filter by task (a sub-suite name, a LIBERO task name, `<sub-suite>__<task>`, or a
-    glob over the latter), axis and level."""
+    glob over the latter), setting and level."""
     task_list = list(tasks) if tasks else None
-    axis_set = set(axes) if axes else None
+    setting_set = set(settings) if settings else None
     level_set = set(levels) if levels else None
 
     def task_ok(v: Variant) -> bool:
@@ -421,5 +422,5 @@ def select(variants: Iterable[Variant], *, tasks: Iterable[str] | None = None,
 
     return [v for v in variants
             if task_ok(v)
-            and (axis_set is None or v.axis in axis_set)
+            and (setting_set is None or v.setting in setting_set)
             and (level_set is None or v.level in level_set)]
