@@ -15,8 +15,8 @@ from pytest_wamrobust.core.model.errors import WamrobustError
 
 #: subcommand -> (module implementing it, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "report": (".report", "Merge JUnit results into per-axis tables, HTML and a heatmap."),
-    "compare": (".compare", "Gate a candidate against a baseline (paired McNemar per axis)."),
+    "report": (".report", "Merge JUnit results into per-setting tables, HTML and a heatmap."),
+    "compare": (".compare", "Gate a candidate against a baseline (paired McNemar per setting)."),
     "serve": (".serve", "Serve a registered policy over openpi's websocket protocol."),
     "record": (".record", "Record scripted-oracle demonstrations on a suite's clean scenes."),
     "train": (".train", "Train the built-in tiny-vla / tiny-wam policies from demonstrations."),
