@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 CONTROLLER = "wamrobust-controller"
 #: Set when a run without -n was given its one isolated xdist worker.
 ISOLATED_KEY = pytest.StashKey[bool]()
+#: The chunking the policy's start-up check found (None: known once the policy is built).
+CHUNKING_KEY = pytest.StashKey[Any]()
 #: The SIGTERM handler a --suite run replaced, put back when it ends.
 SIGTERM_KEY = pytest.StashKey[Any]()
 #: Hypothesis settings profiles for the plugin's users (a rollout outlasts Hypothesis'
@@ -96,8 +98,9 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             controller = Controller(run, config)
             if not config.option.collectonly:  # a remote policy must answer before any case
-                registry.preflight(run.policy_spec, PolicyContext.from_options(
-                    run.suite.env_spec, run.options.policy_args))
+                config.stash[CHUNKING_KEY] = registry.preflight(
+                    run.policy_spec,
+                    PolicyContext.from_options(run.suite.env_spec, run.options.policy_args))
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(controller, CONTROLLER)
@@ -133,7 +136,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     from pytest_wamrobust.plugin import terminal
 
-    return terminal.header_lines(run) + _placement_lines(config, run)
+    lines = terminal.header_lines(run)
+    if CHUNKING_KEY in config.stash:  # not with --collect-only: no policy was checked
+        lines.append(terminal.chunking_line(run, config.stash[CHUNKING_KEY]))
+    return lines + _placement_lines(config, run)
 
 
 def _placement_lines(config: pytest.Config, run: WamRun) -> list[str]:

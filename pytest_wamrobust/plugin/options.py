@@ -25,6 +25,7 @@ from pytest_wamrobust.core.model.parsing import (
     parse_seed_count,
     parse_settings,
     parse_suite_arg,
+    raising,
 )
 from pytest_wamrobust.core.model.types import SETTINGS
 from pytest_wamrobust.core.running.deadline import DEFAULT_INFER_TIMEOUT_S
@@ -63,18 +64,9 @@ def deferred(path: str) -> Callable[[str], Any]:
 
 
 def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """`parse` as the type of a pytest option (argparse): its UsageError becomes the
-    one-line usage error. The `wamrobust` command's twin is cli/arguments.py (the
-    plugin does not import the command line, nor the core argparse)."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except UsageError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")  # argparse's "invalid <name> value"
-    return convert
+    """`parse` as the type of a pytest option (pytest's parser is argparse): its
+    UsageError is the one-line usage error, as in cli/arguments.py."""
+    return raising(argparse.ArgumentTypeError, parse)
 
 
 parse_alpha = deferred("pytest_wamrobust.core.judging.compare:parse_alpha")

@@ -11,6 +11,7 @@ import numpy as np
 
 from pytest_wamrobust import installed_version
 from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.model.chunking import Chunking, unknown_text
 from pytest_wamrobust.core.model.results import ERROR, FAILURE, EpisodeResult
 from pytest_wamrobust.core.model.types import SETTINGS
 from pytest_wamrobust.core.search.breaking_point import (
@@ -48,6 +49,14 @@ def header_lines(run: WamRun) -> list[str]:
         "wamrobust: " + ", ".join(f"{pkg} {installed_version(pkg)}" for pkg in
                                   ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
     ]
+
+
+def chunking_line(run: WamRun, chunking: Chunking | None) -> str:
+    """How often the policy is called, and who set it: a rerun that changed the protocol
+    reads differently here."""
+    if chunking is not None:
+        return f"wamrobust: policy calls: {chunking.text()}"
+    return f"wamrobust: policy calls: {unknown_text(run.policy_spec, run.options.policy_args)}"
 
 
 def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[gates.Row],

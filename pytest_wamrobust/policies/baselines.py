@@ -7,10 +7,13 @@ same case gives the same actions on any worker.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from pytest_wamrobust.core.cases.seeding import rng_for
 from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model.chunking import Chunking, check_replanning
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 
@@ -23,9 +26,17 @@ CHUNK_LENGTH = policy_args.integer("chunk_length", 8)
 REPLAN_STEPS = policy_args.integer("replan_steps")
 
 
-def _chunk_options(ctx: PolicyContext) -> tuple[int, int]:
+def _chunk_options(name: str, ctx: PolicyContext) -> tuple[int, int]:
     chunk = CHUNK_LENGTH.read(ctx)
-    return chunk, REPLAN_STEPS.read(ctx) or chunk
+    replan = REPLAN_STEPS.read(ctx) or chunk
+    check_replanning(replan, chunk, f"policy {name!r}")
+    return chunk, replan
+
+
+def _chunking(name: str, ctx: PolicyContext) -> Chunking:
+    """The registry's start-up check: a baseline's chunking, refused or known before any
+    episode."""
+    return Chunking.of(*_chunk_options(name, ctx), ctx.options)
 
 
 class RandomPolicy:
@@ -61,9 +72,13 @@ class NoopPolicy:
 
 @policy_args.declare(CHUNK_LENGTH, REPLAN_STEPS)
 def make_random_policy(ctx: PolicyContext) -> RandomPolicy:
-    return RandomPolicy(ctx.env_spec, *_chunk_options(ctx))
+    return RandomPolicy(ctx.env_spec, *_chunk_options("random", ctx))
 
 
 @policy_args.declare(CHUNK_LENGTH, REPLAN_STEPS)
 def make_noop_policy(ctx: PolicyContext) -> NoopPolicy:
-    return NoopPolicy(ctx.env_spec, *_chunk_options(ctx))
+    return NoopPolicy(ctx.env_spec, *_chunk_options("noop", ctx))
+
+
+make_random_policy.preflight = partial(_chunking, "random")  # type: ignore[attr-defined]
+make_noop_policy.preflight = partial(_chunking, "noop")  # type: ignore[attr-defined]

@@ -16,7 +16,8 @@ episode and keep observation queues in the model, so they stay one episode per i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model.chunking import Chunking, check_replanning
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
 from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
@@ -153,15 +155,43 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
         raise UsageError(
             f"cannot load the LeRobot checkpoint {directory}: {one_line(exc)}") from None
     model.eval()
-    chunk = int(getattr(config, "chunk_size", None) or getattr(config, "horizon", None)
-                or getattr(config, "n_action_steps", None) or 1)
-    replan = REPLAN_STEPS.read(ctx) or int(getattr(config, "n_action_steps", None) or chunk)
-    try:
-        metadata = PolicyMetadata(f"lerobot-{config.type}", chunk, min(replan, chunk))
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    metadata = checkpoint_metadata({key: getattr(config, key, None) for key in CHUNK_KEYS},
+                                   ctx, directory)
     kind = BatchedLeRobotPolicy if config.type in STATELESS_TYPES else LeRobotPolicy
     return kind(model, preprocess, postprocess, metadata, cameras, shapes, has_state)
+
+
+def preflight(path: str, ctx: PolicyContext) -> Chunking:
+    """The chunking the run will use, read from config.json without importing LeRobot: a
+    replan_steps the checkpoint's chunk cannot serve is one line before any episode."""
+    directory = checkpoint_dir(path)
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the LeRobot config in {directory}: {one_line(exc)}") \
+            from None
+    if not isinstance(config, dict):
+        raise UsageError(f"cannot read the LeRobot config in {directory}: not a JSON object")
+    meta = checkpoint_metadata(config, ctx, directory)
+    return Chunking.of(meta.chunk_length, meta.replan_steps, ctx.options)
+
+
+#: The config fields that decide the chunking (which exist depends on the policy type).
+CHUNK_KEYS = ("type", "chunk_size", "horizon", "n_action_steps")
+
+
+def checkpoint_metadata(config: Mapping[str, Any], ctx: PolicyContext,
+                        directory: Path) -> PolicyMetadata:
+    """The chunk is the checkpoint's (chunk_size, horizon or n_action_steps); the harness
+    runs `--policy-arg replan_steps` of it, by default LeRobot's own n_action_steps."""
+    chunk = int(config.get("chunk_size") or config.get("horizon")
+                or config.get("n_action_steps") or 1)
+    replan = REPLAN_STEPS.read(ctx)
+    if replan:
+        check_replanning(replan, chunk, f"checkpoint {directory}")
+    else:
+        replan = min(int(config.get("n_action_steps") or chunk), chunk)
+    return PolicyMetadata(f"lerobot-{config.get('type')}", chunk, replan)
 
 
 def checkpoint_dir(path: str) -> Path:

@@ -29,13 +29,16 @@ def websocket(spec: str) -> PolicyFactory:
 
 
 def lerobot(spec: str) -> PolicyFactory:
-    """`lerobot:PATH`: the folder is checked now, LeRobot is imported when the policy is
-    built (in the process that plays episodes)."""
+    """`lerobot:PATH`: the folder is checked now, its config.json's chunking at start-up
+    (`preflight`), and LeRobot is imported when the policy is built (in the process that
+    plays episodes)."""
     from pytest_wamrobust.policies import lerobot as adapter
 
     path = spec.partition(":")[2]
     adapter.checkpoint_dir(path)
-    return bound(adapter.load_lerobot_policy, path)
+    factory = bound(adapter.load_lerobot_policy, path)
+    factory.preflight = functools.partial(adapter.preflight, path)  # type: ignore[attr-defined]
+    return factory
 
 
 def bound(adapter: Callable[..., Any], target: str) -> PolicyFactory:

@@ -104,3 +104,34 @@ def test_the_plugin_itself_warns_nothing_before_the_first_useful_line(run_plugin
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == 0, output[-3000:]
     assert "PytestRemovedIn10Warning" not in output
+
+
+def test_a_builtins_replan_steps_is_applied_and_shown_or_refused_before_any_episode(
+        pytester, run_plugin, run, junit_episodes):
+    """noop's chunk is 8 actions, all run by default: replan_steps=2 calls it four times
+    as often, and the header says so before any episode; replan_steps=9 cannot be run."""
+    calls = {}
+    for replan in ("8", "2"):
+        result = run_plugin("--policy=noop", "--suite=tabletop", *ONE_CASE, "-p", "no:xdist",
+                            "--policy-arg", f"replan_steps={replan}", "-k", "test_episode")
+        result.stdout.fnmatch_lines([f"wamrobust: policy calls: chunk_length 8 (default), "
+                                     f"replan_steps {replan} (--policy-arg)"])
+        (props,) = junit_episodes(pytester.path / "report.xml").values()
+        assert props["wam.replan_steps"] == replan and props["wam.chunk_length"] == "8"
+        calls[replan] = (int(props["wam.steps"]), int(props["wam.chunks"]))
+    steps = calls["8"][0]
+    assert calls == {"8": (steps, -(-steps // 8)), "2": (steps, -(-steps // 2))}
+    line = one_error_line(run("--policy=noop", "--suite=tabletop", *ONE_CASE,
+                              "--policy-arg", "replan_steps=9"))
+    assert line == ("--policy-arg replan_steps=9 cannot apply: policy 'noop' returns 8 actions "
+                    "per call, so replan_steps must be 1..8")
+
+
+def test_the_header_says_who_sets_the_chunking_when_only_the_built_policy_knows(run):
+    """A policy whose factory offers no start-up check: what the user set, and where the
+    rest is recorded."""
+    result = run("--policy=scripted", "--suite=tabletop", *ONE_CASE,
+                 "--policy-arg", "replan_steps=2", "-k", "nothing")
+    result.stdout.fnmatch_lines([
+        "wamrobust: policy calls: replan_steps 2 (--policy-arg), chunk_length: scripted's own, "
+        "known once it is built (each episode's wam.chunk_length in JUnit)"])

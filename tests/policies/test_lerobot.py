@@ -97,6 +97,35 @@ print(json.dumps({"meta": [policy.metadata.name, policy.metadata.chunk_length,
                   "cameras": policy._cameras, "errors": errors}))
 """
 
+#: In the venv: the same short episode at the checkpoint's replan_steps (its n_action_steps,
+#: 5 of a chunk of 10) and at 2, and one its chunk cannot serve.
+COUNT_CALLS = """
+import dataclasses, json, sys
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.running.episode import run_episode
+
+suite = registry.make_suite("tabletop")
+key = next(iter(suite.cases(CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1))))
+spec = suite.episode_spec(key)
+spec = dataclasses.replace(spec, task=dataclasses.replace(spec.task, max_steps=20))
+policy = "lerobot:" + sys.argv[1]
+out = {}
+for options in ({}, {"replan_steps": "2"}, {"replan_steps": "11"}):
+    ctx = PolicyContext(suite.env_spec, {"threads": "1", **options})
+    try:
+        chunking = registry.preflight(policy, ctx)
+    except UsageError as exc:
+        out["refused"] = str(exc)
+        continue
+    result = dict(run_episode(suite.make_env(spec), registry.make_policy(policy, ctx),
+                              spec).to_properties())
+    out[chunking.text()] = [int(result[f"wam.{name}"]) for name in ("steps", "chunks",
+                                                                    "replan_steps")]
+print(json.dumps(out))
+"""
+
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
@@ -143,6 +172,21 @@ def test_act_checkpoint_chunks_match_lerobots_own_path_batched_or_not_and_bad_sh
         f"checkpoint {broken} outputs actions of shape (6,) but suite 'tabletop' takes (7,): "
         "delta_eef_pos_xyz(3, x0.05 m) delta_eef_axis_angle(3, x0.5 rad) gripper(1, -1 open "
         "+1 close); LIBERO OSC_POSE convention")]
+
+
+def test_replan_steps_sets_how_often_the_checkpoint_is_called_or_is_refused_at_start_up(
+        checkpoint):
+    done = subprocess.run([str(PYTHON), "-c", COUNT_CALLS, str(checkpoint)], check=False,
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report.pop("refused") == (
+        f"--policy-arg replan_steps=11 cannot apply: checkpoint {checkpoint} returns 10 "
+        f"actions per call, so replan_steps must be 1..10")
+    default = report["chunk_length 10 (default), replan_steps 5 (default)"]
+    every_two = report["chunk_length 10 (default), replan_steps 2 (--policy-arg)"]
+    for (steps, chunks, replan), expected in ((default, 5), (every_two, 2)):
+        assert replan == expected and chunks == -(-steps // expected), report
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ network path (unreachable, error frame, timeout, server gone) one line, never a 
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -226,3 +227,74 @@ def test_api_key_goes_in_openpis_header_and_a_plain_openpi_server_gets_its_layou
     assert seen == {"auth": "Api-Key s3cret", "image": (224, 224, 3),
                     "keys": ["observation/image", "observation/state",
                              "observation/wrist_image", "prompt"]}
+
+
+def short_episode(tabletop, steps: int = 24):
+    """A lift_cube case cut to `steps` steps: noop never solves it, so it runs them all."""
+    clean = CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1)
+    key = next(iter(tabletop.cases(clean)))
+    spec = tabletop.episode_spec(key)
+    return dataclasses.replace(spec, task=dataclasses.replace(spec.task, max_steps=steps))
+
+
+def test_replanning_sooner_than_the_servers_chunk_is_applied_by_the_client(tabletop):
+    """noop is served with chunks of 8 run in full; the client's replan_steps=2 makes it
+    call the server after every 2 steps, and the run's header and JUnit say who set what."""
+    spec = short_episode(tabletop)
+    with serving(lambda: in_process("noop", tabletop), tabletop.env_spec) as (url, _):
+        calls = {}
+        for options in ({}, {"replan_steps": "2"}, {"replan_steps": "8", "chunk_length": "8"}):
+            ctx = PolicyContext(tabletop.env_spec, options)
+            chunking = registry.preflight(url, ctx)
+            result = run_episode(tabletop.make_env(spec), connect_policy(url, ctx), spec)
+            props = dict(result.to_properties())
+            assert (props["wam.steps"], props["wam.chunk_length"]) == ("24", "8")
+            calls[chunking.text()] = (props["wam.chunks"], props["wam.replan_steps"])
+    assert calls == {
+        "chunk_length 8 (server), replan_steps 8 (server)": ("3", "8"),
+        "chunk_length 8 (server), replan_steps 2 (--policy-arg)": ("12", "2"),
+        "chunk_length 8 (server), replan_steps 8 (--policy-arg)": ("3", "8"),
+    }
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"replan_steps": "9"},
+     "--policy-arg replan_steps=9 cannot apply: the policy server at {url} sends 8 actions per "
+     "call; serve a longer chunk: `wamrobust serve ... --policy-arg chunk_length=9 "
+     "--policy-arg replan_steps=9`"),
+    ({"chunk_length": "4"},
+     "--policy-arg chunk_length=4 cannot apply: the policy server at {url} decides the chunk "
+     "(8 actions per call); set it where the server starts: `wamrobust serve ... "
+     "--policy-arg chunk_length=4`"),
+])
+def test_what_only_the_server_decides_is_refused_naming_where_to_set_it(tabletop, options,
+                                                                         message):
+    with serving(lambda: in_process("noop", tabletop), tabletop.env_spec) as (url, _):
+        with pytest.raises(UsageError) as info:
+            registry.preflight(url, PolicyContext(tabletop.env_spec, options))
+    assert str(info.value) == message.format(url=url)
+
+
+def test_a_chunk_shorter_than_replan_steps_is_the_episodes_error_not_a_silent_early_call(
+        tabletop):
+    """An openpi server's chunk is the client's to declare; one that sends fewer actions
+    than the client runs per call would replan sooner than the run says."""
+    from websockets.sync.server import serve
+
+    from pytest_wamrobust.policies.openpi import msgpack_numpy
+
+    def handler(websocket):
+        websocket.send(msgpack_numpy.packb({}))
+        websocket.recv()
+        websocket.send(msgpack_numpy.packb({"actions": np.zeros((3, 7), np.float32)}))
+
+    with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+        policy = connect_policy(url, PolicyContext(tabletop.env_spec, {"replan_steps": "4"}))
+        policy.reset("lift_cube", 0)
+        with pytest.raises(EpisodeError, match=r"sent 3 actions, fewer than replan_steps=4; "
+                                               r"give --policy-arg replan_steps"):
+            policy.infer(observation())
+        policy.close()
+        server.shutdown()

@@ -68,3 +68,25 @@ def test_server_killed_mid_run_errors_the_rest_and_the_run_completes(
         assert isinstance(case.result[0], Error)
     result.stdout.fnmatch_lines(["clean * 1 * 1 * 0 * 100.0%*", "*overall * 2 * 0 * 2 *"])
     assert proc.wait(10) == -signal.SIGKILL
+
+
+def test_replan_steps_is_applied_by_the_client_or_refused_before_any_episode(
+        pytester, run_plugin, junit_episodes, served_oracle):
+    """The server sends its oracle's chunks; `replan_steps=1` runs one action of each and
+    asks again (a policy call per step), and one the chunk cannot serve stops the run."""
+    url, _ = served_oracle
+    result = run_plugin(f"--policy={url}", *SELECT, "--axes=clean", "-p", "no:xdist",
+                        "--policy-arg", "replan_steps=1", "-k", "test_episode")
+    result.stdout.fnmatch_lines(["wamrobust: policy calls: chunk_length * (server), "
+                                 "replan_steps 1 (--policy-arg)"])
+    (props,) = junit_episodes(pytester.path / "report.xml").values()
+    assert props["wam.status"] == "success" and props["wam.replan_steps"] == "1"
+    assert int(props["wam.chunks"]) == int(props["wam.steps"]) > 1
+    refused = run_plugin(f"--policy={url}", *SELECT, "--policy-arg", "replan_steps=10000",
+                         junit=None)
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = [line for line in refused.stderr.lines if line.strip()]
+    assert line.startswith(f"ERROR: --policy-arg replan_steps=10000 cannot apply: the policy "
+                           f"server at {url} sends ")
+    assert "`wamrobust serve ... --policy-arg chunk_length=10000" in line
+    assert "test_episode" not in refused.stdout.str()

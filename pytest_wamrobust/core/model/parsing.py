@@ -1,7 +1,7 @@
 """The values users type (options, ini keys, `wamrobust` arguments), read by pure
 functions that raise UsageError with one line. The pytest options and the `wamrobust`
-command turn that line into their own usage error (cli/arguments.py); nothing here
-knows argparse or pytest.
+command turn that line into their own usage error (`raising`); nothing here knows
+argparse or pytest.
 """
 
 from __future__ import annotations
@@ -17,6 +17,22 @@ from pytest_wamrobust.core.model.types import LEVELS, SETTINGS
 MAX_SEEDS = 10_000
 
 Number = TypeVar("Number", int, float)
+Value = TypeVar("Value")
+
+
+def raising(error: Callable[[str], Exception],
+            parse: Callable[[str], Value]) -> Callable[[str], Value]:
+    """`parse` with its UsageError re-raised as `error(line)`: a front end's own usage
+    error (argparse prints an ArgumentTypeError as its one error line)."""
+
+    def converted(text: str) -> Value:
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise error(str(exc)) from None
+
+    converted.__name__ = getattr(parse, "__name__", "value")  # "invalid <name> value"
+    return converted
 
 
 def parse_number(text: object, convert: Callable[[str], Number]) -> Number | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pytest_wamrobust.core.model import entry_points
+from pytest_wamrobust.core.model.chunking import Chunking
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.policy_args import declared
 from pytest_wamrobust.core.model.protocols import Policy, PolicyContext, PolicyFactory, Suite
@@ -80,14 +81,17 @@ def make_policy(spec: str, ctx: PolicyContext) -> Policy:
     return policy
 
 
-def preflight(spec: str, ctx: PolicyContext) -> None:
-    """Check a remote policy once, before any episode: a server that is down or refuses
-    the key is one UsageError at start-up, not a traceback in every case. Specs served
-    in-process need no check; a factory may offer one as a `preflight(ctx)` attribute
-    (the ws:// scheme's and the pi0 / pi05 / pi0-fast presets' do)."""
+def preflight(spec: str, ctx: PolicyContext) -> Chunking | None:
+    """Check a policy once, before any episode: a server that is down or refuses the key,
+    or a --policy-arg the policy cannot honour, is one UsageError at start-up, not a
+    traceback in every case. A factory may offer the check as a `preflight(ctx)` attribute
+    (the ws:// and lerobot: schemes', the pi0 / pi05 / pi0-fast presets' and the
+    baselines' do); what it returns, if anything, is the chunking the run will use."""
     check = getattr(policy_factory(spec), "preflight", None)
-    if callable(check):
-        check(ctx)
+    if not callable(check):
+        return None
+    found = check(ctx)
+    return found if isinstance(found, Chunking) else None
 
 
 def check_policy(policy: Any, spec: str) -> None:

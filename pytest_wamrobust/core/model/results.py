@@ -51,6 +51,10 @@ class EpisodeResult:
     clipped_values: int = 0
     video: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: How the policy was called (0: not known, e.g. a case that never ran): two runs
+    #: that differ here measured two protocols.
+    chunk_length: int = 0
+    replan_steps: int = 0
 
     @property
     def success(self) -> bool:
@@ -80,6 +84,8 @@ class EpisodeResult:
             ("success", "true" if self.success else "false"),
             ("steps", str(self.steps)),
             ("chunks", str(len(self.chunk_latencies_ms))),
+            *((("chunk_length", str(self.chunk_length)), ("replan_steps", str(self.replan_steps)))
+              if self.chunk_length else ()),
             ("latency_p50_ms", _fmt(self.latency_percentile(50))),
             ("latency_p95_ms", _fmt(self.latency_percentile(95))),
             ("latency_p99_ms", _fmt(self.latency_percentile(99))),
@@ -107,6 +113,7 @@ class EpisodeResult:
             "success", "steps", "chunks", "latency_p50_ms", "latency_p95_ms",
             "latency_p99_ms", "latency_max_ms", "latency_ms", "params", "instruction",
             "wall_time_s", "clipped_values", "error", "error_kind", "video", "replay",
+            "chunk_length", "replan_steps",
         }
         values = result_values(properties)
         key = CaseKey(
@@ -131,6 +138,8 @@ class EpisodeResult:
             wall_time_s=float(values.get("wall_time_s", "0") or 0),
             clipped_values=int(values.get("clipped_values", "0") or 0),
             video=values.get("video", ""),
+            chunk_length=int(values.get("chunk_length", "0") or 0),
+            replan_steps=int(values.get("replan_steps", "0") or 0),
             extra={k: v for k, v in values.items() if k not in known},
         )
 

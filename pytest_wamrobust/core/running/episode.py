@@ -112,6 +112,8 @@ def run_episode(
             wall_time_s=clock() - started,
             clipped_values=clipped,
             extra=_policy_properties(policy),
+            chunk_length=meta.chunk_length,
+            replan_steps=meta.replan_steps,
         )
 
     def timed_infer(observation: Observation) -> tuple[object, float]:

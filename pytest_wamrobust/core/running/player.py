@@ -76,6 +76,8 @@ def play_case(suite: Suite, slot: PolicySlot, spec: EpisodeSpec, *,
     except Exception as exc:  # noqa: BLE001 - recorded against the case
         return EpisodeResult(key=spec.key, status=ERROR, steps=0, params=dict(spec.params),
                              episode_seed=spec.episode_seed, policy=policy.metadata.name,
+                             chunk_length=policy.metadata.chunk_length,
+                             replan_steps=policy.metadata.replan_steps,
                              error=f"building the scene failed: {one_line(exc)}",
                              error_kind=ENV_ERROR)
     try:

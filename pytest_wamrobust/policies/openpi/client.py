@@ -11,6 +11,7 @@ is privileged); any other server gets the openpi layout of conventions.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.chunking import Chunking, check_replanning
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError, UsageError, one_line
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.policies.openpi import wire
@@ -47,7 +49,7 @@ class WebsocketPolicy:
         self.metadata = metadata
         self._connection = connection
         self._encode = encode
-        self._native = native
+        self.native = native
         self._gripper = gripper
         self._pending_reset: dict[str, Any] | None = None
         self._server_ms: list[float] = []
@@ -55,7 +57,7 @@ class WebsocketPolicy:
 
     def reset(self, task: str, seed: int) -> None:
         self._server_ms, self._policy_ms = [], []
-        if self._native:
+        if self.native:
             self._pending_reset = {"task": task, "seed": int(seed)}
 
     def infer(self, observation: Observation) -> np.ndarray:
@@ -67,7 +69,13 @@ class WebsocketPolicy:
         if isinstance(reply, dict):
             self._server_ms += _timing(reply, "server_timing")
             self._policy_ms += _timing(reply, "policy_timing")
-        return wire.actions_from_reply(reply, self._connection.url, self._gripper)
+        actions = wire.actions_from_reply(reply, self._connection.url, self._gripper)
+        if 0 < len(actions) < self.metadata.replan_steps:  # would replan early, unsaid
+            raise EpisodeError(POLICY_ERROR, (
+                f"policy server {self._connection.url} sent {len(actions)} actions, fewer than "
+                f"replan_steps={self.metadata.replan_steps}; give --policy-arg replan_steps "
+                f"(and chunk_length) of at most {len(actions)}"))
+        return actions
 
     def episode_properties(self) -> dict[str, str]:
         """The server's own timings of this episode's chunks (ms), for the JUnit report."""
@@ -98,10 +106,14 @@ def connect_policy(url: str, ctx: PolicyContext, preset: str | None = None) -> W
     return _openpi_policy(connection, ctx, preset)
 
 
-def preflight(url: str, ctx: PolicyContext, preset: str | None = None) -> None:
+def preflight(url: str, ctx: PolicyContext, preset: str | None = None) -> Chunking:
     """Connect once and hang up, on the controller before any case: a server that is down,
-    refuses the key or serves another suite fails the run in one line, not every case."""
-    connect_policy(url, ctx, preset).close()
+    refuses the key, serves another suite or cannot honour a --policy-arg fails the run in
+    one line, not every case. Returns the chunking the run will use, for its header."""
+    policy = connect_policy(url, ctx, preset)
+    policy.close()
+    meta = policy.metadata
+    return Chunking.of(meta.chunk_length, meta.replan_steps, ctx.options, served=policy.native)
 
 
 def _check_url(url: str) -> None:
@@ -149,9 +161,36 @@ def _native_policy(connection: Connection, served: Any, ctx: PolicyContext) -> W
         connection.close()
         raise UsageError(f"the policy server at {connection.url} sent unusable metadata "
                          f"({one_line(exc)}); is it a wamrobust serve server?") from None
+    try:
+        metadata = _replanned_here(metadata, ctx.options, connection.url)
+    except UsageError:
+        connection.close()
+        raise
     privileged = metadata.privileged
     return WebsocketPolicy(connection, metadata,
                            lambda obs: wire.native_request(obs, privileged), native=True)
+
+
+def _replanned_here(served: PolicyMetadata, options: Any, url: str) -> PolicyMetadata:
+    """A `wamrobust serve` server decides the chunk; the client decides how much of it runs,
+    so it applies any replan_steps the chunk covers and refuses the rest, naming the side
+    that can set them."""
+    chunk = options.get("chunk_length")
+    if chunk is not None and _int(options, "chunk_length", 0) != served.chunk_length:
+        raise UsageError(
+            f"--policy-arg chunk_length={chunk} cannot apply: the policy server at {url} "
+            f"decides the chunk ({served.chunk_length} actions per call); set it where the "
+            f"server starts: `wamrobust serve ... --policy-arg chunk_length={chunk}`")
+    if "replan_steps" not in options:
+        return served
+    replan = _int(options, "replan_steps", served.replan_steps)
+    if replan > served.chunk_length:
+        raise UsageError(
+            f"--policy-arg replan_steps={replan} cannot apply: the policy server at {url} "
+            f"sends {served.chunk_length} actions per call; serve a longer chunk: `wamrobust "
+            f"serve ... --policy-arg chunk_length={replan} --policy-arg replan_steps={replan}`")
+    check_replanning(replan, served.chunk_length, f"the policy server at {url}")
+    return dataclasses.replace(served, replan_steps=replan)
 
 
 def _openpi_policy(connection: Connection, ctx: PolicyContext,
@@ -166,8 +205,12 @@ def _openpi_policy(connection: Connection, ctx: PolicyContext,
     chunk = _int(ctx.options, "chunk_length", default_chunk)
     replan = _int(ctx.options, "replan_steps", min(convention.replan_steps, chunk))
     try:
+        check_replanning(replan, chunk, f"policy {name!r} with chunk_length={chunk}")
         metadata = PolicyMetadata(name, chunk, replan,
                                   family=PRESETS[preset].family if preset else "vla")
+    except UsageError:
+        connection.close()
+        raise
     except ValueError as exc:
         connection.close()
         raise UsageError(str(exc)) from None
@@ -191,8 +234,8 @@ class _Preset:
     def __call__(self, ctx: PolicyContext) -> WebsocketPolicy:
         return connect_policy(server_url(ctx), ctx, preset=self.name)
 
-    def preflight(self, ctx: PolicyContext) -> None:
-        preflight(server_url(ctx), ctx, preset=self.name)
+    def preflight(self, ctx: PolicyContext) -> Chunking:
+        return preflight(server_url(ctx), ctx, preset=self.name)
 
 
 make_pi0 = _Preset("pi0")
