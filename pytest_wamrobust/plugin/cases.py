@@ -18,10 +18,10 @@ from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.model.types import CLEAN, CaseKey
 from pytest_wamrobust.core.running.deadline import InferTimeout, call_with_deadline
 from pytest_wamrobust.core.running.player import PolicySlot
-from pytest_wamrobust.core.search.breaking_point import SearchResult
+from pytest_wamrobust.core.search.breaking_point import SearchResult, breaking_failure
 from pytest_wamrobust.plugin.episode_fixtures import current_policy, describe
 from pytest_wamrobust.plugin.run import WamRun
-from pytest_wamrobust.plugin.search import judge, search_result  # noqa: F401 - its fixture
+from pytest_wamrobust.plugin.search import search_result  # noqa: F401 - its fixture
 
 
 def test_episode(episode_result: EpisodeResult) -> None:
@@ -31,7 +31,7 @@ def test_episode(episode_result: EpisodeResult) -> None:
 
 def test_search(search_result: SearchResult,  # noqa: F811 - the fixture imported above
                 wam_run: WamRun) -> None:
-    failed = judge(search_result, wam_run.thresholds)
+    failed = breaking_failure(search_result, wam_run.thresholds)
     if failed:
         pytest.fail(failed, pytrace=False)
 

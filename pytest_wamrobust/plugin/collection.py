@@ -17,8 +17,8 @@ import pytest
 
 from pytest_wamrobust.core.cases.sharding import Shard, split_items
 from pytest_wamrobust.core.model.types import CaseKey
-from pytest_wamrobust.core.search.breaking_point import SEARCH_TEST
-from pytest_wamrobust.plugin.run import LATENCY_TEST, NODE_PREFIX, WamRun
+from pytest_wamrobust.plugin.run import WamRun
+from pytest_wamrobust.records.node_ids import LATENCY_TEST, NODE_PREFIX, SEARCH_TEST
 
 CASES_MODULE = "pytest_wamrobust.plugin.cases"
 

@@ -330,6 +330,18 @@ class RunOptions:
             return DEFAULT_INFER_TIMEOUT_S
         return self.infer_timeout or None
 
+    @property
+    def search_examples(self) -> int:
+        """--wam-search's examples per (task, axis); 0 without a search."""
+        return self.search or 0
+
+    @property
+    def examples_dir(self) -> str:
+        """The folder in force for --wam-search's failures and --wam-replay."""
+        from pytest_wamrobust.core.search.breaking_point import DEFAULT_EXAMPLES_DIR
+
+        return self.examples or DEFAULT_EXAMPLES_DIR
+
     @classmethod
     def from_config(cls, config: pytest.Config) -> RunOptions:
         values = {}

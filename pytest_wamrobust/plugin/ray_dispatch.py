@@ -17,7 +17,8 @@ from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.distributed.episodes import EpisodeJob, Outcome
 from pytest_wamrobust.distributed.ray_executor import RayExecutor
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RAY_LOCAL
-from pytest_wamrobust.plugin.run import WamRun, episode_case_key
+from pytest_wamrobust.plugin.run import WamRun
+from pytest_wamrobust.records.node_ids import episode_case_key
 
 PLUGIN_NAME = "wamrobust-ray"
 

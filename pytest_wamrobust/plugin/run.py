@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,20 +19,12 @@ from pytest_wamrobust.core.model import registry
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext, Suite
 from pytest_wamrobust.core.model.types import CaseKey, EpisodeSpec
-from pytest_wamrobust.core.search.breaking_point import (
-    DEFAULT_EXAMPLES_DIR,
-    SEARCH_TEST,
-    SearchKey,
-    search_keys,
-)
+from pytest_wamrobust.core.search.breaking_point import SearchKey, search_keys
 from pytest_wamrobust.core.search.replay import case_spec, replay_specs
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
+from pytest_wamrobust.records.node_ids import latency_case_id
 from pytest_wamrobust.records.video import check_artifacts_dir
 
-#: Node id of the synthetic module that holds the generated cases.
-NODE_PREFIX = "wamrobust"
-EPISODE_TEST = "test_episode"
-LATENCY_TEST = "test_latency"
 #: The most cases one session lists: a larger matrix would take minutes and gigabytes
 #: to collect, and sharding or sampling it still lists it whole first.
 MAX_CASES = 1_000_000
@@ -68,7 +59,7 @@ class WamRun:
                                    PolicyContext.from_options(suite.env_spec, options.policy_args))
         selection = CaseSelection(tasks=options.tasks, settings=options.settings,
                                   levels=options.levels, seeds=options.seeds)
-        replays = (replay_specs(suite, selection, options.examples or DEFAULT_EXAMPLES_DIR)
+        replays = (replay_specs(suite, selection, options.examples_dir)
                    if options.replay else {})
         cases = list(replays) if replays else list_cases(suite, selection)
         if options.sample is not None:
@@ -82,7 +73,8 @@ class WamRun:
         if options.decide:
             check_early_verdicts(options, thresholds)
             cases = play_order(cases)
-        searches = search_keys(suite, selection, options.examples) if options.search else []
+        searches = (search_keys(suite, selection, options.examples_dir) if options.search
+                    else [])
         return cls(options, suite, options.policy, cases, thresholds, searches, replays)
 
     def spec(self, key: CaseKey) -> EpisodeSpec:
@@ -93,7 +85,7 @@ class WamRun:
     def policy_short_name(self) -> str:
         """The policy spec shortened to a readable name: the latency case's id, and the
         policy of a case whose policy never reported its own name."""
-        return re.sub(r"[^\w.-]+", "_", self.policy_spec.split(":")[-1].split("/")[-1]) or "policy"
+        return latency_case_id(self.policy_spec)
 
 
 def check_early_verdicts(options: RunOptions, thresholds: gates.Thresholds) -> None:
@@ -130,18 +122,3 @@ def list_cases(suite: Suite, selection: CaseSelection) -> list[CaseKey]:
     raise UsageError(f"--suite={suite.name} selects {size}, more than the {MAX_CASES:,} one "
                      f"session lists (MAX_CASES); narrow --tasks, --axes, --levels or --seeds")
 
-
-def search_case_key(nodeid: str) -> SearchKey | None:
-    """The (suite, task, axis) of one of the plugin's own `test_search[...]` node ids."""
-    prefix = f"{NODE_PREFIX}::{SEARCH_TEST}["
-    if not nodeid.startswith(prefix) or not nodeid.endswith("]"):
-        return None
-    return SearchKey.parse(nodeid[len(prefix):-1])
-
-
-def episode_case_key(nodeid: str) -> CaseKey | None:
-    """The case of one of the plugin's own `test_episode[...]` node ids."""
-    prefix = f"{NODE_PREFIX}::{EPISODE_TEST}["
-    if not nodeid.startswith(prefix) or not nodeid.endswith("]"):
-        return None
-    return CaseKey.parse(nodeid[len(prefix):-1])

@@ -28,7 +28,6 @@ def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
     its smallest failure kept for `--wam-replay`.
     A search that cannot be judged (flaky, an errored minimal example) errors the case."""
     from pytest_wamrobust.core.search.breaking_point import (
-        DEFAULT_EXAMPLES_DIR,
         axis_ranges,
         example_database,
         play_example,
@@ -40,29 +39,17 @@ def search_result(request: pytest.FixtureRequest, wam_run: WamRun,
     key: SearchKey = request.param
     run = wam_run
     task = next(t for t in run.suite.tasks() if t.name == key.task)
-    examples = run.options.examples or DEFAULT_EXAMPLES_DIR
+    examples = run.options.examples_dir
     result = run_search(
         key, task, axis_ranges(run.suite, key.axis), scene_count(run.suite, run.options.seeds),
         lambda spec: play_example(run.suite, policy_slot, spec, run.options.infer_deadline_s),
-        max_examples=run.options.search or 1, database=example_database(examples),
+        max_examples=run.options.search_examples, database=example_database(examples),
         policy=current_policy(policy_slot).metadata.name)
     save_failure(examples, result)  # for --wam-replay
     request.node.user_properties.extend(result.to_properties())
     if result.errored:
         pytest.fail(result.summary(), pytrace=False)
     return result
-
-
-def judge(result: SearchResult, thresholds: gates.Thresholds) -> str:
-    """Why the search case fails ("" when it passes): below the axis' gate, or, with no
-    gate, any failure found (as an unsolved episode fails a run without gates)."""
-    minimum = thresholds.min_breaking_magnitude(result.key.axis)
-    if minimum is None:
-        return f"{result.summary()}; no min_breaking_magnitude gate" if result.found else ""
-    if result.breaking_magnitude < minimum:
-        return (f"{result.summary()}; below min_breaking_magnitude "
-                f"{minimum:g}")
-    return ""
 
 
 class SearchLedger:
@@ -75,14 +62,14 @@ class SearchLedger:
         self.unrecorded: dict[str, str] = {}
 
     def collect(self, nodeids: list[str]) -> None:
-        from pytest_wamrobust.plugin.run import search_case_key
+        from pytest_wamrobust.records.node_ids import search_case_key
 
         self.collected.update(n for n in nodeids if search_case_key(n) is not None)
 
     def record(self, report: pytest.TestReport) -> bool:
         """Take a search case's report; False for any other test."""
         from pytest_wamrobust.core.search.breaking_point import SearchResult, is_search
-        from pytest_wamrobust.plugin.run import search_case_key
+        from pytest_wamrobust.records.node_ids import search_case_key
 
         if search_case_key(report.nodeid) is None:
             return False
@@ -111,8 +98,10 @@ class SearchLedger:
 
     @property
     def broken(self) -> int:
-        """Judged searches that fail their case (see `judge`)."""
-        return sum(bool(judge(r, self.run.thresholds)) for r in self.judged())
+        """Judged searches that fail their case (see `breaking_failure`)."""
+        from pytest_wamrobust.core.search.breaking_point import breaking_failure
+
+        return sum(bool(breaking_failure(r, self.run.thresholds)) for r in self.judged())
 
     def judged(self) -> list[SearchResult]:
         return sorted((r for n, r in self.results.items() if n not in self.unrecorded),
@@ -124,12 +113,14 @@ class SearchLedger:
         return breaking_verdicts(self.judged(), self.run.thresholds)
 
     def lines(self) -> list[str]:
-        from pytest_wamrobust.plugin.run import search_case_key
-        from pytest_wamrobust.plugin.terminal import breaking_lines
+        from pytest_wamrobust.plugin.terminal import MAX_LISTED_ERRORS
+        from pytest_wamrobust.records.node_ids import search_case_key
+        from pytest_wamrobust.report.breaking import breaking_lines
 
         errors = {}
         for nodeid, reason in self.unrecorded.items():
             key = search_case_key(nodeid)
             if key is not None:
                 errors[key] = reason
-        return breaking_lines(self.judged(), errors, self.run.options.search or 0)
+        return breaking_lines(self.judged(), errors, self.run.options.search_examples,
+                              MAX_LISTED_ERRORS)

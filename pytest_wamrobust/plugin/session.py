@@ -28,9 +28,10 @@ from pytest_wamrobust.plugin import terminal
 from pytest_wamrobust.plugin.baseline_gate import Baseline
 from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines
 from pytest_wamrobust.plugin.early_stop import DECIDED, EARLY_STOP_KEY, STOP_FILE, EarlyStop
-from pytest_wamrobust.plugin.run import WamRun, episode_case_key
+from pytest_wamrobust.plugin.run import WamRun
 from pytest_wamrobust.plugin.search import SearchLedger
 from pytest_wamrobust.records import junit
+from pytest_wamrobust.records.node_ids import episode_case_key
 
 
 class Controller:

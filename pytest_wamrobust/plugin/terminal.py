@@ -14,12 +14,6 @@ from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.model.chunking import Chunking, unknown_text
 from pytest_wamrobust.core.model.results import ERROR, FAILURE, EpisodeResult
 from pytest_wamrobust.core.model.types import SETTINGS
-from pytest_wamrobust.core.search.breaking_point import (
-    SearchKey,
-    SearchResult,
-    breaking_table,
-    magnitude_text,
-)
 from pytest_wamrobust.plugin.run import WamRun
 
 #: Errored cases listed by name before the rest are only counted.
@@ -177,30 +171,4 @@ def _error_lines(results: Sequence[EpisodeResult]) -> list[str]:
              for r in errored[:MAX_LISTED_ERRORS]]
     if len(errored) > MAX_LISTED_ERRORS:
         lines.append(f"... and {len(errored) - MAX_LISTED_ERRORS} more errored episodes")
-    return lines
-
-
-def breaking_lines(results: Sequence[SearchResult], errors: dict[SearchKey, str],
-                   examples: int) -> list[str]:
-    """The breaking-point table: task x axis, smallest failing magnitude, a median row
-    per axis (no failure counts as 1); then what broke each, and searches that errored."""
-    if not results and not errors:
-        return []
-    table = breaking_table([*results, *(SearchResult(k, "", 0, examples, False, error=e)
-                                        for k, e in errors.items())])
-    width = max(len("median"), *(len(t) for t in table.tasks)) + 2
-    lines = [f"breaking point: smallest failing magnitude m per task and axis (0 clean, 1 "
-             f"the far edge of level 5; >=1 no failure in {examples} examples)",
-             f"{'task':<{width}}" + "".join(f"{a:>12}" for a in table.axes)]
-    for task in table.tasks:
-        lines.append(f"{task:<{width}}" + "".join(
-            f"{magnitude_text(table.cells.get((task, a))):>12}" for a in table.axes))
-    lines.append(f"{'median':<{width}}" + "".join(
-        f"{'-' if math.isnan(table.median(a)) else f'{table.median(a):.2f}':>12}"
-        for a in table.axes))
-    found = [r for r in results if r.found]
-    lines += [f"  {r.key.case_id}: {r.summary()}" for r in found[:MAX_LISTED_ERRORS]]
-    if len(found) > MAX_LISTED_ERRORS:
-        lines.append(f"  ... and {len(found) - MAX_LISTED_ERRORS} more (wam.breaking_params)")
-    lines += [f"  error {k.case_id}: {e}" for k, e in sorted(errors.items())]
     return lines

@@ -32,6 +32,7 @@ from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.results import FAILURE, STATUSES, EpisodeResult, result_values
 from pytest_wamrobust.core.model.types import CLEAN, LEVELS, SETTINGS, CaseKey
 from pytest_wamrobust.core.search.breaking_point import SearchResult
+from pytest_wamrobust.records.node_ids import EPISODE_TEST, case_name
 
 #: Properties that mark a test case as an episode, even one too broken to read.
 EPISODE_PROPERTIES = ("suite", "task", "setting", "status")
@@ -217,7 +218,7 @@ def write_results(results: Iterable[EpisodeResult], path: str | Path,
     <failure>/<error> elements, the video attachment line in system-out)."""
     cases = []
     for result in results:
-        case = TestCase(f"test_episode[{result.key.case_id}]",
+        case = TestCase(case_name(EPISODE_TEST, result.key.case_id),
                         f"wamrobust.{result.policy or 'policy'}", result.wall_time_s)
         case.append(_as_properties(result.to_properties()))
         if result.status == FAILURE:

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.types import AXES
-from pytest_wamrobust.core.search.breaking_point import SearchResult, magnitude_text
+from pytest_wamrobust.core.search.breaking_point import SearchResult
 from pytest_wamrobust.report.aggregate import SuccessTable
+from pytest_wamrobust.report.breaking import magnitude_text
 from pytest_wamrobust.report.tables import title
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pytest_wamrobust.core.judging.compare import Comparison
 from pytest_wamrobust.core.judging.gates import OVERALL, Row
 from pytest_wamrobust.core.model.types import AXES
-from pytest_wamrobust.core.search.breaking_point import SearchResult, breaking_table, magnitude_text
+from pytest_wamrobust.core.search.breaking_point import SearchResult
 from pytest_wamrobust.report.aggregate import LatencyRow, SuccessTable
+from pytest_wamrobust.report.breaking import breaking_table, magnitude_text, median_text
 
 #: Column titles of the settings, as the study prints them.
 TITLES = {
@@ -120,8 +121,7 @@ def breaking_point_table(searches: Sequence[SearchResult]) -> Table:
         table = breaking_table([r for r in searches if r.policy == policy])
         rows += [(policy, task, *(magnitude_text(table.cells.get((task, a))) for a in axes))
                  for task in table.tasks]
-        rows.append((policy, "median", *("-" if math.isnan(table.median(a))
-                                         else f"{table.median(a):.2f}" for a in axes)))
+        rows.append((policy, "median", *(median_text(table, a) for a in axes)))
     examples = max((r.max_examples for r in searches), default=0)
     return Table("Breaking point: smallest failing magnitude m per task and axis",
                  ("Policy", "Task", *(title(a) for a in axes)), tuple(rows),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,8 +38,6 @@ if TYPE_CHECKING:  # Hypothesis loads with the search: `wamrobust report` runs w
     from pytest_wamrobust.core.model.protocols import Env
     from pytest_wamrobust.core.running.player import PolicySlot
 
-#: Node-id stem of the search cases, next to `test_episode`.
-SEARCH_TEST = "test_search"
 #: Where failing perturbations are kept unless --wam-examples says otherwise.
 DEFAULT_EXAMPLES_DIR = ".wamrobust/examples"
 #: The property that marks a JUnit test case as a search (episodes have `wam.status`).
@@ -235,7 +232,7 @@ def example_database(directory: str | Path) -> DirectoryBasedExampleDatabase:
 
 
 def search_keys(suite: Suite, selection: CaseSelection,
-                examples_dir: str | None) -> list[SearchKey]:
+                examples_dir: str | Path) -> list[SearchKey]:
     """One search per selected (task, axis), in table order; the example folder is
     checked writable here, before the first episode."""
     names = [t.name for t in suite.tasks()]
@@ -247,7 +244,7 @@ def search_keys(suite: Suite, selection: CaseSelection,
     if not axes:
         raise UsageError("--wam-search explores perturbation axes; --axes selects only clean "
                          f"(add one of {', '.join(AXES)})")
-    example_database(examples_dir or DEFAULT_EXAMPLES_DIR)
+    example_database(examples_dir)
     tasks = [t for t in names if not selection.tasks or t in selection.tasks]
     return [SearchKey(suite.name, task, axis) for task in tasks for axis in axes]
 
@@ -360,6 +357,17 @@ def run_search(key: SearchKey, task: TaskSpec, ranges: Any, scenes: int,
     return result
 
 
+def breaking_failure(result: SearchResult, thresholds: Thresholds) -> str:
+    """Why one search case fails ("" when it passes): below its axis' gate, or, with no
+    gate, any failure found (as an unsolved episode fails a run without gates)."""
+    minimum = thresholds.min_breaking_magnitude(result.key.axis)
+    if minimum is None:
+        return f"{result.summary()}; no min_breaking_magnitude gate" if result.found else ""
+    if result.breaking_magnitude < minimum:
+        return f"{result.summary()}; below min_breaking_magnitude {minimum:g}"
+    return ""
+
+
 def breaking_verdicts(results: Sequence[SearchResult],
                       thresholds: Thresholds) -> list[Verdict]:
     """One gate per searched axis that has a `min_breaking_magnitude`: the smallest
@@ -378,37 +386,3 @@ def breaking_verdicts(results: Sequence[SearchResult],
             f"{BREAKING_GATE}[{axis}]", worst.breaking_magnitude, minimum, passed,
             f"{where} {'>=' if passed else '<'} {minimum:g}"))
     return verdicts
-
-
-# --- the breaking-point table ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BreakingTable:
-    """Smallest failing m per (task, axis), and the median over tasks per axis."""
-
-    tasks: tuple[str, ...]
-    axes: tuple[str, ...]
-    cells: Mapping[tuple[str, str], SearchResult]
-
-    def median(self, axis: str) -> float:
-        values = [r.breaking_magnitude for (_, a), r in self.cells.items()
-                  if a == axis and not r.errored]
-        return statistics.median(values) if values else math.nan
-
-
-def breaking_table(results: Sequence[SearchResult]) -> BreakingTable:
-    cells = {(r.key.task, r.key.axis): r for r in results}
-    return BreakingTable(
-        tasks=tuple(dict.fromkeys(r.key.task for r in results)),
-        axes=tuple(a for a in AXES if any(r.key.axis == a for r in results)),
-        cells=cells)
-
-
-def magnitude_text(result: SearchResult | None) -> str:
-    """A cell: `0.23`, `>=1` for no failure in the budget, `ERR`, or `-`."""
-    if result is None:
-        return "-"
-    if result.errored:
-        return "ERR"
-    return f"{result.breaking_magnitude:.2f}" if result.found else ">=1"
