@@ -3,7 +3,7 @@
 The `wam.*` test-case properties (core/model/results.py) are the whole interface: any JUnit
 file pytest wrote for a wamrobust run - one per shard, per policy, per machine - can be
 read and merged here, and nothing else is trusted. Bad files end in one `UsageError`
-line naming the file and what to pass instead; an episode whose suite, axis, status or
+line naming the file and what to pass instead; an episode whose suite, setting, status or
 level cannot be right is left out of the rates with one warning line on stderr.
 """
 

@@ -21,7 +21,7 @@ def heatmap_png(table: SuccessTable, dpi: int = 110) -> bytes:
     rates = np.array([[_rate(table, p, s) for s in table.settings] for p in table.policies])
     labels = [["" if np.isnan(r) else f"{100 * r:.0f}" for r in row] for row in rates]
     return _grid_png(rates * 100, labels, [title(s) for s in table.settings],
-                     list(table.policies), "success %", "Success rate per perturbation axis",
+                     list(table.policies), "success %", "Success rate per setting",
                      dpi, scale=100.0)
 
 

@@ -58,7 +58,7 @@ def summary_table(table: SuccessTable) -> Table:
         cells = [table.cell(policy, s) for s in table.settings]
         n = sum(c.n for c in cells if c and c.setting != OVERALL)
         rows.append((policy, *(pct(c.rate) if c else "-" for c in cells), str(n)))
-    return Table("Success rate (%) per perturbation axis",
+    return Table("Success rate (%) per setting",
                  ("Policy", *(title(s) for s in table.settings), "n"), tuple(rows),
                  "Errored episodes count as failures. Total is over the perturbed episodes (clean "
                  "excluded), as in the study; n counts every episode.")
@@ -100,7 +100,7 @@ def comparison_table(comparison: Comparison) -> Table:
          f"{100 * r.delta:+.1f}", f"{r.only_baseline}/{r.only_candidate}", f"{r.p_value:.3g}",
          f"{r.adjusted_p:.3g}", r.verdict_text)
         for r in c.rows)
-    note = (f"Paired on (suite, task, axis, level, seed); exact McNemar on discordant pairs, "
+    note = (f"Paired on (suite, task, setting, level, seed); exact McNemar on discordant pairs, "
             f"Holm-adjusted; alpha={c.alpha:g}, minimum effect {100 * c.min_effect:g} pp.")
     if c.unpaired_baseline or c.unpaired_candidate:
         note += (f" Unpaired cases ignored: {c.unpaired_baseline} baseline, "

@@ -1,4 +1,4 @@
-"""Same (suite, task, axis, level, seed) => same perturbation, on any machine and with
+"""Same (suite, task, setting, level, seed) => same perturbation, on any machine and with
 any installed version: the parameters drawn today equal those recorded in the golden
 run of the whole default grid (fixtures/junit/, written by a real pytest run). A
 dependency upgrade that changes how Hypothesis draws fails here, not silently in a

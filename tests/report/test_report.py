@@ -84,7 +84,7 @@ def test_html_is_self_contained_with_a_real_png(tmp_path, capsys):
     assert base64.b64decode(embedded) == png.read_bytes()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(png.read_bytes()) > 5000
     assert "<script" not in page and "http" not in page.split("<body>")[1]
-    assert "Success rate (%) per perturbation axis" in md.read_text()
+    assert "Success rate (%) per setting" in md.read_text()
 
 
 def test_merged_xml_is_a_readable_junit_file(tmp_path, capsys):

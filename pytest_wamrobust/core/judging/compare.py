@@ -2,7 +2,7 @@
 
 Outcomes are mostly deterministic per case, so comparing pooled success rates wastes
 most of the information: the exact McNemar test looks only at the cases where the two
-runs disagree. Cases pair by their CaseKey (suite, task, axis, level, seed); each
+runs disagree. Cases pair by their CaseKey (suite, task, setting, level, seed); each
 setting (clean and the seven axes) and `overall` (every perturbed case, clean excluded,
 as the gates and the study's "Total" count it) get a verdict. The rows are one family
 of tests, so p-values are Holm-adjusted: a gate that tests nine rows at 5% each would
@@ -149,7 +149,7 @@ def compare_results(
     common = sorted(base.keys() & cand.keys())
     if not common:
         raise UsageError(
-            "baseline and candidate share no case (suite, task, axis, level, seed); "
+            "baseline and candidate share no case (suite, task, setting, level, seed); "
             "run both with the same --tasks/--axes/--levels/--seeds")
     by_setting: dict[str, list[CaseKey]] = {}
     for key in common:
