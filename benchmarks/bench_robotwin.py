@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from pytest_wamrobust.core.cases.manifest import SuiteManifest
+from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.sims.robotwin.oracle import make_oracle
@@ -72,7 +73,7 @@ def main() -> None:
 
     print(f"\noracle clean success, {args.seeds} seeds per task (physics only)")
     total = 0
-    oracle = make_oracle(None)
+    oracle = make_oracle(PolicyContext(physics_suite.env_spec))
     for task in physics_suite.tasks():
         wins, steps = 0, 0
         for seed in range(args.seeds):

@@ -18,6 +18,7 @@ import pytest
 
 from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model.errors import MissingAssetError, UsageError
+from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import AXES, CaseKey
 from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.sims.robotwin.arm import ArmKinematics, EefTarget
@@ -48,7 +49,7 @@ def _spec(suite, task: str, axis: str = "clean", level: int = 0, seed: int = 0):
 
 def _final_world(suite, spec, steps: int = 60):
     env = suite.make_env(spec)
-    policy = make_oracle(None)
+    policy = make_oracle(PolicyContext(suite.env_spec))
     observation = env.reset()
     policy.reset(spec.task.name, spec.episode_seed)
     for _ in range(steps // policy.metadata.replan_steps):
@@ -130,10 +131,22 @@ def test_measured_grasp_centre_follows_the_target_in_physics(physics):
         assert np.linalg.norm(arm["eef"] - arm["target"]) < 0.005
 
 
+def test_oracle_takes_the_chunking_options_of_every_oracle(physics):
+    oracle = make_oracle(PolicyContext(physics.env_spec, {"chunk_length": "8",
+                                                          "replan_steps": "4"}))
+    assert (oracle.metadata.chunk_length, oracle.metadata.replan_steps) == (8, 4)
+    spec = _spec(physics, "lift_bar", seed=1)
+    assert run_episode(physics.make_env(spec), oracle, spec).status == "success"
+    with pytest.raises(UsageError, match=r"^--policy-arg replan_steps=9 must be in "
+                                         r"1\.\.chunk_length=4$"):
+        make_oracle(PolicyContext(physics.env_spec, {"chunk_length": "4", "replan_steps": "9"}))
+
+
 @pytest.mark.parametrize("task", list(TASKS))
 def test_oracle_solves_each_clean_task(physics, task):
     spec = _spec(physics, task, seed=1)
-    result = run_episode(physics.make_env(spec), make_oracle(None), spec)
+    oracle = make_oracle(PolicyContext(physics.env_spec))
+    result = run_episode(physics.make_env(spec), oracle, spec)
     assert result.status == "success", result.error
     assert result.steps < spec.max_steps
 
@@ -142,7 +155,7 @@ def test_oracle_solves_each_clean_task(physics, task):
 @pytest.mark.parametrize("axis", ["clean", "robot_init", "layout", "background"])
 def test_oracle_solves_at_least_90_percent_per_task(physics, axis):
     """The issue's bar (>= 90% per clean task), also under the axes that move things."""
-    oracle = make_oracle(None)
+    oracle = make_oracle(PolicyContext(physics.env_spec))
     for task in TASKS:
         specs = [_spec(physics, task, axis, 5, seed) for seed in range(10)]
         wins = sum(run_episode(physics.make_env(s), oracle, s).status == "success" for s in specs)

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
+from pytest_wamrobust.sims.oracle_chunking import chunking
 
 OPEN, CLOSE = -1.0, 1.0
 #: Steady-state eef displacement per control step for a unit action (measured: the
@@ -403,21 +404,4 @@ class LiberoPlusOracle:
 def make_oracle(ctx: PolicyContext) -> LiberoPlusOracle:
     """The `libero_plus` entry of `pytest_wamrobust.oracles`; `--policy-arg
     chunk_length=N` and `replan_steps=M` imitate another model's chunking."""
-    chunk = _integer(ctx, "chunk_length", 10)
-    replan = _integer(ctx, "replan_steps", min(5, chunk))
-    if not 1 <= replan <= chunk:
-        raise UsageError(f"--policy-arg replan_steps={replan} must be in 1..chunk_length={chunk}")
-    return LiberoPlusOracle(chunk, replan)
-
-
-def _integer(ctx: PolicyContext, name: str, default: int) -> int:
-    raw = ctx.options.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(str(raw).strip())
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise UsageError(f"--policy-arg {name}={raw} must be an integer >= 1")
-    return value
+    return LiberoPlusOracle(*chunking(ctx, chunk_length=10, replan_steps=5))

@@ -19,6 +19,7 @@ import numpy as np
 from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
+from pytest_wamrobust.sims.oracle_chunking import chunking
 from pytest_wamrobust.sims.robotwin.arm import FINGER_LEN
 from pytest_wamrobust.sims.robotwin.env import MAX_STEP_M, MAX_STEP_YAW, SIDES
 from pytest_wamrobust.sims.robotwin.robot import HOME
@@ -334,5 +335,6 @@ class RobotwinOracle:
 
 
 def make_oracle(ctx: PolicyContext) -> RobotwinOracle:
-    """The `robotwin_plus` entry of `pytest_wamrobust.oracles`."""
-    return RobotwinOracle()
+    """The `robotwin_plus` entry of `pytest_wamrobust.oracles`; `--policy-arg
+    chunk_length=N` and `replan_steps=M` imitate another model's chunking."""
+    return RobotwinOracle(*chunking(ctx, chunk_length=5, replan_steps=5))

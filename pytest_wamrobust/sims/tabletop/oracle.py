@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError, UsageError
+from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.sims.grip_pose import pointing_down, rotation_error
+from pytest_wamrobust.sims.oracle_chunking import chunking
 from pytest_wamrobust.sims.tabletop.controller import POS_SCALE, ROT_SCALE
 
 OPEN, CLOSE = -1.0, 1.0
@@ -163,8 +164,4 @@ class TabletopOracle:
 def make_oracle(ctx: PolicyContext) -> TabletopOracle:
     """The `tabletop` entry of `pytest_wamrobust.oracles`; `--policy-arg chunk_length=N`
     and `replan_steps=M` imitate another model's chunking."""
-    chunk = ctx.integer("chunk_length", 10, minimum=1)
-    replan = ctx.integer("replan_steps", min(5, chunk), minimum=1)
-    if replan > chunk:
-        raise UsageError(f"--policy-arg replan_steps={replan} must be in 1..chunk_length={chunk}")
-    return TabletopOracle(chunk, replan)
+    return TabletopOracle(*chunking(ctx, chunk_length=10, replan_steps=5))
