@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.grid_suite import GridSuite
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model.protocols import CaseSelection
 from pytest_wamrobust.core.model.results import FAILURE, SUCCESS, EpisodeResult
 

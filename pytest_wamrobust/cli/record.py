@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_wamrobust.cli.arguments import argument_type
+from pytest_wamrobust.core.model.parsing import parse_suite_arg
 from pytest_wamrobust.core.model.types import TaskSpec
 
 DEFAULT_OUT = Path(".cache/demos")
@@ -14,6 +16,9 @@ DEFAULT_OUT = Path(".cache/demos")
 
 def add_parser(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--suite", default="tabletop", help="registered suite (default: tabletop)")
+    sub.add_argument("--suite-arg", dest="suite_args", action="append", default=[],
+                     type=argument_type(parse_suite_arg), metavar="KEY=VALUE",
+                     help="option for the suite factory, as for pytest (repeatable)")
     sub.add_argument("--episodes", type=int, default=60,
                      help="successful demos per task (default: 60)")
     sub.add_argument("--tasks", nargs="*",
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.episodes < 1 or args.start < 0 or args.every < 1:
         raise UsageError("--episodes and --every must be at least 1 and --start at least 0")
-    suite = make_suite(args.suite)
+    suite = make_suite(args.suite, dict(args.suite_args))
     first = suite.env_spec.cameras[0]
     image_size = args.image_size or (64 if first.height == first.width else first.width // 2)
     oracle = make_policy("scripted", PolicyContext(env_spec=suite.env_spec))

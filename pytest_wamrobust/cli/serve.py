@@ -31,7 +31,7 @@ import sys
 
 from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.model.errors import UsageError
-from pytest_wamrobust.core.model.parsing import parse_number, parse_policy_arg
+from pytest_wamrobust.core.model.parsing import parse_number, parse_policy_arg, parse_suite_arg
 from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
 
 #: How long a batch waits for more requests unless told (ms).
@@ -89,6 +89,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", default="tabletop",
                         help="suite whose observations and actions the clients use "
                              "(default: tabletop)")
+    parser.add_argument("--suite-arg", dest="suite_args", action="append", default=[],
+                        type=argument_type(parse_suite_arg), metavar="KEY=VALUE",
+                        help="option for the suite factory, as the clients' pytest gets it "
+                             "(repeatable)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default: 127.0.0.1, this machine only; "
                              "0.0.0.0 for every interface)")
@@ -142,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_wait_ms is not None and args.max_batch is None:
         raise UsageError("--batch-wait-ms sets how long a batch waits; give --max-batch too")
     wait = DEFAULT_WAIT_MS if args.batch_wait_ms is None else args.batch_wait_ms
-    env_spec = registry.make_suite(args.suite).env_spec
+    env_spec = registry.make_suite(args.suite, dict(args.suite_args)).env_spec
     ctx = PolicyContext(env_spec=env_spec, options=dict(args.policy_args), device=args.device)
     raise_file_limit(args.max_connections)
     try:

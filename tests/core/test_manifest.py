@@ -6,7 +6,8 @@ import copy
 
 import pytest
 
-from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.grid_suite import GridSuite
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection
 from pytest_wamrobust.core.model.types import AXES

@@ -10,7 +10,8 @@ import random
 import pytest
 
 from pytest_wamrobust.cli.arguments import argument_type
-from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.grid_suite import GridSuite
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.cases.sharding import Shard, parse_shard, shard_cases, split_items
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.grid_suite import GridSuite
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model import registry
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
@@ -21,7 +22,9 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "suites.md").read_text()
+REPO = Path(__file__).resolve().parents[2]
+DOC = (REPO / "docs" / "suites.md").read_text()
+EXAMPLE_SRC = REPO / "examples" / "wamrobust-example-suite" / "src"
 
 
 def blocks(language: str) -> list[str]:
@@ -62,11 +65,14 @@ def test_the_clean_rule_of_the_doc():
 
 def test_the_error_lines_of_the_doc_are_the_printed_ones():
     lines = [line.removeprefix("ERROR: ") for b in blocks("text") for line in b.splitlines()]
-    with pytest.raises(UsageError) as refused:
-        registry.make_suite("tabletop", {"image_size": "256"})
-    assert str(refused.value) in lines
     spec = EnvSpec("reach2d", (CameraSpec("top", 64, 64),), state_dim=2, action_dim=2,
                    control_hz=10.0)
     with pytest.raises(UsageError) as no_oracle:
         scripted.check_oracle(PolicyContext(spec))
     assert str(no_oracle.value) in lines
+    with pytest.MonkeyPatch.context() as patch:  # the example's source, not installed
+        patch.syspath_prepend(str(EXAMPLE_SRC))
+        for options in ({"size": "32"}, {"image_size": "8"}):
+            with pytest.raises(UsageError) as refused:
+                registry.make_suite("wamrobust_example_suite:make_suite", options)
+            assert str(refused.value) in lines

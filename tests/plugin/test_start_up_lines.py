@@ -74,9 +74,14 @@ def test_suite_args_from_the_ini_file_and_the_command_line_wins(pytester, run):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--suite=tabletop", "--suite-arg", "image_size=256"),
-     "suite 'tabletop' does not take --suite-arg (got image_size): its factory "
-     "pytest_wamrobust.sims.tabletop.suite:make_suite() has no 'options' parameter"),
+    (("--suite=plain_suites:no_oracle", "--suite-arg", "image_size=256"),
+     "suite 'plain_suites:no_oracle' does not take --suite-arg (got image_size): its factory "
+     "plain_suites:no_oracle() has no 'options' parameter"),
+    (("--suite=tabletop", "--suite-arg", "image_size=big"),
+     "suite tabletop: --suite-arg image_size=big must be an integer from 32 to 1024 "
+     "(e.g. 128 or 256)"),
+    (("--suite=tabletop", "--suite-arg", "size=256"),
+     "suite tabletop does not take --suite-arg size; it takes: image_size"),
     (("--suite=plain_suites:with_options", "--suite-arg", "nme=x"),
      "suite with_options does not take --suite-arg nme; it takes: name"),
     (("--suite=tabletop", "--suite-arg", "novalue"), "--suite-arg takes KEY=VALUE, got 'novalue'"),

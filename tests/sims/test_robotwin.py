@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import pytest
 
+from pytest_wamrobust import cli
 from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model.errors import MissingAssetError, UsageError
 from pytest_wamrobust.core.model.protocols import PolicyContext
@@ -32,9 +33,12 @@ LAVAPIPE_DIR = private_icd().parent
 
 
 def _suite(render: bool, **settings: object):
+    """The packaged manifest with `settings` changed, rendering chosen as a user does:
+    `--suite-arg render=0|1`."""
     manifest = SuiteManifest.packaged("robotwin_plus")
-    merged = {**manifest.settings, "render": render, **settings}
-    return make_suite(dataclasses.replace(manifest, settings=merged))
+    merged = {**manifest.settings, **settings}
+    return make_suite(dataclasses.replace(manifest, settings=merged),
+                      {"render": str(int(render))})
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +96,32 @@ def test_manifest_tasks_are_the_implemented_tasks(physics):
     assert {d.arms for d in TASKS.values()} == {"both", "either"}
 
 
-def test_bad_settings_fail_with_one_line(monkeypatch):
+def test_bad_settings_fail_with_one_line():
     with pytest.raises(UsageError, match="image_width must be an integer"):
         _suite(render=True, image_width="wide")
-    monkeypatch.setenv("WAMROBUST_SAPIEN_RENDER", "maybe")
-    with pytest.raises(UsageError, match="WAMROBUST_SAPIEN_RENDER must be 0"):
-        _suite(render=True)
+    with pytest.raises(UsageError) as bad:
+        make_suite(options={"render": "maybe"})
+    assert str(bad.value) == ("suite robotwin_plus: --suite-arg render=maybe must be "
+                              "0 (physics only) or 1")
+
+
+def test_render_0_declares_no_cameras_over_the_manifest(physics):
+    rendering = dataclasses.replace(SuiteManifest.packaged("robotwin_plus"),
+                                    settings={"render": True})
+    assert make_suite(rendering).env_spec.cameras
+    assert make_suite(rendering, {"render": "0"}).env_spec.cameras == ()
+    assert physics.env_spec.cameras == ()
+
+
+@pytest.mark.parametrize("command", ["serve --policy=scripted", "record"])
+def test_the_commands_take_the_suite_args_as_pytest_does(capsys, command):
+    """`wamrobust serve` must describe the clients' suite: physics-only clients see no
+    cameras, so the server is told `--suite-arg render=0` too."""
+    argv = [*command.split(), "--suite=robotwin_plus", "--suite-arg", "render=maybe"]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == ("wamrobust " + command.split()[0] + ": error: suite "
+                                       "robotwin_plus: --suite-arg render=maybe must be "
+                                       "0 (physics only) or 1\n")
 
 
 # --- kinematics and physics ---------------------------------------------------------

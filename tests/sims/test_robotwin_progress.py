@@ -4,11 +4,8 @@ Physics only (SAPIEN's CPU PhysX, no rendering)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
-from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.core.running.episode import run_episode
@@ -20,9 +17,7 @@ from pytest_wamrobust.sims.robotwin.tasks import TASKS
 
 @pytest.fixture(scope="module")
 def physics():
-    manifest = SuiteManifest.packaged("robotwin_plus")
-    return make_suite(dataclasses.replace(manifest, settings={**manifest.settings,
-                                                               "render": False}))
+    return make_suite(options={"render": "0"})
 
 
 @pytest.mark.parametrize("task", ["lift_pot", "place_can_on_plate", "press_buttons"])

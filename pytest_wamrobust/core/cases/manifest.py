@@ -1,25 +1,22 @@
-"""Suite manifests (suites/<name>.toml) and the case grid most suites share.
+"""Suite manifests (suites/<name>.toml): a suite's data.
 
-A manifest is data: tasks with instructions, rewrite banks and step limits; the axis
+A manifest holds tasks with instructions, rewrite banks and step limits; the axis
 ranges that differ from the core defaults; default levels, seeds and thresholds.
-`GridSuite` turns it into the (task, setting, level, seed) matrix and draws each
-case's parameters; a simulator backend subclasses it and only builds scenes.
+`GridSuite` (core/cases/grid_suite.py) turns it into the case grid.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pytest_wamrobust.core.cases import sampling, seeding
 from pytest_wamrobust.core.cases.axes import LEVELS, AxisRanges, LanguageRanges, get_axis
 from pytest_wamrobust.core.model.errors import UsageError
-from pytest_wamrobust.core.model.protocols import CaseSelection, Env
-from pytest_wamrobust.core.model.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+from pytest_wamrobust.core.model.types import AXES, TaskSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -118,71 +115,6 @@ class SuiteManifest:
             f"unknown task {name!r} in suite {self.name!r}; "
             f"tasks: {', '.join(t.name for t in self.tasks)}"
         )
-
-
-class GridSuite:
-    """Tasks x (clean + seven axes) x levels x seeds, parameters drawn per case.
-
-    Clean runs `seeds x len(levels)` scenes so its row has as many episodes as each
-    axis row; axis case `s<j>` starts from the same scene as clean `s<j>`.
-    Subclasses set `env_spec` and implement `make_env`.
-    """
-
-    env_spec: EnvSpec
-
-    def __init__(self, manifest: SuiteManifest) -> None:
-        self.manifest = manifest
-        self.name = manifest.name
-
-    def tasks(self) -> Sequence[TaskSpec]:
-        return self.manifest.tasks
-
-    def cases(self, selection: CaseSelection) -> Iterable[CaseKey]:
-        tasks, settings, levels, seeds = self._matrix(selection)
-        for task in tasks:
-            for setting in settings:
-                if setting == CLEAN:
-                    for j in range(seeds * len(levels)):
-                        yield CaseKey(self.name, task, CLEAN, 0, j)
-                    continue
-                for level in levels:
-                    for j in range(seeds):
-                        yield CaseKey(self.name, task, setting, level, j)
-
-    def case_count(self, selection: CaseSelection) -> int:
-        """tasks x settings x levels x seeds, without listing the cases."""
-        tasks, settings, levels, seeds = self._matrix(selection)
-        return len(tasks) * len(settings) * len(levels) * seeds
-
-    def _matrix(self, selection: CaseSelection) -> tuple[list[str], list[str], list[int], int]:
-        """The selection's tasks (checked), settings in canonical order, levels, seeds."""
-        tasks = [self.manifest.task(t).name for t in selection.tasks] if selection.tasks else [
-            t.name for t in self.manifest.tasks]
-        settings = list(selection.settings) if selection.settings else [CLEAN, *AXES]
-        for setting in settings:
-            if setting != CLEAN:
-                get_axis(setting)
-        levels = sorted(selection.levels or self.manifest.default_levels)
-        seeds = selection.seeds if selection.seeds is not None else self.manifest.default_seeds
-        return tasks, [s for s in (CLEAN, *AXES) if s in settings], levels, seeds
-
-    def episode_spec(self, key: CaseKey) -> EpisodeSpec:
-        task = self.manifest.task(key.task)
-        if key.setting == CLEAN:
-            params: Mapping[str, Any] = {}
-        else:
-            axis = get_axis(key.setting)
-            ranges = self.manifest.axis_ranges[key.setting]
-            if key.level == 0:
-                params = axis.identity(ranges)
-            else:
-                params = sampling.draw(axis.strategy(key.level, ranges),
-                                       seeding.derive_seed(key, "params"))
-        return EpisodeSpec(key=key, task=task, params=params,
-                           episode_seed=seeding.episode_seed(key))
-
-    def make_env(self, spec: EpisodeSpec) -> Env:  # pragma: no cover - abstract
-        raise NotImplementedError
 
 
 def _packaged_suites_dir() -> Any:

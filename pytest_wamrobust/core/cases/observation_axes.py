@@ -24,7 +24,8 @@ def transform_observation(observation: Observation, spec: EpisodeSpec,
                           env_spec: EnvSpec) -> Observation:
     """What the policy sees under this case's noise or language parameters."""
     params: Mapping[str, Any] = spec.params
-    if spec.setting == "noise" and params.get("corruption", NONE) != NONE:
+    # a suite played physics only (robotwin_plus's render=0) has no image to corrupt
+    if spec.setting == "noise" and env_spec.cameras and params.get("corruption", NONE) != NONE:
         camera = env_spec.third_person_camera
         images = dict(observation.images)
         images[camera] = corrupt(images[camera], params["corruption"], int(params["severity"]),

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 
 from pytest_wamrobust.core.cases.axes import LEVELS
+from pytest_wamrobust.core.model import suite_args
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, Env
 from pytest_wamrobust.core.model.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
@@ -152,13 +153,12 @@ def _clean_variant(v: Variant) -> Variant:
                    instruction_file=v.base_task, init_states_file=v.base_task)
 
 
+#: `--suite-arg variants=runnable`: list only the variants the installed assets can build.
+VARIANTS = suite_args.choice("variants", "all", ("all", "runnable"))
+
+
 def make_suite(options: Mapping[str, str] | None = None) -> LiberoPlusSuite:
-    """Entry point `pytest_wamrobust.suites: libero_plus`; `--suite-arg variants=runnable`
-    lists only the variants the installed assets can build (default: `all`)."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - {"variants"})
-    choice = options.get("variants", "all")
-    if unknown or choice not in ("all", "runnable"):
-        raise UsageError("suite libero_plus takes only --suite-arg variants=all|runnable, got "
-                         + ", ".join(f"{k}={v}" for k, v in options.items()))
+    """Entry point `pytest_wamrobust.suites: libero_plus`; `options` are the
+    `--suite-arg`s (`variants`, default `all`)."""
+    choice = suite_args.read(SUITE, (VARIANTS,), options)["variants"]
     return LiberoPlusSuite(runnable_only=choice == "runnable")

@@ -19,7 +19,7 @@ _SYSTEM_ICD_DIRS = ("/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d", "/usr/local/
 _LOADER_VARS = ("VK_ICD_FILENAMES", "VK_DRIVER_FILES")
 SETUP_HINT = (
     "run scripts/setup_vulkan.sh (a CPU lavapipe, no root needed) or install a GPU Vulkan "
-    "driver; or set WAMROBUST_SAPIEN_RENDER=0 for physics-only episodes without images"
+    "driver; or pass --suite-arg render=0 for physics-only episodes without images"
 )
 
 

@@ -8,7 +8,8 @@ on a 1 m x 1 m table seen from above. Everything a suite needs is here:
   draws each case's parameters from its key;
 - `Reach2DEnv`, the `Env` protocol: the scene-side axes (camera, robot_init, light,
   background, layout) applied here, noise and language by `with_observation_axes`;
-- `make_suite(options)`, the entry point, which reads `--suite-arg image_size=N`;
+- `make_suite(options)`, the entry point, which passes the `--suite-arg`s to the suite:
+  it declares the one it reads, `image_size`, and GridSuite checks them;
 - `make_oracle(ctx)`, the `--policy=scripted` of this suite (it reads
   `Observation.privileged`).
 """
@@ -21,10 +22,11 @@ from importlib import resources
 
 import numpy as np
 
-from pytest_wamrobust.core.cases.manifest import GridSuite, SuiteManifest
+from pytest_wamrobust.core.cases.grid_suite import GridSuite
+from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.cases.observation_axes import with_observation_axes
 from pytest_wamrobust.core.cases.seeding import rng_for
-from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model import suite_args
 from pytest_wamrobust.core.model.protocols import Env, PolicyContext
 from pytest_wamrobust.core.model.types import (
     CameraSpec,
@@ -38,7 +40,8 @@ CAMERA = "top"
 STEP_M = 0.05  # an action of 1.0 moves the hand 5 cm
 REACHED_M = 0.04
 COLOURS = {"reach_red": (220, 40, 40), "reach_blue": (40, 70, 220)}
-SUITE_ARGS = ("image_size",)
+#: `--suite-arg image_size=N`: the camera's pixels.
+IMAGE_SIZE = suite_args.integer("image_size", 64, 16, 512)
 
 
 def env_spec(image_size: int) -> EnvSpec:
@@ -116,12 +119,15 @@ class Reach2DEnv:
 
 
 class Reach2DSuite(GridSuite):
-    """The case grid and parameter draws come from GridSuite; this builds scenes."""
+    """The case grid, parameter draws and option checks come from GridSuite; this
+    builds scenes."""
 
-    def __init__(self, manifest: SuiteManifest, image_size: int = 64) -> None:
-        super().__init__(manifest)
-        self.image_size = image_size
-        self.env_spec = env_spec(image_size)
+    declared_args = (IMAGE_SIZE,)
+
+    def __init__(self, manifest: SuiteManifest, options: Mapping[str, str] | None = None) -> None:
+        super().__init__(manifest, options)
+        self.image_size: int = self.options["image_size"]
+        self.env_spec = env_spec(self.image_size)
 
     def make_env(self, spec: EpisodeSpec) -> Env:
         return with_observation_axes(Reach2DEnv(spec, self.image_size), spec)
@@ -129,17 +135,9 @@ class Reach2DSuite(GridSuite):
 
 def make_suite(options: Mapping[str, str] | None = None) -> Reach2DSuite:
     """The `reach2d` entry point; `options` are the `--suite-arg KEY=VALUE`s."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(SUITE_ARGS))
-    if unknown:
-        raise UsageError(f"suite reach2d does not take --suite-arg {', '.join(unknown)}; "
-                         f"it takes: {', '.join(SUITE_ARGS)}")
-    size = options.get("image_size", "64")
-    if not size.isdigit() or not 16 <= int(size) <= 512:
-        raise UsageError(f"--suite-arg image_size={size} must be a whole number 16-512")
     with resources.as_file(resources.files(__name__).joinpath("reach2d.toml")) as path:
         manifest = SuiteManifest.load(path)
-    return Reach2DSuite(manifest, int(size))
+    return Reach2DSuite(manifest, options)
 
 
 class Reach2DOracle:
