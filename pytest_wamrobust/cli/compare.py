@@ -1,5 +1,6 @@
 """`wamrobust compare BASELINE CANDIDATE...`: gate a release candidate against the last
-release, case by case. Exit status 1 when any setting regressed, 0 otherwise."""
+release, case by case. Exit status 1 when any setting regressed (or, with
+`--inconclusive=fail`, dropped on too few cases to tell), 0 otherwise."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pytest_wamrobust.core.judging.compare import (
     DEFAULT_MIN_EFFECT,
     compare_results,
     parse_alpha,
+    parse_inconclusive_rule,
     parse_min_effect,
 )
 
@@ -30,6 +32,10 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
                      default=DEFAULT_MIN_EFFECT, metavar="PP",
                      help="smallest success-rate change in percentage points that counts as "
                           "a regression or improvement (default 5)")
+    sub.add_argument("--inconclusive", type=argument_type(parse_inconclusive_rule),
+                     default=False, metavar="pass|fail",
+                     help="what a drop too few cases can judge does: pass (default; the "
+                          "verdict says INCONCLUSIVE) or fail (exit status 1)")
     sub.add_argument("--baseline-policy", help="use this policy's results from the baseline")
     sub.add_argument("--candidate-policy", help="use this policy's results from the candidate")
     sub.add_argument("--markdown", metavar="FILE", help="also write the table here")
@@ -46,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     comparison = compare_results(baseline, candidate, alpha=args.alpha,
                                  min_effect=args.min_effect)
     markdown = to_markdown(comparison_table(comparison))
-    verdict = "REGRESSED" if comparison.regressed else "no regression"
+    passed, verdict = comparison.verdict_text(args.inconclusive)
     overall = comparison.overall
     markdown += (f"\nVerdict: {verdict}"
                  + (f" (overall: {overall.verdict})" if overall else "") + ".\n")
@@ -55,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         target = Path(args.markdown)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(markdown)
-    if comparison.regressed:
-        print("wamrobust compare: the candidate regressed; see the table above", file=sys.stderr)
+    if not passed:
+        why = "regressed" if comparison.regressed else "dropped by an inconclusive margin"
+        print(f"wamrobust compare: the candidate {why}; see the table above", file=sys.stderr)
         return EXIT_REGRESSED
     return 0

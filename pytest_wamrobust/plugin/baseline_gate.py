@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pytest_wamrobust.core.judging.compare import (
     DEFAULT_ALPHA,
     DEFAULT_MIN_EFFECT,
-    REGRESSED,
     Comparison,
     compare_results,
 )
@@ -30,6 +29,8 @@ class Baseline:
     results: tuple[EpisodeResult, ...]
     alpha: float
     min_effect: float
+    #: --wam-inconclusive=fail: a drop too few cases can judge fails the run
+    fail_inconclusive: bool = False
 
     @classmethod
     def load(cls, run: WamRun) -> Baseline | None:
@@ -50,7 +51,7 @@ class Baseline:
         alpha = DEFAULT_ALPHA if run.options.alpha is None else run.options.alpha
         min_effect = (DEFAULT_MIN_EFFECT if run.options.min_effect is None
                       else run.options.min_effect)
-        return cls(path, results, alpha, min_effect)
+        return cls(path, results, alpha, min_effect, bool(run.options.inconclusive))
 
     def compare(self, results: Sequence[EpisodeResult]) -> Comparison:
         return compare_results(self.results, results, alpha=self.alpha,
@@ -62,9 +63,9 @@ def summary_lines(baseline: Baseline, comparison: Comparison) -> list[str]:
     verdict that sets the exit status."""
     from pytest_wamrobust.report.tables import comparison_table, to_markdown
 
-    regressed = [r.setting for r in comparison.rows if r.verdict == REGRESSED]
-    verdict = (f"REGRESSED ({', '.join(regressed)}); the exit status is 1" if regressed
-               else "no regression")
+    passed, verdict = comparison.verdict_text(baseline.fail_inconclusive)
+    if not passed:
+        verdict += "; the exit status is 1"
     return [f"baseline {baseline.path}:",
             *to_markdown(comparison_table(comparison)).rstrip("\n").splitlines(),
             f"baseline comparison: {verdict}"]

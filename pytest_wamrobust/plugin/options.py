@@ -71,6 +71,8 @@ def argument_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 parse_alpha = deferred("pytest_wamrobust.core.judging.compare:parse_alpha")
 parse_min_effect = deferred("pytest_wamrobust.core.judging.compare:parse_min_effect")
+parse_inconclusive_rule = deferred(
+    "pytest_wamrobust.core.judging.compare:parse_inconclusive_rule")
 parse_shard = deferred("pytest_wamrobust.core.cases.sharding:parse_shard")
 parse_sample_size = deferred("pytest_wamrobust.core.cases.sharding:parse_sample_size")
 parse_video_selection = deferred("pytest_wamrobust.records.video:parse_video_selection")
@@ -198,6 +200,10 @@ _OPTIONS = (
             "0.05)", "ALPHA"),
     _Option("--wam-min-effect", "wamrobust_min_effect", parse_min_effect,
             "smallest change in percentage points --wam-baseline counts (default 5)", "PP"),
+    _Option("--wam-inconclusive", "wamrobust_inconclusive", parse_inconclusive_rule,
+            "what a --wam-baseline drop too few cases can judge does: pass (default; the "
+            "verdict says INCONCLUSIVE) or fail (exit status 1, for a strict release gate)",
+            "pass|fail"),
     _Option("--wam-search", "wamrobust_search", parse_search_count,
             "search each selected (task, axis) for its breaking point with Hypothesis: N "
             "examples (one rollout each), the first failure shrunk to its smallest "
@@ -313,6 +319,7 @@ class RunOptions:
     baseline: str | None = None
     alpha: float | None = None
     min_effect: float | None = None
+    inconclusive: bool | None = None
     search: int | None = None
     examples: str | None = None
     replay: bool | None = None

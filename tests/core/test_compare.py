@@ -108,6 +108,24 @@ def test_cli_exit_status_and_table(tmp_path, capsys):
     assert "Verdict: no regression" in capsys.readouterr().out
 
 
+def test_cli_an_inconclusive_drop_is_said_and_fails_only_under_the_fail_rule(tmp_path, capsys):
+    """10 pairs, a 50-point drop: too few to judge after Holm; never "no regression"."""
+    base = [r for r in grid_results("release", 1.0, SUITE) if r.key.setting == "camera"][:10]
+    b = write_results(base, tmp_path / "base.xml")
+    worse = write_results([dataclasses.replace(r, policy="candidate",
+                                               status=FAILURE if i % 2 else r.status)
+                           for i, r in enumerate(base)], tmp_path / "worse.xml")
+    assert main(["compare", str(b), str(worse)]) == 0
+    out = capsys.readouterr().out
+    assert "Verdict: INCONCLUSIVE drops (" in out and "no regression" not in out
+    assert "the inconclusive rule fail would fail it" in out
+    assert main(["compare", str(b), str(worse), "--inconclusive=fail"]) == 1
+    assert "the inconclusive rule is fail" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["compare", str(b), str(worse), "--inconclusive=maybe"])
+    assert "the inconclusive rule is pass or fail" in capsys.readouterr().err
+
+
 def test_candidate_shards_pair_with_a_merged_baseline(tmp_path):
     base = grid_results("release", 0.8, SUITE)
     cand = flip(base, "camera", FAILURE, 0.7)

@@ -22,16 +22,22 @@ def test_a_baseline_without_gates_passes_when_nothing_regressed(run_plugin):
     result.stdout.fnmatch_lines(["wamrobust verdict: baseline: no regression -> exit 0"])
 
 
-def test_a_drop_too_small_a_sample_can_show_is_said_in_the_verdict(run_plugin):
-    """3 pairs per setting cannot show even 100% -> 0% after Holm: the run passes the
-    baseline, and the verdict says which drops it could not judge."""
+@pytest.mark.parametrize("rule, exit_status", [("pass", 0), ("fail", 1)])
+def test_a_drop_too_small_a_sample_can_show_is_inconclusive_and_the_rule_decides(
+        run_plugin, rule, exit_status):
+    """3 pairs per setting cannot show even 100% -> 0% after Holm: the verdict never says
+    "no regression"; it names the drops it could not judge, and --wam-inconclusive=fail
+    (a strict release gate) fails the run on them."""
     result = run_plugin("--policy=noop", *LIFT, "--axes=clean,camera", "-n", "2",
-                        f"--wam-baseline={GOLDEN_SCRIPTED}")
-    assert result.ret == 0
+                        f"--wam-baseline={GOLDEN_SCRIPTED}", f"--wam-inconclusive={rule}")
+    assert result.ret == exit_status
+    unclear = ("INCONCLUSIVE drops (clean: inconclusive (n=3; needs about n=9 to detect a "
+               "drop of 100 pp); camera: *; overall: *)")
+    rule_text = ("the inconclusive rule is fail" if rule == "fail" else
+                 "not judged a regression; the inconclusive rule fail would fail it")
     result.stdout.fnmatch_lines([
         "*| Clean * | 3 * | inconclusive (n=3; needs about n=9 to detect a drop of 100 pp) |",
-        "wamrobust verdict: baseline: no significant regression, but too few cases to tell for "
-        "the drops in clean, camera, overall (inconclusive) -> exit 0",
+        f"wamrobust verdict: baseline: {unclear}; {rule_text} -> exit {exit_status}",
     ])
 
 

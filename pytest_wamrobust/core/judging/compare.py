@@ -31,6 +31,8 @@ NO_CHANGE = "no significant change"
 #: The rate moved by at least the minimum effect but too few cases disagreed to tell:
 #: "no significant change" would read as reassurance the data cannot give.
 INCONCLUSIVE = "inconclusive"
+#: What an inconclusive drop does to the verdict: `pass` (say so, exit 0) or `fail`.
+INCONCLUSIVE_RULES = ("pass", "fail")
 #: Largest sample size `cases_needed` searches before it answers "more than this".
 MAX_CASES_SEARCHED = 100_000
 
@@ -43,6 +45,16 @@ def parse_alpha(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise UsageError(f"alpha must be in (0, 1), e.g. 0.05; got {text!r}")
     return value
+
+
+def parse_inconclusive_rule(text: str) -> bool:
+    """`pass` or `fail` (`--wam-inconclusive`, `wamrobust compare --inconclusive`): whether
+    a drop too small a sample cannot judge fails the gate; True for fail."""
+    value = str(text).strip().lower()
+    if value not in INCONCLUSIVE_RULES:
+        raise UsageError(f"the inconclusive rule is pass or fail (whether a drop too few "
+                         f"cases can judge fails the gate), got {text!r}")
+    return value == "fail"
 
 
 def parse_min_effect(text: str) -> float:
@@ -113,6 +125,25 @@ class Comparison:
     @property
     def regressed(self) -> bool:
         return any(row.verdict == REGRESSED for row in self.rows)
+
+    @property
+    def inconclusive_drops(self) -> list[RowComparison]:
+        """Rows whose rate fell by at least the minimum effect on too few cases to tell:
+        not a regression, and not the reassurance "no regression" would give."""
+        return [row for row in self.rows if row.verdict == INCONCLUSIVE and row.delta < 0]
+
+    def verdict_text(self, fail_inconclusive: bool) -> tuple[bool, str]:
+        """Whether the comparison passes, and the sentence that says why."""
+        regressed = [row.setting for row in self.rows if row.verdict == REGRESSED]
+        if regressed:
+            return False, f"REGRESSED ({', '.join(regressed)})"
+        unclear = self.inconclusive_drops
+        if unclear:
+            rows = "; ".join(row.setting + ": " + row.verdict_text for row in unclear)
+            rule = ("the inconclusive rule is fail" if fail_inconclusive else
+                    "not judged a regression; the inconclusive rule fail would fail it")
+            return not fail_inconclusive, f"INCONCLUSIVE drops ({rows}); {rule}"
+        return True, "no regression"
 
     @property
     def overall(self) -> RowComparison | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.judging.compare import INCONCLUSIVE, REGRESSED, Comparison
+from pytest_wamrobust.core.judging.compare import Comparison
 from pytest_wamrobust.core.judging.gates import Verdict
 from pytest_wamrobust.core.model.results import EpisodeResult
 
@@ -38,13 +38,15 @@ class RunVerdict:
 def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
            comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
            other_failures: int, broken_searches: int = 0, searches: int = 0,
-           max_error_rate: float = 0.0, decided_early: str = "") -> RunVerdict:
+           max_error_rate: float = 0.0, decided_early: str = "",
+           fail_inconclusive: bool = False) -> RunVerdict:
     """`incomplete`: cases without an episode result (or a search without an outcome);
     `other_failures`: failed tests that are not episodes (the latency case, the project's
     own tests); `broken_searches`: --wam-search cases that found a failure, which fail
     the run when no gate judges them; `searches`: the search cases collected;
     `max_error_rate`: the share of episodes the gates allow to end in error;
-    `decided_early`: how far a --wam-decide run got before its gates were decided."""
+    `decided_early`: how far a --wam-decide run got before its gates were decided;
+    `fail_inconclusive`: a baseline drop too few cases can judge fails the run."""
     if incomplete:
         missing = ("episodes never ran or failed before their episode started" if not searches
                    else "cases (episodes and breaking-point searches) never ran or could not "
@@ -75,17 +77,9 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
                              "ran no episode")
             held = held and not failed and judged > 0
         if comparison is not None:
-            regressed = [r.setting for r in comparison.rows if r.verdict == REGRESSED]
-            unclear = [r.setting for r in comparison.rows
-                       if r.verdict == INCONCLUSIVE and r.delta < 0]
-            if regressed:
-                parts.append(f"baseline: REGRESSED ({', '.join(regressed)})")
-            elif unclear:
-                parts.append(f"baseline: no significant regression, but too few cases to tell "
-                             f"for the drops in {', '.join(unclear)} (inconclusive)")
-            else:
-                parts.append("baseline: no regression")
-            held = held and not regressed
+            passed, why = comparison.verdict_text(fail_inconclusive)
+            parts.append(f"baseline: {why}")
+            held = held and passed
         return RunVerdict(held, "; ".join(parts + others))
     unsolved = sum(not r.success for r in results)
     if unsolved or broken_searches:
