@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -88,7 +89,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_wamrobust.plugin.session import Controller
 
     try:
-        run = WamRun.build(run_options, config.rootpath)
+        run = WamRun.build(run_options, config.rootpath,
+                           controller=not hasattr(config, "workerinput"),
+                           import_paths=[str(Path.cwd()), *map(str, config.getini("pythonpath"))])
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = run
@@ -96,6 +99,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _quiet_disabled_benchmark(config)
     if not hasattr(config, "workerinput"):
         try:
+            if run.simulator is not None:
+                from pytest_wamrobust.plugin import placement
+
+                placement.play_there(config, run.options, run.simulator)
             controller = Controller(run, config)
             if not config.option.collectonly:  # a remote policy must answer before any case
                 config.stash[CHUNKING_KEY] = registry.preflight(
@@ -144,6 +151,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def _placement_lines(config: pytest.Config, run: WamRun) -> list[str]:
     """Where the episodes play, when that is not the user's own -n N or --wam-ray."""
+    if run.simulator is not None:
+        from pytest_wamrobust.plugin import placement
+
+        return placement.placement_lines(run.simulator, config.getoption("numprocesses"))
     if _isolated(config):
         return ["wamrobust: episodes play in one isolated worker process (no -n given; "
                 "--wam-in-process plays them here)"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from pytest_wamrobust.core.model import registry
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext, Suite
 from pytest_wamrobust.core.model.types import CaseKey, EpisodeSpec
+from pytest_wamrobust.core.running.interpreters import SimulatorPython
 from pytest_wamrobust.core.search.breaking_point import SearchKey, search_keys
 from pytest_wamrobust.core.search.replay import case_spec, replay_specs
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
+from pytest_wamrobust.plugin.placement import simulator_python
 from pytest_wamrobust.records.node_ids import latency_case_id
 from pytest_wamrobust.records.video import check_artifacts_dir
 
@@ -42,9 +45,14 @@ class WamRun:
     searches: list[SearchKey] = field(default_factory=list)
     #: --wam-replay: the stored failures, case -> its exact episode (core.search.replay)
     replays: dict[CaseKey, EpisodeSpec] = field(default_factory=dict)
+    #: the Python that plays the episodes when it is not this one (plugin/placement.py)
+    simulator: SimulatorPython | None = None
 
     @classmethod
-    def build(cls, options: RunOptions, rootdir: Path) -> WamRun:
+    def build(cls, options: RunOptions, rootdir: Path, *, controller: bool = True,
+              import_paths: Sequence[str] = ()) -> WamRun:
+        """`controller`: this process places the episodes (not an xdist worker);
+        `import_paths`: what a worker puts first on sys.path (placement.py)."""
         if not options.policy:
             raise UsageError("--suite needs --policy: a registered name (e.g. scripted), "
                              "module:callable, ws://host:port or lerobot:/path")
@@ -55,6 +63,8 @@ class WamRun:
                                  "pip install 'pytest-wamrobust[reports]'")
             check_artifacts_dir(options.artifacts or DEFAULT_ARTIFACTS)
         suite = registry.make_suite(options.suite or "", options.suite_args)
+        simulator = (simulator_python(suite, options, rootdir, import_paths)
+                     if controller else None)
         registry.check_policy_args(options.policy, factory,
                                    PolicyContext.from_options(suite.env_spec, options.policy_args))
         selection = CaseSelection(tasks=options.tasks, settings=options.settings,
@@ -75,7 +85,8 @@ class WamRun:
             cases = play_order(cases)
         searches = (search_keys(suite, selection, options.examples_dir) if options.search
                     else [])
-        return cls(options, suite, options.policy, cases, thresholds, searches, replays)
+        return cls(options, suite, options.policy, cases, thresholds, searches, replays,
+                   simulator)
 
     def spec(self, key: CaseKey) -> EpisodeSpec:
         """The episode of one of this run's cases (a replay's stored one)."""

@@ -185,16 +185,19 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     # --- docs/libero_plus.md: the real benchmark lives in .venv-libero ---
     "bash scripts/install_libero_plus.sh": Elsewhere(
         "builds .venv-libero from PyPI (network)", by=".ci/run"),
-    ".venv-libero/bin/pytest --suite=libero_plus --policy=ws://gpu-box:8000 -n 2 "
+    "pytest --suite=libero_plus --policy=ws://gpu-box:8000 -n 16 "
     "--junitxml=report.xml": Elsewhere(
-        f"a policy server on a GPU host (placeholder name), 10,030 episodes; {LIBERO_VENV}"),
-    ".venv-libero/bin/pytest --suite=libero_plus --policy=noop --tasks=libero_goal "
+        f"a policy server on a GPU host (placeholder name), 10,030 episodes; {LIBERO_VENV}; "
+        "the same session plays a real LIBERO episode in .venv-libero",
+        by="tests/plugin/test_simulator_python.py::test_a_libero_episode_played_from_the_"
+           "session_equals_one_played_in_its_venv"),
+    "pytest --suite=libero_plus --policy=noop --tasks=libero_goal "
     "--axes=camera,noise --levels=4,5": Elsewhere(
         f"hundreds of ~20 s LIBERO episodes; {LIBERO_VENV}; a pytest run on LIBERO-Plus "
         "variants is tested there",
         by="tests/libero_plus/test_end_to_end.py::test_pytest_run_reports_the_variant_and_"
            "names_missing_assets"),
-    ".venv-libero/bin/pytest --suite=libero_plus --policy=random --wam-sample=1": Elsewhere(
+    "pytest --suite=libero_plus --policy=random --wam-sample=1": Elsewhere(
         f"35 LIBERO episodes, ~6-18 min; {LIBERO_VENV}; --wam-sample itself is tested in the "
         "default environment",
         by="tests/plugin/test_plugin_cli.py::test_a_stratified_sample_keeps_k_cases_per_"

