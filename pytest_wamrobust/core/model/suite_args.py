@@ -74,17 +74,15 @@ def read(suite: str, declared: Sequence[SuiteArg], options: Mapping[str, str] | 
     for arg in declared:
         if options and arg.name in options:
             raw = options[arg.name]
-            value = arg.parse(raw)
-            if value is None:
-                raise UsageError(f"suite {suite}: --suite-arg {arg.name}={raw} "
-                                 f"must be {arg.accepts}")
+            bad = f"suite {suite}: --suite-arg {arg.name}={raw} must be {arg.accepts}"
         elif settings and arg.name in settings:
             raw = settings[arg.name]
-            value = arg.parse(raw)
-            if value is None:
-                raise UsageError(f"{settings_source} {arg.name} must be {arg.accepts}, "
-                                 f"got {raw!r}")
+            bad = f"{settings_source} {arg.name} must be {arg.accepts}, got {raw!r}"
         else:
-            value = arg.default
+            values[arg.name] = arg.default
+            continue
+        value = arg.parse(raw)
+        if value is None:
+            raise UsageError(bad)
         values[arg.name] = value
     return values
