@@ -29,7 +29,8 @@ class Baseline:
     results: tuple[EpisodeResult, ...]
     alpha: float
     min_effect: float
-    #: --wam-inconclusive=fail: a drop too few cases can judge fails the run
+    #: --wam-inconclusive=fail or the gates' on_inconclusive = "fail": a drop too few
+    #: cases can judge fails the run
     fail_inconclusive: bool = False
 
     @classmethod
@@ -51,7 +52,9 @@ class Baseline:
         alpha = DEFAULT_ALPHA if run.options.alpha is None else run.options.alpha
         min_effect = (DEFAULT_MIN_EFFECT if run.options.min_effect is None
                       else run.options.min_effect)
-        return cls(path, results, alpha, min_effect, bool(run.options.inconclusive))
+        fail_inconclusive = (run.options.inconclusive if run.options.inconclusive is not None
+                             else run.thresholds.on_inconclusive == "fail")
+        return cls(path, results, alpha, min_effect, fail_inconclusive)
 
     def compare(self, results: Sequence[EpisodeResult]) -> Comparison:
         return compare_results(self.results, results, alpha=self.alpha,

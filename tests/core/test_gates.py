@@ -27,6 +27,7 @@ def result(axis: str, status: str, seed: int = 0, latencies=(10.0,)) -> EpisodeR
     ({"judge": "median"}, "judge = 'median'; use one of point, wilson_lower"),
     ({"max_chunk_latency_ms": 0}, "must be a positive number of ms"),
     ({"max_chunk_latency_ms": "fast"}, "is not a number of milliseconds"),
+    ({"on_inconclusive": "maybe"}, "on_inconclusive = 'maybe'; use \"pass\" or \"fail\""),
 ])
 def test_each_mistake_is_one_line_naming_the_key(table, message):
     with pytest.raises(ThresholdsError) as info:

@@ -22,14 +22,20 @@ def test_a_baseline_without_gates_passes_when_nothing_regressed(run_plugin):
     result.stdout.fnmatch_lines(["wamrobust verdict: baseline: no regression -> exit 0"])
 
 
-@pytest.mark.parametrize("rule, exit_status", [("pass", 0), ("fail", 1)])
+@pytest.mark.parametrize("rule, exit_status", [("pass", 0), ("fail", 1), ("gates", 1)])
 def test_a_drop_too_small_a_sample_can_show_is_inconclusive_and_the_rule_decides(
-        run_plugin, rule, exit_status):
+        run_plugin, pytester, rule, exit_status):
     """3 pairs per setting cannot show even 100% -> 0% after Holm: the verdict never says
     "no regression"; it names the drops it could not judge, and --wam-inconclusive=fail
-    (a strict release gate) fails the run on them."""
+    or the gates' on_inconclusive = "fail" (a strict release gate) fails the run on them."""
+    if rule == "gates":
+        pytester.makefile(".toml", strict='on_inconclusive = "fail"\n')
+        how = f"--wam-thresholds={pytester.path / 'strict.toml'}"
+        rule = "fail"
+    else:
+        how = f"--wam-inconclusive={rule}"
     result = run_plugin("--policy=noop", *LIFT, "--axes=clean,camera", "-n", "2",
-                        f"--wam-baseline={GOLDEN_SCRIPTED}", f"--wam-inconclusive={rule}")
+                        f"--wam-baseline={GOLDEN_SCRIPTED}", how)
     assert result.ret == exit_status
     unclear = ("INCONCLUSIVE drops (clean: inconclusive (n=3; needs about n=9 to detect a "
                "drop of 100 pp); camera: *; overall: *)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from pytest_wamrobust.core.judging.gates import OVERALL
+from pytest_wamrobust.core.judging.gates import INCONCLUSIVE_RULES, OVERALL
 from pytest_wamrobust.core.judging.stats import mcnemar_exact
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.parsing import parse_number
@@ -31,8 +31,6 @@ NO_CHANGE = "no significant change"
 #: The rate moved by at least the minimum effect but too few cases disagreed to tell:
 #: "no significant change" would read as reassurance the data cannot give.
 INCONCLUSIVE = "inconclusive"
-#: What an inconclusive drop does to the verdict: `pass` (say so, exit 0) or `fail`.
-INCONCLUSIVE_RULES = ("pass", "fail")
 #: Largest sample size `cases_needed` searches before it answers "more than this".
 MAX_CASES_SEARCHED = 100_000
 

@@ -13,6 +13,8 @@ FILE`. They are parsed before any episode runs, so a typo costs one line, not a 
     judge = "wilson_lower"       # or "point": compare the 95% lower bound, not the rate
     max_error_rate = 0.02        # share of episodes that may end in error or never run
                                  # (default 0: any one fails the run, whatever the rates)
+    on_inconclusive = "fail"     # --wam-baseline: a drop too few cases can judge fails
+                                 # (default "pass": the verdict says INCONCLUSIVE)
     min_breaking_magnitude = 0.4 # --wam-search: no axis may break below m = 0.4 ...
     # ... or per axis: min_breaking_magnitude = { default = 0.4, language = 0.6 }
 """
@@ -50,6 +52,9 @@ DEFAULT_LATENCY_STAT = "p95"
 RATE_KEYS = (*SETTINGS, OVERALL)
 #: The --wam-search gate: the smallest perturbation magnitude allowed to break a task.
 BREAKING_GATE = "min_breaking_magnitude"
+#: What a baseline drop too few paired cases can judge does to the verdict.
+INCONCLUSIVE_KEY = "on_inconclusive"
+INCONCLUSIVE_RULES = ("pass", "fail")
 #: The key of a per-axis `min_breaking_magnitude` table that applies to the other axes.
 DEFAULT_AXIS = "default"
 
@@ -71,6 +76,8 @@ class Thresholds:
     breaking: Mapping[str, float] = field(default_factory=dict)
     #: the share of episodes that may error or never run; None: not set (none may)
     max_error_rate: float | None = None
+    #: "pass" or "fail"; None: not set (pass)
+    on_inconclusive: str | None = None
 
     @property
     def configured(self) -> bool:
@@ -93,6 +100,7 @@ class Thresholds:
             breaking={**self.breaking, **other.breaking},
             max_error_rate=(other.max_error_rate if other.max_error_rate is not None
                             else self.max_error_rate),
+            on_inconclusive=other.on_inconclusive or self.on_inconclusive,
         )
 
     @property
@@ -129,6 +137,7 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
     latency_stat = None
     breaking: dict[str, float] = {}
     error_rate = None
+    on_inconclusive = None
     for key, value in data.items():
         if key in RATE_KEYS:
             rates[key] = parse_rate(value, key, where)
@@ -147,11 +156,18 @@ def parse_thresholds(data: Mapping[str, Any], where: str) -> Thresholds:
             latency_stat = value
         elif key == BREAKING_GATE:
             breaking = _parse_breaking(value, where)
+        elif key == INCONCLUSIVE_KEY:
+            if not isinstance(value, str) or value not in INCONCLUSIVE_RULES:
+                raise ThresholdsError(f"{where}: {key} = {value!r}; use \"pass\" or \"fail\" "
+                                      f"(whether a baseline drop too few cases can judge fails)")
+            on_inconclusive = value
         else:
             raise ThresholdsError(
                 f"{where}: unknown threshold {key!r}; keys are {', '.join(RATE_KEYS)}, "
-                f"{LATENCY}, latency_stat, judge, {ERROR_RATE} and {BREAKING_GATE}")
-    return Thresholds(rates, latency, judge, latency_stat, (where,), breaking, error_rate)
+                f"{LATENCY}, latency_stat, judge, {ERROR_RATE}, {INCONCLUSIVE_KEY} and "
+                f"{BREAKING_GATE}")
+    return Thresholds(rates, latency, judge, latency_stat, (where,), breaking, error_rate,
+                      on_inconclusive)
 
 
 def _parse_breaking(value: Any, where: str) -> dict[str, float]:
