@@ -85,6 +85,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_wamrobust.core.model import registry
     from pytest_wamrobust.core.model.errors import UsageError
     from pytest_wamrobust.core.model.protocols import PolicyContext
+    from pytest_wamrobust.plugin.resume import PLUGIN_NAME as RECORD
+    from pytest_wamrobust.plugin.resume import RunRecord
     from pytest_wamrobust.plugin.run import WamRun
     from pytest_wamrobust.plugin.session import Controller
 
@@ -108,6 +110,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.stash[CHUNKING_KEY] = registry.preflight(
                     run.policy_spec,
                     PolicyContext.from_options(run.suite.env_spec, run.options.policy_args))
+                # the run's identity and log; --wam-resume's files read and checked here
+                config.pluginmanager.register(RunRecord(run, config), RECORD)
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
         config.pluginmanager.register(controller, CONTROLLER)

@@ -147,12 +147,15 @@ def episode_result(request: pytest.FixtureRequest, episode_spec: EpisodeSpec) ->
     `<failure>` only for a task not solved."""
     from pytest_wamrobust.plugin.early_stop import stop_reason
     from pytest_wamrobust.plugin.ray_dispatch import dispatch_of
+    from pytest_wamrobust.plugin.resume import carried_result
 
     decided = stop_reason(request.config)
     if decided:
         pytest.skip(decided)
     dispatch = dispatch_of(request.config)
-    result = dispatch.result_for(episode_spec.key) if dispatch is not None else None
+    result = carried_result(request.config, episode_spec.key)  # --wam-resume
+    if result is None and dispatch is not None:
+        result = dispatch.result_for(episode_spec.key)
     if result is not None:
         record(request, result)
     else:

@@ -2,7 +2,8 @@
 
 Registered on the controller only. It connects at session start (a wrong address is one
 line before anything runs), runs the other tests here first (the latency case then times
-the policy on a quiet machine), hands every generated episode case to the executor and
+the policy on a quiet machine; the cases --wam-resume carries over), hands every other
+generated episode case to the executor and
 runs each case's test as its result arrives, so progress, JUnit, the table, the gates and
 `--wam-baseline` see exactly what they see under `-n N`.
 """
@@ -17,6 +18,7 @@ from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.distributed.episodes import EpisodeJob, Outcome
 from pytest_wamrobust.distributed.ray_executor import RayExecutor
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RAY_LOCAL
+from pytest_wamrobust.plugin.resume import carried_result
 from pytest_wamrobust.plugin.run import WamRun
 from pytest_wamrobust.records.node_ids import episode_case_key
 
@@ -56,8 +58,10 @@ class RayDispatch:
                                      not session.config.option.continue_on_collection_errors):
             return None  # pytest's own loop: collection errors, --collect-only
         dispatched = {key: item for item in session.items
-                      if (key := episode_case_key(item.nodeid)) is not None}
-        here = [item for item in session.items if episode_case_key(item.nodeid) is None]
+                      if (key := episode_case_key(item.nodeid)) is not None
+                      and carried_result(session.config, key) is None}  # --wam-resume's
+        sent = {item.nodeid for item in dispatched.values()}
+        here = [item for item in session.items if item.nodeid not in sent]
         unrun = {item.nodeid: item for item in [*here, *dispatched.values()]}
         for item in here:
             _run_one(session, unrun, item)

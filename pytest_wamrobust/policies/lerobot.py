@@ -27,6 +27,7 @@ import numpy as np
 from pytest_wamrobust.core.model import policy_args
 from pytest_wamrobust.core.model.chunking import Chunking, check_replanning
 from pytest_wamrobust.core.model.errors import UsageError, one_line
+from pytest_wamrobust.core.model.identity import files_digest
 from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
 from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 
@@ -192,6 +193,11 @@ def checkpoint_metadata(config: Mapping[str, Any], ctx: PolicyContext,
     else:
         replan = min(int(config.get("n_action_steps") or chunk), chunk)
     return PolicyMetadata(f"lerobot-{config.get('type')}", chunk, replan)
+
+
+def fingerprint(path: str, ctx: PolicyContext) -> str:
+    """The checkpoint's identity for --wam-resume: a digest of the folder's files."""
+    return files_digest(p for p in checkpoint_dir(path).iterdir() if p.is_file())
 
 
 def checkpoint_dir(path: str) -> Path:

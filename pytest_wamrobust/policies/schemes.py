@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from pytest_wamrobust.core.model.identity import fingerprinted
 from pytest_wamrobust.core.model.protocols import PolicyContext, PolicyFactory
 
 
@@ -25,7 +26,7 @@ def websocket(spec: str) -> PolicyFactory:
 
     factory = bound(remote.connect_policy, spec)
     factory.preflight = functools.partial(client.preflight, spec)  # type: ignore[attr-defined]
-    return factory
+    return fingerprinted(functools.partial(client.server_fingerprint, spec))(factory)
 
 
 def lerobot(spec: str) -> PolicyFactory:
@@ -38,7 +39,7 @@ def lerobot(spec: str) -> PolicyFactory:
     adapter.checkpoint_dir(path)
     factory = bound(adapter.load_lerobot_policy, path)
     factory.preflight = functools.partial(adapter.preflight, path)  # type: ignore[attr-defined]
-    return factory
+    return fingerprinted(functools.partial(adapter.fingerprint, path))(factory)
 
 
 def bound(adapter: Callable[..., Any], target: str) -> PolicyFactory:

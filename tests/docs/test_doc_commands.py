@@ -175,6 +175,17 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         slow=True, timeout=900),
     "python benchmarks/bench_early_verdicts.py": Run(
         r"^episodes played goal met$", slow=True, timeout=600),
+    "python benchmarks/bench_resume.py": Run(
+        r"^resumed JUnit equals the uninterrupted run's, case by case: yes$", slow=True,
+        timeout=900),
+    **dict.fromkeys(
+        ("pytest --suite=libero_plus --policy=lerobot:ckpt -n 8 --junitxml=report.xml",
+         "pytest --suite=libero_plus --policy=lerobot:ckpt -n 8 --junitxml=report.xml "
+         "--wam-resume=report.xml"),
+        Elsewhere("a placeholder checkpoint and hours of CPU; the same kill half way and "
+                  "resume runs on one tabletop task",
+                  by="tests/plugin/test_resume.py::"
+                     "test_a_run_killed_half_way_resumes_to_the_uninterrupted_runs_junit")),
     "python benchmarks/bench_reliability.py": Run(
         r"^faults injected (\d+), survived \1, cases lost 0; bad inputs (\d+), one line \2$",
         slow=True, timeout=1200),

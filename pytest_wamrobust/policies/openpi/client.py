@@ -22,6 +22,7 @@ import numpy as np
 
 from pytest_wamrobust.core.model.chunking import Chunking, check_replanning
 from pytest_wamrobust.core.model.errors import POLICY_ERROR, EpisodeError, UsageError, one_line
+from pytest_wamrobust.core.model.identity import data_digest, fingerprinted
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.policies.openpi import wire
@@ -42,6 +43,9 @@ WAMROBUST_METADATA = "wamrobust"
 
 class WebsocketPolicy:
     """A remote policy; `reset` is local unless the server is a `wamrobust serve`."""
+
+    #: a digest of the metadata the server sent on connect (core/model/identity.py)
+    fingerprint = ""
 
     def __init__(self, connection: Connection, metadata: PolicyMetadata,
                  encode: Callable[[Observation], dict[str, Any]], *, native: bool,
@@ -102,8 +106,19 @@ def connect_policy(url: str, ctx: PolicyContext, preset: str | None = None) -> W
     )
     server = connection.open()
     if WAMROBUST_METADATA in server:
-        return _native_policy(connection, server[WAMROBUST_METADATA], ctx)
-    return _openpi_policy(connection, ctx, preset)
+        policy = _native_policy(connection, server[WAMROBUST_METADATA], ctx)
+    else:
+        policy = _openpi_policy(connection, ctx, preset)
+    policy.fingerprint = data_digest(server)
+    return policy
+
+
+def server_fingerprint(url: str, ctx: PolicyContext, preset: str | None = None) -> str:
+    """The served policy's identity for --wam-resume: a digest of the metadata the server
+    sends on connect (connects once and hangs up)."""
+    policy = connect_policy(url, ctx, preset)
+    policy.close()
+    return policy.fingerprint
 
 
 def preflight(url: str, ctx: PolicyContext, preset: str | None = None) -> Chunking:
@@ -230,9 +245,13 @@ class _Preset:
 
     def __init__(self, name: str) -> None:
         self.name = name
+        fingerprinted(self.fingerprint)(self)
 
     def __call__(self, ctx: PolicyContext) -> WebsocketPolicy:
         return connect_policy(server_url(ctx), ctx, preset=self.name)
+
+    def fingerprint(self, ctx: PolicyContext) -> str:
+        return server_fingerprint(server_url(ctx), ctx, preset=self.name)
 
     def preflight(self, ctx: PolicyContext) -> Chunking:
         return preflight(server_url(ctx), ctx, preset=self.name)

@@ -13,7 +13,7 @@ episode run alone).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy as np
 
 from pytest_wamrobust.core.model import policy_args
 from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.identity import files_digest, fingerprinted
 from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
 from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint, packaged_dir
@@ -135,22 +136,39 @@ class TinyPolicy(EpisodeInOne):
 
 def load_policy(name: str, ctx: PolicyContext) -> TinyPolicy:
     """The packaged `name`, or `--policy-arg weights=DIR` holding `<name>.json/.safetensors`."""
+    return TinyPolicy(name, Checkpoint.load(weights_dir(ctx), name), ctx.env_spec,
+                      THREADS.read(ctx), policy_args.DEVICE.read(ctx))
+
+
+def weights_dir(ctx: PolicyContext) -> Path:
     weights = WEIGHTS.read(ctx)
-    folder = Path(weights) if weights else packaged_dir()
-    return TinyPolicy(name, Checkpoint.load(folder, name), ctx.env_spec, THREADS.read(ctx),
-                      policy_args.DEVICE.read(ctx))
+    return Path(weights) if weights else packaged_dir()
 
 
+def weights_fingerprint(name: str) -> Callable[[PolicyContext], str]:
+    """The digest of `name`'s weights and config, the policy's identity for --wam-resume
+    (a file that is missing is the factory's one line to give, not this)."""
+
+    def fingerprint(ctx: PolicyContext) -> str:
+        paths = [weights_dir(ctx) / f"{name}{suffix}" for suffix in (".json", ".safetensors")]
+        return files_digest(p for p in paths if p.is_file())
+
+    return fingerprint
+
+
+@fingerprinted(weights_fingerprint("tiny-vla"))
 @policy_args.declare(*ARGS)
 def make_tiny_vla(ctx: PolicyContext) -> TinyPolicy:
     return load_policy("tiny-vla", ctx)
 
 
+@fingerprinted(weights_fingerprint("tiny-wam"))
 @policy_args.declare(*ARGS)
 def make_tiny_wam(ctx: PolicyContext) -> TinyPolicy:
     return load_policy("tiny-wam", ctx)
 
 
+@fingerprinted(weights_fingerprint("tiny-vla-libero"))
 @policy_args.declare(*ARGS)
 def make_tiny_vla_libero(ctx: PolicyContext) -> TinyPolicy:
     return load_policy("tiny-vla-libero", ctx)
