@@ -69,6 +69,11 @@ def summary_lines(run: WamRun, results: Sequence[EpisodeResult], rows: Sequence[
     for verdict in verdicts:
         if verdict.passed is None:
             lines.append(f"gate {verdict.name}: not judged ({verdict.detail})")
+        elif verdict.unresolved:
+            lines.append(f"gate {verdict.name}: {'held' if verdict.passed else 'failed'} on "
+                         f"too few episodes to tell ({verdict.unresolved} holds the threshold "
+                         f"{_pct(verdict.threshold)}): more seeds decide it, or judge = "
+                         f"\"wilson_lower\" holds it only when the interval clears it")
     lines += _clipping_lines(results)
     lines += _error_lines(results)
     if run.thresholds.configured:

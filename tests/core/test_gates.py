@@ -135,3 +135,18 @@ def test_gates_written_directly_under_tool_wamrobust_are_one_line_not_ignored(tm
     with pytest.raises(ThresholdsError, match=r"\[tool.wamrobust\]: unknown key 'clean'; gates "
                                               r"go under \[tool.wamrobust.thresholds\]"):
         gates.resolve_thresholds({}, "suites/x.toml", tmp_path, None)
+
+
+def test_a_point_gate_on_too_few_episodes_to_tell_says_so():
+    """2 of 3 at a 0.5 gate holds by the point estimate, but the 95% interval
+    (20.8%-93.9%) holds 0.5: the verdict carries it; 90 of 100 clears it."""
+    thresholds = gates.parse_thresholds({"camera": 0.5}, "g.toml")
+    few = [result("camera", SUCCESS, 0), result("camera", SUCCESS, 1), result("camera", FAILURE, 2)]
+    (verdict,) = gates.evaluate(thresholds, gates.table_rows(few), float("nan"))
+    assert verdict.passed and verdict.unresolved == "n=3, 95% interval [20.8%, 93.9%]"
+    many = [result("camera", SUCCESS if seed < 90 else FAILURE, seed) for seed in range(100)]
+    (verdict,) = gates.evaluate(thresholds, gates.table_rows(many), float("nan"))
+    assert verdict.passed and verdict.unresolved == ""
+    lower = gates.parse_thresholds({"camera": 0.5, "judge": "wilson_lower"}, "g.toml")
+    (verdict,) = gates.evaluate(lower, gates.table_rows(few), float("nan"))
+    assert verdict.passed is False and verdict.unresolved == ""  # the judge already accounts

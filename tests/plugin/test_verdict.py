@@ -57,6 +57,19 @@ def test_a_baseline_without_gates_fails_a_regression_and_says_so_last(run_plugin
     assert "short test summary info" not in "\n".join(plugin_lines[verdict:])
 
 
+def test_a_gate_held_on_too_few_episodes_to_tell_is_said(run_plugin, pytester):
+    pytester.makefile(".toml", gates='clean = 0.5\n')
+    result = run_plugin("--policy=scripted", *LIFT, "--axes=clean", "--levels=1", "--seeds=2",
+                        "-n", "2",
+                        f"--wam-thresholds={pytester.path / 'gates.toml'}")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "gate clean: held on too few episodes to tell (n=2, 95% interval [34.2%, 100.0%] holds "
+        "the threshold 50.0%): more seeds decide it, or judge = \"wilson_lower\" holds it "
+        "only when the interval clears it",
+        "gates (point): 1/1 held, all held"])
+
+
 def test_without_gates_or_baseline_the_line_says_unsolved_episodes_fail(run_plugin):
     result = run_plugin("--policy=noop", *LIFT, "--axes=clean", "--levels=1", "-p", "no:xdist",
                         "--benchmark-disable")

@@ -299,6 +299,9 @@ class Verdict:
     threshold: float
     passed: bool | None
     detail: str
+    #: a rate judged by its point estimate whose 95% interval holds the threshold: the
+    #: sample is too small to tell which side the rate is on (the interval, or "")
+    unresolved: str = ""
 
 
 def table_rows(results: Iterable[EpisodeResult]) -> list[Row]:
@@ -357,9 +360,12 @@ def evaluate(thresholds: Thresholds, rows: Sequence[Row],
         observed = row.rate if thresholds.judged_by == "point" else row.ci[0]
         what = "success" if thresholds.judged_by == "point" else "95% lower bound"
         passed = observed >= minimum
+        low, high = row.ci
+        unresolved = (f"n={row.n}, 95% interval [{low:.1%}, {high:.1%}]"
+                      if thresholds.judged_by == "point" and low < minimum <= high else "")
         verdicts.append(Verdict(key, observed, minimum, passed,
                                 f"{what} {observed:.1%} {'>=' if passed else '<'} {minimum:.1%} "
-                                f"({row.successes}/{row.n})"))
+                                f"({row.successes}/{row.n})", unresolved))
     if thresholds.max_chunk_latency_ms is not None:
         limit = thresholds.max_chunk_latency_ms
         stat = thresholds.latency_statistic
