@@ -172,3 +172,21 @@ def test_resumed_outcomes_feed_early_verdicts_in_play_order(run_plugin, pytester
     assert resumed.ret == 0, resumed.stdout.str()[-2000:]
     assert verdict_line(resumed) == verdict  # decided after the same episode in play order
     assert carried.isdisjoint(played(pytester.path / "report.xml"))
+
+
+def test_under_ray_the_driver_submits_only_the_cases_not_carried_over(run_plugin, pytester):
+    pytest.importorskip("ray", reason="pip install 'pytest-wamrobust[ray]'")
+    clean = ("--policy=scripted", "--suite=tabletop", "--tasks=lift_cube", "--axes=clean",
+             "--levels=1")
+    first = run_plugin(*clean, "--seeds=2")
+    assert first.ret == 0, first.stdout.str()[-2000:]
+
+    more = run_plugin(*clean, "--seeds=4", "--wam-ray", "--wam-resume=report.xml",
+                      junit="more.xml", timeout=300)
+    assert more.ret == 0, more.stdout.str()[-2000:]
+    cases = episodes(pytester.path / "more.xml")
+    assert played(pytester.path / "more.xml") == {
+        f"test_episode[tabletop/lift_cube/clean/L0/s0{seed}]" for seed in (2, 3)}
+    assert all("wam.ray_actor" in props for name, (_, props) in cases.items()
+               if name in played(pytester.path / "more.xml"))
+    assert len(cases) == 4
