@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pytest_wamrobust.cli import main
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.registry import make_policy
 from pytest_wamrobust.core.model.types import CLEAN, CaseKey
@@ -57,3 +58,14 @@ def test_clean_success_on_held_out_scenes(name):
             assert not result.error, result.error
             wins, total = wins + result.success, total + 1
     assert wins / total >= 0.8, f"{name} solved {wins}/{total} clean held-out episodes"
+
+
+def test_serving_a_libero_policy_without_suite_names_the_suite_it_fits(capsys):
+    """`wamrobust serve --policy=tiny-vla-libero` defaults to tabletop, whose wrist camera the
+    checkpoint never saw: the one line says which --suite it reads."""
+    code = main(["serve", "--policy=tiny-vla-libero", "--port=0"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("wamrobust serve: error: tiny-vla-libero was trained on suites with "
+                          "cameras ['agentview', 'robot0_eye_in_hand']"), err
+    assert err.endswith("; pass --suite=libero_plus, whose observations it reads\n"), err

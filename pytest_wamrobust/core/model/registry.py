@@ -21,7 +21,7 @@ from pytest_wamrobust.core.model.chunking import Chunking
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.policy_args import declared
 from pytest_wamrobust.core.model.protocols import Policy, PolicyContext, PolicyFactory, Suite
-from pytest_wamrobust.core.model.types import PolicyMetadata
+from pytest_wamrobust.core.model.types import EnvSpec, PolicyMetadata
 
 #: `SCHEME:` at the start of a --policy value (a URL's scheme, or `lerobot:`)
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
@@ -135,6 +135,21 @@ def make_suite(spec: str, options: Mapping[str, str] | None = None) -> Suite:
         raise UsageError(f"suite {spec!r}: the factory returned {type(suite).__name__}, "
                          f"which lacks {', '.join(missing)} of the Suite protocol")
     return suite
+
+
+def suites_fitting(fits: Callable[[EnvSpec], bool]) -> list[str]:
+    """The registered suites whose observations and actions `fits` accepts: what a
+    policy made for another suite's cameras names as the `--suite` to pass. A suite
+    that cannot be built here fits nothing."""
+    fitting = []
+    for name in entry_points.available(entry_points.SUITES):
+        try:
+            spec = make_suite(name).env_spec
+        except Exception:  # noqa: BLE001 - a hint, never a new failure
+            continue
+        if fits(spec):
+            fitting.append(name)
+    return fitting
 
 
 def takes_suite_args(factory: Callable[..., Any]) -> bool:

@@ -16,17 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model import policy_args, registry
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.identity import files_digest, fingerprinted
 from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
 from pytest_wamrobust.core.model.types import EnvSpec, Observation, PolicyMetadata
 from pytest_wamrobust.policies.tiny.checkpoint import Checkpoint, packaged_dir
 from pytest_wamrobust.policies.tiny.features import downsample, state_features
+
+if TYPE_CHECKING:  # torch loads with the weights
+    from pytest_wamrobust.policies.tiny.model import ModelConfig
 
 REPLAN_STEPS = 5
 THREADS = policy_args.integer("threads", 1)
@@ -52,13 +55,15 @@ class TinyPolicy(EpisodeInOne):
         from pytest_wamrobust.policies.tiny.model import build
 
         cfg = checkpoint.config
-        missing = [c for c in cfg.cameras if c not in env_spec.camera_names]
-        if missing or env_spec.action_dim != cfg.action_dim or env_spec.state_dim != 8:
+        if not _fits(cfg, env_spec):
+            fitting = registry.suites_fitting(lambda spec: _fits(cfg, spec))
             raise UsageError(
                 f"{name} was trained on suites with cameras {list(cfg.cameras)}, "
                 f"state 8, action {cfg.action_dim}; suite {env_spec.suite!r} has cameras "
                 f"{list(env_spec.camera_names)}, state {env_spec.state_dim}, "
-                f"action {env_spec.action_dim}")
+                f"action {env_spec.action_dim}"
+                + (f"; pass --suite={fitting[0]}, whose observations it reads" if fitting
+                   else ""))
         torch.set_num_threads(threads)
         self._torch = torch
         self._device = torch.device(device)
@@ -132,6 +137,12 @@ class TinyPolicy(EpisodeInOne):
                 episode.generator.set_state(before)  # a failed batch is re-run row by row
             raise
         return [c.astype(np.float64).clip(-1.0, 1.0) for c in chunks.cpu().numpy()]
+
+
+def _fits(cfg: ModelConfig, env_spec: EnvSpec) -> bool:
+    """Whether a suite gives the checkpoint every camera it reads and its state and actions."""
+    return (all(c in env_spec.camera_names for c in cfg.cameras)
+            and env_spec.action_dim == cfg.action_dim and env_spec.state_dim == 8)
 
 
 def load_policy(name: str, ctx: PolicyContext) -> TinyPolicy:
