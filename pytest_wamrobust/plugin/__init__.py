@@ -97,6 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = run
+    for line in getattr(run.suite, "quiet_warnings", ()):  # a -W of the user's still wins
+        config.addinivalue_line("filterwarnings", line)
     config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
     _quiet_disabled_benchmark(config)
     if not hasattr(config, "workerinput"):
@@ -147,7 +149,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     from pytest_wamrobust.plugin import terminal
 
-    lines = terminal.header_lines(run)
+    lines = terminal.header_lines(run, verbose=config.get_verbosity() > 0)
     if CHUNKING_KEY in config.stash:  # not with --collect-only: no policy was checked
         lines.append(terminal.chunking_line(run, config.stash[CHUNKING_KEY]))
     return lines + _placement_lines(config, run)

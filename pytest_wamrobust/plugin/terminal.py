@@ -13,20 +13,24 @@ from pytest_wamrobust import installed_version
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.model.chunking import Chunking, unknown_text
 from pytest_wamrobust.core.model.results import ERROR, FAILURE, EpisodeResult
-from pytest_wamrobust.core.model.types import SETTINGS
+from pytest_wamrobust.core.model.types import SETTINGS, TaskSpec
 from pytest_wamrobust.plugin.run import WamRun
 
 #: Errored cases listed by name before the rest are only counted.
 MAX_LISTED_ERRORS = 10
+#: Characters of task names the header lists without -v; a longer list is counted.
+MAX_TASK_LIST_CHARS = 120
 
 
-def header_lines(run: WamRun) -> list[str]:
-    """What pytest-randomly-style headers give: enough to repeat the run exactly."""
+def header_lines(run: WamRun, verbose: bool = False) -> list[str]:
+    """What pytest-randomly-style headers give: enough to repeat the run exactly, about
+    the cases actually selected; a long task list is counted per group unless -v."""
     cases = run.cases
     levels = sorted({k.level for k in cases if k.level}) or [0]
     seeds = len({k.seed_index for k in cases if k.level}) or len({k.seed_index for k in cases})
     settings = [s for s in SETTINGS if any(k.setting == s for k in cases)]
-    tasks = [t.name for t in run.suite.tasks() if any(k.task == t.name for k in cases)]
+    selected = {k.task for k in cases}
+    tasks = [t for t in run.suite.tasks() if t.name in selected]
     gates_from = "; ".join(run.thresholds.sources) if run.thresholds.configured else ""
     subset = ""
     if run.options.shard:
@@ -35,14 +39,43 @@ def header_lines(run: WamRun) -> list[str]:
         subset += f" (a sample of {run.options.sample} per setting and level)"
     if run.replays:
         subset += " (--wam-replay: the stored failures, each with its own scene)"
+    seeds_text = "" if run.options.sample or run.replays else f"; seeds {seeds}"
     return [
         (f"wamrobust: suite {run.suite.name}, policy {run.policy_spec}, "
-         f"{len(cases)} cases{subset}: tasks {','.join(tasks)}; settings {','.join(settings)}; "
-         f"levels {','.join(map(str, levels))}; seeds {seeds}"),
+         f"{len(cases)} cases{subset}: tasks {_task_list(tasks, verbose)}; settings "
+         f"{','.join(settings)}; levels {_number_list(levels)}{seeds_text}"),
         f"wamrobust: gates {'from ' + gates_from if gates_from else 'none'}",
-        "wamrobust: " + ", ".join(f"{pkg} {installed_version(pkg)}" for pkg in
-                                  ("pytest-wamrobust", "mujoco", "sapien", "torch", "hypothesis")),
+        _versions_line(run),
     ]
+
+
+def _versions_line(run: WamRun) -> str:
+    """The versions that decide what an episode does: those of the Python that plays
+    the episodes when that is not this one."""
+    if run.simulator is not None:
+        return (f"wamrobust: episodes' Python {run.simulator.python}: "
+                + ", ".join(f"{name} {version}" for name, version in run.simulator.versions))
+    return "wamrobust: " + ", ".join(f"{pkg} {installed_version(pkg)}" for pkg in
+                                     ("pytest-wamrobust", "mujoco", "sapien", "torch",
+                                      "hypothesis"))
+
+
+def _task_list(tasks: Sequence[TaskSpec], verbose: bool) -> str:
+    """`lift_cube,stack_cubes`, or `20 (10 of libero_spatial, 10 of libero_object; -v
+    lists them)` when the names would not fit a line."""
+    names = ",".join(t.name for t in tasks)
+    if verbose or len(names) <= MAX_TASK_LIST_CHARS:
+        return names
+    groups = Counter(t.group or "the suite" for t in tasks)
+    return (f"{len(tasks)} ({', '.join(f'{n} of {g}' for g, n in groups.items())}; -v lists "
+            f"them)")
+
+
+def _number_list(numbers: Sequence[int]) -> str:
+    """`1-5` for a run of consecutive numbers, else `1,3,5`."""
+    if len(numbers) > 2 and list(numbers) == list(range(numbers[0], numbers[-1] + 1)):
+        return f"{numbers[0]}-{numbers[-1]}"
+    return ",".join(map(str, numbers))
 
 
 def chunking_line(run: WamRun, chunking: Chunking | None) -> str:

@@ -9,9 +9,8 @@ else of xdist's protocol is touched. `channel` is execnet's, given to the code i
 """
 
 if __name__ == "__channelexec__":
-    import inspect
-
-    import xdist.remote  # type: ignore[import-untyped]
+    import importlib.util
+    import os
 
     class _OwnSysPath:
         """The channel, with the controller's sys.path taken out of the set-up message."""
@@ -31,7 +30,11 @@ if __name__ == "__channelexec__":
         def __getattr__(self, name):
             return getattr(self._inner, name)
 
-    _source = inspect.getsource(xdist.remote)
-    exec(compile(_source, xdist.remote.__file__, "exec"),  # noqa: S102 - xdist's own worker
+    # read, not imported: an imported xdist could not be assert-rewritten by pytest later
+    _package = importlib.util.find_spec("xdist").submodule_search_locations[0]  # type: ignore
+    _remote = os.path.join(_package, "remote.py")
+    with open(_remote, encoding="utf-8") as _file:
+        _source = _file.read()
+    exec(compile(_source, _remote, "exec"),  # noqa: S102 - xdist's own worker
          {"__name__": "__channelexec__",
           "channel": _OwnSysPath(channel)})  # type: ignore[name-defined]  # noqa: F821

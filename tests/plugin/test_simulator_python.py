@@ -59,6 +59,27 @@ def test_the_session_lists_exactly_the_cases_the_simulators_python_lists(tmp_pat
 
 
 @needs_libero_venv
+def test_the_header_summarises_long_task_lists_and_names_the_episodes_python(tmp_path):
+    done = session("--suite=libero_plus", "--policy=scripted", "--collect-only",
+                   "--tasks=libero_spatial", "--axes=clean", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    header = [line for line in done.stdout.splitlines() if line.startswith("wamrobust: ")]
+    assert header[0] == ("wamrobust: suite libero_plus, policy scripted, 10 cases: tasks 10 "
+                         "(10 of libero_spatial; -v lists them); settings clean; levels 0; "
+                         "seeds 1")
+    assert header[2].startswith(f"wamrobust: episodes' Python {LIBERO_PYTHON}: "
+                                f"pytest-wamrobust ") and "numpy 1.26" in header[2]
+    verbose = session("--suite=libero_plus", "--policy=scripted", "--collect-only", "-v",
+                      "--tasks=libero_spatial", "--axes=clean", cwd=tmp_path)
+    assert "tasks libero_spatial__pick_up_the_black_bowl_" in verbose.stdout
+    sample = session("--suite=libero_plus", "--policy=scripted", "--collect-only",
+                     "--tasks=libero_spatial", "--axes=camera", "--wam-sample=1", cwd=tmp_path)
+    assert re.search(r"^wamrobust: suite libero_plus, policy scripted, 5 cases \(a sample of 1 "
+                     r"per setting and level\): tasks .*; settings camera; levels 1-5$",
+                     sample.stdout, re.M), sample.stdout[-2000:]  # no seed count for a sample
+
+
+@needs_libero_venv
 @pytest.mark.slow
 def test_a_libero_episode_played_from_the_session_equals_one_played_in_its_venv(tmp_path):
     """~1 min: the same case, the same outcome and properties, from either environment."""
@@ -71,6 +92,8 @@ def test_a_libero_episode_played_from_the_session_equals_one_played_in_its_venv(
         runs[name] = episodes(report)
         if name == "session":
             assert f"episodes play in one isolated worker on {LIBERO_PYTHON}" in done.stdout
+        # robosuite's and LIBERO's import-time deprecation warnings are filtered
+        assert "warning" not in done.stdout.splitlines()[-1], done.stdout[-3000:]
     assert runs["session"] == runs["venv"] and len(runs["venv"]) == 1
 
 

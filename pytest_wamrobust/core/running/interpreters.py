@@ -27,17 +27,27 @@ from pytest_wamrobust.core.model.errors import UsageError, one_line
 #: Seconds the check may take: importing the package and resolving a policy there.
 PROBE_TIMEOUT_S = 120.0
 
+#: Distributions whose versions the run header names (they decide what an episode does).
+VERSIONED = ("pytest-wamrobust", "mujoco", "sapien", "torch", "numpy", "hypothesis")
+
 #: Run by the other interpreter: what it has, as one JSON line.
 _PROBE = r"""
-import importlib.util, json, sys
+import importlib.metadata, importlib.util, json, sys
 modules, policy = json.loads(sys.argv[1]), sys.argv[2]
 sys.path[:0] = json.loads(sys.argv[3])
+versions = {}
+for name in json.loads(sys.argv[4]):
+    try:
+        versions[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        versions[name] = "not installed"
 found = {}
 for name in modules:
     spec = importlib.util.find_spec(name)
     found[name] = None if spec is None else (
         list(spec.submodule_search_locations or []) or [spec.origin])
-report = {"executable": sys.executable, "modules": found, "package": None}
+report = {"executable": sys.executable, "modules": found, "package": None,
+          "versions": versions}
 try:
     import pytest_wamrobust
     report["package"] = pytest_wamrobust.__version__
@@ -78,6 +88,8 @@ class SimulatorPython:
     module_locations: tuple[Path, ...]
     package_path: str = ""
     how_chosen: str = ""
+    #: distribution -> version there (VERSIONED)
+    versions: tuple[tuple[str, str], ...] = ()
 
 
 def importable_here(home: SimulatorHome) -> bool:
@@ -125,7 +137,7 @@ def check(python: Path, suite: str, home: SimulatorHome | None, *, policy: str =
     try:
         done = subprocess.run(
             [str(python), "-c", _PROBE, json.dumps([name for name, _ in needs]), policy,
-             json.dumps(list(import_paths))],
+             json.dumps(list(import_paths)), json.dumps(VERSIONED)],
             capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
             env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -159,4 +171,5 @@ def check(python: Path, suite: str, home: SimulatorHome | None, *, policy: str =
             f"--policy=ws://HOST:8000")
     locations = report["modules"][home.module] if home else []
     return SimulatorPython(python, tuple(Path(p) for p in locations),
-                           report.get("package_path", ""), how_chosen)
+                           report.get("package_path", ""), how_chosen,
+                           tuple(report.get("versions", {}).items()))

@@ -48,6 +48,12 @@ class LiberoPlusSuite:
     simulator_home = SimulatorHome(
         module="liberoplus", python_variable="WAMROBUST_LIBERO_PYTHON", venv=".venv-libero",
         install="bash scripts/install_libero_plus.sh")
+    #: pytest `filterwarnings` lines for the deprecation warnings robosuite 1.4 and
+    #: LIBERO print on every import, which a user of the benchmark cannot act on
+    #: (`-W default::DeprecationWarning` on the command line shows them again)
+    quiet_warnings = tuple(f"ignore::{category}:{module}"
+                           for category in ("DeprecationWarning", "FutureWarning")
+                           for module in ("robosuite", "liberoplus", "libero", "bddl", "gym"))
 
     def __init__(self, cat: Catalog | None = None, runnable_only: bool = False) -> None:
         """`runnable_only`: list only the variants whose assets are installed (with the
