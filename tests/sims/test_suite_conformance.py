@@ -103,7 +103,10 @@ def _selection_cases(suite: Suite) -> list[CaseKey]:
 def played(request) -> Played:
     name, options = request.param
     suite = _make(name, options)
-    task = _selection_cases(suite)[0].task
+    settings_of: dict[str, set[str]] = {}
+    for key in _selection_cases(suite):  # the task with the most settings (libero_plus's vary)
+        settings_of.setdefault(key.task, set()).add(key.setting)
+    task = max(settings_of, key=lambda t: len(settings_of[t]))
     keys = {}
     for setting in (CLEAN, *AXES):
         cases = [k for k in suite.cases(CaseSelection(tasks=[task], settings=[setting], seeds=1))
