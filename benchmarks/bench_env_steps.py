@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     suite = make_suite()
-    suite = make_suite(replace(suite.manifest, settings={"image_size": args.size}))
+    suite = make_suite(replace(suite.manifest, options={"image_size": args.size}))
     spec = suite.episode_spec(CaseKey("tabletop", "cube_on_plate", "clean", 0, 0))
     env = suite.make_env(spec)
     env.reset()

@@ -27,8 +27,8 @@ from pytest_wamrobust.sims.robotwin.suite import make_suite
 
 def _suite(render: bool, width: int = 160, height: int = 120):
     manifest = SuiteManifest.packaged("robotwin_plus")
-    settings = {"image_width": width, "image_height": height, "render": render}
-    return make_suite(dataclasses.replace(manifest, settings=settings))
+    options = {"image_width": width, "image_height": height, "render": render}
+    return make_suite(dataclasses.replace(manifest, options=options))
 
 
 def _steps_per_second(env, steps: int, render_every: int) -> tuple[float, float]:

@@ -59,6 +59,15 @@ def test_malformed_manifests_fail_with_one_line(mutate, message):
     assert "\n" not in str(info.value)
 
 
+def test_suite_options_are_read_under_their_old_name_too():
+    """`[suite.options]` was `[suite.settings]` (settings are clean and the seven axes):
+    a project's copy of a manifest written before the rename still reads."""
+    assert SuiteManifest.from_dict(manifest_dict(options={"size": 64})).options == {"size": 64}
+    assert SuiteManifest.from_dict(manifest_dict(settings={"size": 64})).options == {"size": 64}
+    with pytest.raises(UsageError, match=r"both \[suite.options\] and \[suite.settings\], its "
+                                         r"old name; keep \[suite.options\]"):
+        SuiteManifest.from_dict(manifest_dict(options={}, settings={}), source="mini.toml")
+
 def test_unreadable_manifest_file(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[suite\nname=")

@@ -32,12 +32,12 @@ from pytest_wamrobust.sims.robotwin.vulkan import private_icd
 LAVAPIPE_DIR = private_icd().parent
 
 
-def _suite(render: bool, **settings: object):
-    """The packaged manifest with `settings` changed, rendering chosen as a user does:
+def _suite(render: bool, **options: object):
+    """The packaged manifest with `[suite.options]` changed, rendering chosen as a user does:
     `--suite-arg render=0|1`."""
     manifest = SuiteManifest.packaged("robotwin_plus")
-    merged = {**manifest.settings, **settings}
-    return make_suite(dataclasses.replace(manifest, settings=merged),
+    merged = {**manifest.options, **options}
+    return make_suite(dataclasses.replace(manifest, options=merged),
                       {"render": str(int(render))})
 
 
@@ -96,7 +96,7 @@ def test_manifest_tasks_are_the_implemented_tasks(physics):
     assert {d.arms for d in TASKS.values()} == {"both", "either"}
 
 
-def test_bad_settings_fail_with_one_line():
+def test_bad_options_fail_with_one_line():
     with pytest.raises(UsageError, match="image_width must be an integer"):
         _suite(render=True, image_width="wide")
     with pytest.raises(UsageError) as bad:
@@ -107,7 +107,7 @@ def test_bad_settings_fail_with_one_line():
 
 def test_render_0_declares_no_cameras_over_the_manifest(physics):
     rendering = dataclasses.replace(SuiteManifest.packaged("robotwin_plus"),
-                                    settings={"render": True})
+                                    options={"render": True})
     assert make_suite(rendering).env_spec.cameras
     assert make_suite(rendering, {"render": "0"}).env_spec.cameras == ()
     assert physics.env_spec.cameras == ()

@@ -1,4 +1,4 @@
-"""The tabletop env as a policy sees it: cameras, state, determinism, settings, errors."""
+"""The tabletop env as a policy sees it: cameras, state, determinism, options, errors."""
 
 from __future__ import annotations
 
@@ -118,9 +118,9 @@ def test_goal_does_not_hold_at_reset(suite, task):
         env.close()
 
 
-def _manifest(**settings) -> SuiteManifest:
+def _manifest(**options) -> SuiteManifest:
     packaged = SuiteManifest.packaged("tabletop")
-    return replace(packaged, settings=settings, source="test.toml")
+    return replace(packaged, options=options, source="test.toml")
 
 
 @pytest.mark.parametrize("size", [64, 256])
@@ -132,14 +132,14 @@ def test_image_size_setting_changes_every_camera(size):
     env.close()
 
 
-@pytest.mark.parametrize("settings, match", [
+@pytest.mark.parametrize("options, match", [
     ({"image_size": "big"}, "image_size must be an integer from 32 to 1024"),
     ({"image_size": 8}, "image_size must be an integer"),
     ({"imagesize": 128}, "unknown keys"),
 ])
-def test_bad_settings_are_one_clear_line(settings, match):
+def test_bad_options_are_one_clear_line(options, match):
     with pytest.raises(UsageError, match=match) as info:
-        make_suite(_manifest(**settings))
+        make_suite(_manifest(**options))
     assert "\n" not in str(info.value)
 
 

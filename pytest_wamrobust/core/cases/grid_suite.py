@@ -26,7 +26,7 @@ class GridSuite:
     axis row; axis case `s<j>` starts from the same scene as clean `s<j>`.
     Subclasses set `env_spec`, implement `make_env` and declare the options they read
     in `declared_args`; `self.options` holds their values, the manifest's
-    `[suite.settings]` overridden by the run's `--suite-arg`s.
+    `[suite.options]` overridden by the run's `--suite-arg`s.
     """
 
     env_spec: EnvSpec
@@ -35,8 +35,8 @@ class GridSuite:
     def __init__(self, manifest: SuiteManifest, options: Mapping[str, str] | None = None) -> None:
         self.manifest = manifest
         self.name = manifest.name
-        self.options = suite_args.read(self.name, self.declared_args, options, manifest.settings,
-                                       f"{manifest.source} [suite.settings]")
+        self.options = suite_args.read(self.name, self.declared_args, options, manifest.options,
+                                       f"{manifest.source} [suite.options]")
 
     def tasks(self) -> Sequence[TaskSpec]:
         return self.manifest.tasks

@@ -33,7 +33,9 @@ class SuiteManifest:
     default_levels: tuple[int, ...] = (1, 3, 5)
     default_seeds: int = 1
     thresholds: Mapping[str, Any] = field(default_factory=dict)
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    #: `[suite.options]`: the manifest's values of the options its suite declares (a
+    #: run's `--suite-arg`s override them); not settings, which are clean and the axes
+    options: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
     @classmethod
@@ -88,7 +90,7 @@ class SuiteManifest:
             default_levels=levels,
             default_seeds=int(suite.get("default_seeds", 1)),
             thresholds=dict(data.get("thresholds", {})),
-            settings=dict(suite.get("settings", {})),
+            options=_suite_options(suite, where),
             source=source,
         )
         manifest._check_rewrites()
@@ -125,6 +127,15 @@ def _packaged_suites_dir() -> Any:
         return resources.files("pytest_wamrobust.suites")
     except ModuleNotFoundError:
         return Path(__file__).resolve().parents[2] / "suites"
+
+
+def _suite_options(suite: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """`[suite.options]`; a manifest written before the rename says `[suite.settings]`,
+    which is still read."""
+    if "options" in suite and "settings" in suite:
+        raise UsageError(f"{where}: both [suite.options] and [suite.settings], its old name; "
+                         f"keep [suite.options]")
+    return dict(suite.get("options", suite.get("settings", {})))
 
 
 def _table(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:

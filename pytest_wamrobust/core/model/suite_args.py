@@ -1,7 +1,7 @@
 """The `--suite-arg` keys a suite reads, declared once next to its factory.
 
 Every suite takes its options the same way: a declared key has a default, a grid suite's
-manifest may set it (`[suite.settings]`, for a project's copy of the manifest) and
+manifest may set it (`[suite.options]`, for a project's copy of the manifest) and
 `--suite-arg KEY=VALUE` overrides both for one run. One declaration checks them all, so
 an unknown key or a bad value is the same one line in every suite:
 
@@ -59,13 +59,14 @@ def flag(name: str, default: bool, accepts: str = "0 or 1") -> SuiteArg:
 
 
 def read(suite: str, declared: Sequence[SuiteArg], options: Mapping[str, str] | None,
-         settings: Mapping[str, Any] | None = None, settings_source: str = "") -> dict[str, Any]:
-    """Each declared key's value: `options` (the `--suite-arg`s) over `settings` (a
-    manifest's table, named by `settings_source` in its errors) over the default."""
+         manifest_options: Mapping[str, Any] | None = None,
+         manifest_source: str = "") -> dict[str, Any]:
+    """Each declared key's value: `options` (the `--suite-arg`s) over `manifest_options`
+    (a manifest's table, named by `manifest_source` in its errors) over the default."""
     names = [arg.name for arg in declared]
-    unknown = sorted(set(settings or {}) - set(names))
+    unknown = sorted(set(manifest_options or {}) - set(names))
     if unknown:
-        raise UsageError(f"{settings_source}: unknown keys {unknown}; {suite} accepts {names}")
+        raise UsageError(f"{manifest_source}: unknown keys {unknown}; {suite} accepts {names}")
     unknown = sorted(set(options or {}) - set(names))
     if unknown:
         raise UsageError(f"suite {suite} does not take --suite-arg {', '.join(unknown)}; "
@@ -75,9 +76,9 @@ def read(suite: str, declared: Sequence[SuiteArg], options: Mapping[str, str] | 
         if options and arg.name in options:
             raw = options[arg.name]
             bad = f"suite {suite}: --suite-arg {arg.name}={raw} must be {arg.accepts}"
-        elif settings and arg.name in settings:
-            raw = settings[arg.name]
-            bad = f"{settings_source} {arg.name} must be {arg.accepts}, got {raw!r}"
+        elif manifest_options and arg.name in manifest_options:
+            raw = manifest_options[arg.name]
+            bad = f"{manifest_source} {arg.name} must be {arg.accepts}, got {raw!r}"
         else:
             values[arg.name] = arg.default
             continue
