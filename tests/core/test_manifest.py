@@ -94,7 +94,7 @@ def test_selection_filters_and_rejects_unknown_names():
     assert [k.case_id for k in keys] == [f"mini/b/noise/L5/s0{j}" for j in range(3)]
     with pytest.raises(UsageError, match="unknown task"):
         list(suite.cases(CaseSelection(tasks=["zzz"])))
-    with pytest.raises(UsageError, match="unknown axis"):
+    with pytest.raises(UsageError, match="mini: unknown setting 'fog'; choose from clean, "):
         list(suite.cases(CaseSelection(settings=["fog"])))
 
 

@@ -14,9 +14,17 @@ from pytest_wamrobust.core.cases import sampling, seeding
 from pytest_wamrobust.core.cases.axes import get_axis
 from pytest_wamrobust.core.cases.manifest import SuiteManifest
 from pytest_wamrobust.core.model import suite_args
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, Env
 from pytest_wamrobust.core.model.suite_args import SuiteArg
-from pytest_wamrobust.core.model.types import AXES, CLEAN, CaseKey, EnvSpec, EpisodeSpec, TaskSpec
+from pytest_wamrobust.core.model.types import (
+    CLEAN,
+    SETTINGS,
+    CaseKey,
+    EnvSpec,
+    EpisodeSpec,
+    TaskSpec,
+)
 
 
 class GridSuite:
@@ -62,13 +70,14 @@ class GridSuite:
         """The selection's tasks (checked), settings in canonical order, levels, seeds."""
         tasks = [self.manifest.task(t).name for t in selection.tasks] if selection.tasks else [
             t.name for t in self.manifest.tasks]
-        settings = list(selection.settings) if selection.settings else [CLEAN, *AXES]
-        for setting in settings:
-            if setting != CLEAN:
-                get_axis(setting)
+        settings = list(selection.settings) if selection.settings else list(SETTINGS)
+        unknown = [s for s in settings if s not in SETTINGS]
+        if unknown:
+            raise UsageError(f"{self.name}: unknown setting {unknown[0]!r}; choose from "
+                             f"{', '.join(SETTINGS)}")
         levels = sorted(selection.levels or self.manifest.default_levels)
         seeds = selection.seeds if selection.seeds is not None else self.manifest.default_seeds
-        return tasks, [s for s in (CLEAN, *AXES) if s in settings], levels, seeds
+        return tasks, [s for s in SETTINGS if s in settings], levels, seeds
 
     def episode_spec(self, key: CaseKey) -> EpisodeSpec:
         task = self.manifest.task(key.task)
