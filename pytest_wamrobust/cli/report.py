@@ -6,16 +6,21 @@ part of the matrix, so the gates are judged here, once, on all of it."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from pytest_wamrobust import installed_version
+from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.judging import gates
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.results import EpisodeResult
+from pytest_wamrobust.core.search.breaking_point import SearchResult
 from pytest_wamrobust.report.aggregate import (
     BREAKDOWNS,
     LatencyRow,
@@ -34,9 +39,15 @@ from pytest_wamrobust.report.tables import (
 
 
 def add_parser(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("results", nargs="+", metavar="RESULTS",
+    sub.add_argument("results", nargs="*", metavar="RESULTS",
                      help="JUnit XML files written by pytest --junitxml (any number of "
-                          "shards, runs or policies)")
+                          "shards, runs or policies); files of one policy are shards of "
+                          "one run, merged")
+    sub.add_argument("--label", dest="labels", action="append", default=[],
+                     type=argument_type(parse_label), metavar="NAME=FILE",
+                     help="a run's JUnit file, tabled as its own row named NAME instead of "
+                          "by its policy: two runs of one policy side by side (repeatable; "
+                          "one NAME on several files merges them as shards)")
     sub.add_argument("--by", choices=BREAKDOWNS,
                      help="also break each policy's table down by task or by level")
     sub.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
@@ -63,6 +74,51 @@ def build_tables(results: Sequence[EpisodeResult], by: str | None = None,
             latency_table([*latency_rows(results), *benchmarks])]
 
 
+def parse_label(text: str) -> tuple[str, str]:
+    """`--label NAME=FILE`."""
+    name, _, path = text.partition("=")
+    if not name.strip() or not path.strip():
+        raise UsageError(f"--label takes NAME=FILE, got {text!r}")
+    return name.strip(), path.strip()
+
+
+Run = TypeVar("Run", EpisodeResult, SearchResult)
+
+
+def labelled(runs: Sequence[Run], label: str) -> list[Run]:
+    """A labelled run's results under its label: the row the report gives it. A file
+    holding several policies keeps them apart as `label (policy)`."""
+    several = len({r.policy for r in runs}) > 1
+    return [dataclasses.replace(r, policy=f"{label} ({r.policy})" if several else label)
+            for r in runs]
+
+
+def read_runs(args: argparse.Namespace) -> tuple[list[EpisodeResult], list[SearchResult]]:
+    """The episodes and searches of RESULTS (shards of a policy merged) and of each
+    --label (its files merged, renamed to the label)."""
+    from pytest_wamrobust.records.junit import read_results, read_searches
+
+    by_label: dict[str, list[str]] = {}
+    for name, path in args.labels:
+        by_label.setdefault(name, []).append(path)
+    twice = sorted(set(args.results) & {path for _, path in args.labels})
+    if twice:
+        raise UsageError(f"{twice[0]} is given both as RESULTS and with --label; give it once")
+    if not args.results and not by_label:
+        raise UsageError("no JUnit files given; pass the files written by pytest --junitxml "
+                         "(or --label NAME=FILE)")
+    results = read_results(args.results) if args.results else []
+    searches = read_searches(args.results)
+    policies = {r.policy for r in results} | {r.policy for r in searches}
+    for name, paths in by_label.items():
+        if name in policies:
+            raise UsageError(f"--label {name}=... names a row the same as a policy of "
+                             f"RESULTS; choose another label")
+        results += labelled(read_results(paths), name)
+        searches += labelled(read_searches(paths), name)
+    return results, searches
+
+
 def gate_table(results: Sequence[EpisodeResult],
                thresholds: gates.Thresholds) -> tuple[Table, bool]:
     """One row per (policy, gate): observed, threshold, verdict; and whether any failed."""
@@ -80,13 +136,13 @@ def gate_table(results: Sequence[EpisodeResult],
 
 
 def run(args: argparse.Namespace) -> int:
-    from pytest_wamrobust.records.junit import read_results, read_searches, write_results
+    from pytest_wamrobust.records.junit import write_results
     from pytest_wamrobust.report.benchmark import read_benchmark_json
 
     thresholds = gates.load_thresholds_file(args.thresholds) if args.thresholds else None
-    results = read_results(args.results)
+    results, searches = read_runs(args)
+    files = [*args.results, *(path for _, path in args.labels)]
     benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
-    searches = read_searches(args.results)
     table = success_table(results, args.by)
     tables = build_tables(results, args.by, benchmarks, table) if results else []
     if searches:
@@ -115,8 +171,8 @@ def run(args: argparse.Namespace) -> int:
             written.append(_write(args.png, png or broken or b""))
         if args.html:
             written.append(_write(args.html, page(
-                args.title, tables, png, [*args.results, *args.benchmark_json],
-                provenance(args.results, getattr(args, "_argv", sys.argv[1:])), broken)))
+                args.title, tables, png, [*files, *args.benchmark_json],
+                provenance(files, getattr(args, "_argv", sys.argv[1:])), broken)))
     if args.merged_xml:
         write_results(results, args.merged_xml)
         written.append(args.merged_xml)
