@@ -140,3 +140,15 @@ def test_the_header_says_who_sets_the_chunking_when_only_the_built_policy_knows(
     result.stdout.fnmatch_lines([
         "wamrobust: policy calls: replan_steps 2 (--policy-arg), chunk_length: scripted's own, "
         "known once it is built (each episode's wam.chunk_length in JUnit)"])
+
+
+def test_a_trained_policys_own_chunking_is_in_the_header_and_not_a_policy_arg(run):
+    """tiny-vla's chunk is what it was trained on: the header reads it from the checkpoint
+    (no torch on the controller), and a replan_steps for it is refused."""
+    result = run("--policy=tiny-vla", "--suite=tabletop", *ONE_CASE, "-k", "nothing")
+    result.stdout.fnmatch_lines(["wamrobust: policy calls: chunk_length 10 (default), "
+                                 "replan_steps 5 (default)"])
+    line = one_error_line(run("--policy=tiny-vla", "--suite=tabletop", *ONE_CASE,
+                              "--policy-arg", "replan_steps=1"))
+    assert line == ("policy 'tiny-vla' does not take --policy-arg replan_steps; it takes: "
+                    "device, threads, weights")

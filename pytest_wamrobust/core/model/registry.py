@@ -85,8 +85,9 @@ def preflight(spec: str, ctx: PolicyContext) -> Chunking | None:
     """Check a policy once, before any episode: a server that is down or refuses the key,
     or a --policy-arg the policy cannot honour, is one UsageError at start-up, not a
     traceback in every case. A factory may offer the check as a `preflight(ctx)` attribute
-    (the ws:// and lerobot: schemes', the pi0 / pi05 / pi0-fast presets' and the
-    baselines' do); what it returns, if anything, is the chunking the run will use."""
+    (the ws:// and lerobot: schemes', the pi0 / pi05 / pi0-fast presets', the baselines'
+    and the tiny policies' do); what it returns, if anything, is the chunking the run
+    will use."""
     check = getattr(policy_factory(spec), "preflight", None)
     if not callable(check):
         return None

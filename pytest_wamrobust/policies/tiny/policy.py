@@ -13,6 +13,7 @@ episode run alone).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_wamrobust.core.model import policy_args, registry
+from pytest_wamrobust.core.model.chunking import Chunking
 from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.identity import files_digest, fingerprinted
 from pytest_wamrobust.core.model.protocols import EpisodeInOne, PolicyContext
@@ -167,6 +169,20 @@ def weights_fingerprint(name: str) -> Callable[[PolicyContext], str]:
     return fingerprint
 
 
+def checkpoint_chunking(name: str) -> Callable[[PolicyContext], Chunking | None]:
+    """The registry's start-up check: the chunk from `name`'s config file, without torch,
+    for the run's header (a file that is missing is the factory's one line to give)."""
+
+    def preflight(ctx: PolicyContext) -> Chunking | None:
+        try:
+            config = json.loads((weights_dir(ctx) / f"{name}.json").read_text())["config"]
+            return Chunking.of(int(config["chunk_length"]), REPLAN_STEPS, ctx.options)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    return preflight
+
+
 @fingerprinted(weights_fingerprint("tiny-vla"))
 @policy_args.declare(*ARGS)
 def make_tiny_vla(ctx: PolicyContext) -> TinyPolicy:
@@ -183,3 +199,9 @@ def make_tiny_wam(ctx: PolicyContext) -> TinyPolicy:
 @policy_args.declare(*ARGS)
 def make_tiny_vla_libero(ctx: PolicyContext) -> TinyPolicy:
     return load_policy("tiny-vla-libero", ctx)
+
+
+make_tiny_vla.preflight = checkpoint_chunking("tiny-vla")  # type: ignore[attr-defined]
+make_tiny_wam.preflight = checkpoint_chunking("tiny-wam")  # type: ignore[attr-defined]
+make_tiny_vla_libero.preflight = checkpoint_chunking(  # type: ignore[attr-defined]
+    "tiny-vla-libero")
