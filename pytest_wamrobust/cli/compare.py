@@ -42,6 +42,7 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pytest_wamrobust.core.model.chunking import protocol_difference
     from pytest_wamrobust.records.junit import results_of_one_policy
     from pytest_wamrobust.report.tables import comparison_table, to_markdown
 
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
     comparison = compare_results(baseline, candidate, alpha=args.alpha,
                                  min_effect=args.min_effect)
     markdown = to_markdown(comparison_table(comparison))
+    protocols = protocol_difference(baseline, candidate)
+    if protocols:
+        markdown += f"\n{protocols}\n"
     passed, verdict = comparison.verdict_text(args.inconclusive)
     overall = comparison.overall
     markdown += (f"\nVerdict: {verdict}"

@@ -105,7 +105,20 @@ def test_cli_exit_status_and_table(tmp_path, capsys):
     assert "| Layout " in out and "regressed" in out and "Verdict: REGRESSED" in out
     assert (tmp_path / "c.md").read_text() == out
     assert main(["compare", str(b), str(same)]) == 0
-    assert "Verdict: no regression" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Verdict: no regression" in out and "Protocols differ" not in out
+
+
+def test_cli_says_when_the_two_runs_called_their_policies_differently(tmp_path, capsys):
+    """Each episode's wam.replan_steps: a rerun that replanned every step is said to be one."""
+    base = [dataclasses.replace(r, chunk_length=100, replan_steps=100)
+            for r in grid_results("act", 0.8, SUITE)]
+    every_step = [dataclasses.replace(r, policy="act-every-step", replan_steps=1) for r in base]
+    b = write_results(base, tmp_path / "base.xml")
+    assert main(["compare", str(b), str(write_results(every_step, tmp_path / "c.xml"))]) == 0
+    assert ("Protocols differ: the baseline ran chunk_length 100 / replan_steps 100, the "
+            "candidate chunk_length 100 / replan_steps 1; part of any difference is how often "
+            "the policy was called.") in capsys.readouterr().out.splitlines()
 
 
 def test_cli_an_inconclusive_drop_is_said_and_fails_only_under_the_fail_rule(tmp_path, capsys):

@@ -9,10 +9,11 @@ policy after every step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.results import EpisodeResult
 
 #: Who set a value: the policy's own default, the user's --policy-arg, a policy server.
 DEFAULT = "default"
@@ -29,6 +30,9 @@ class Chunking:
     replan_steps: int
     chunk_set_by: str = DEFAULT
     replan_set_by: str = DEFAULT
+    #: the name a policy server gives the policy it serves ("" when not served): known
+    #: only once the server answered, it names the run's latency case and report row
+    served_name: str = ""
 
     @classmethod
     def of(cls, chunk_length: int, replan_steps: int, options: Mapping[str, str], *,
@@ -62,3 +66,22 @@ def check_replanning(replan_steps: int, chunk_length: int, where: str) -> None:
         raise UsageError(
             f"--policy-arg replan_steps={replan_steps} cannot apply: {where} returns "
             f"{chunk_length} actions per call, so replan_steps must be 1..{chunk_length}")
+
+
+def protocol_difference(baseline: Iterable[EpisodeResult],
+                        candidate: Iterable[EpisodeResult]) -> str:
+    """A line for a comparison whose two runs called their policies differently (from
+    each episode's wam.chunk_length / wam.replan_steps); "" when they did not, or when a
+    file predates those properties."""
+
+    def used(results: Iterable[EpisodeResult]) -> list[tuple[int, int]]:
+        return sorted({(r.chunk_length, r.replan_steps) for r in results if r.chunk_length})
+
+    def text(pairs: list[tuple[int, int]]) -> str:
+        return " and ".join(f"chunk_length {c} / replan_steps {r}" for c, r in pairs)
+
+    base, cand = used(baseline), used(candidate)
+    if not base or not cand or base == cand:
+        return ""
+    return (f"Protocols differ: the baseline ran {text(base)}, the candidate {text(cand)}; "
+            f"part of any difference is how often the policy was called.")
