@@ -22,6 +22,7 @@ from pytest_wamrobust.core.model.parsing import (
     parse_list,
     parse_number,
     parse_policy_arg,
+    parse_seconds_or_off,
     parse_seed_count,
     parse_settings,
     parse_suite_arg,
@@ -82,14 +83,12 @@ parse_search_count = deferred(
 
 def parse_infer_timeout(text: str) -> float:
     """Seconds one `policy.infer` may take; 0 (or `off`) lifts the deadline."""
-    value = str(text).strip().lower()
-    if value in ("0", "off", "none"):
-        return 0.0
-    seconds = parse_number(value, float)
-    if seconds is None or not 0 < seconds < float("inf"):
-        raise UsageError(
-            f"--wam-infer-timeout takes a positive number of seconds (or 0 for none), got {text!r}")
-    return seconds
+    return parse_seconds_or_off(text, "--wam-infer-timeout", "a positive number of seconds")
+
+
+def parse_progress_interval(text: str) -> float:
+    """Seconds between two --wam-progress lines; 0 (or `off`) for none."""
+    return parse_seconds_or_off(text, "--wam-progress", "seconds between progress lines")
 
 
 def parse_ray_address(text: str) -> str:
@@ -182,6 +181,9 @@ _OPTIONS = (
             "seconds one policy.infer call may take before its episode is an error and "
             f"the policy instance is rebuilt (default {DEFAULT_INFER_TIMEOUT_S:g}; 0: none)",
             "SECONDS"),
+    _Option("--wam-progress", "wamrobust_progress", parse_progress_interval,
+            "every SECONDS, a line with the episodes done, the success rate so far and the "
+            "time left, per setting and overall (default 30; 0 or off: none)", "SECONDS"),
     _Option("--wam-ray", "wamrobust_ray", parse_ray_address,
             "play the episodes on Ray actors instead of here: alone, a local Ray runtime; "
             "auto, the cluster `ray start` runs on this machine; ray://HOST:10001, a "
@@ -313,6 +315,7 @@ class RunOptions:
     video: str | None = None
     artifacts: str | None = None
     infer_timeout: float | None = None
+    progress: float | None = None
     ray: str | None = None
     ray_cpus: float | None = None
     ray_policy: str | None = None

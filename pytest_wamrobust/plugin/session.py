@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,11 @@ from pytest_wamrobust.plugin import terminal
 from pytest_wamrobust.plugin.baseline_gate import Baseline
 from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines
 from pytest_wamrobust.plugin.early_stop import DECIDED, EARLY_STOP_KEY, STOP_FILE, EarlyStop
+from pytest_wamrobust.plugin.progress import DEFAULT_INTERVAL_S, Progress
 from pytest_wamrobust.plugin.run import WamRun
 from pytest_wamrobust.plugin.search import SearchLedger
 from pytest_wamrobust.records import junit
+from pytest_wamrobust.records.earlier_run import RESUMED_FROM
 from pytest_wamrobust.records.node_ids import episode_case_key
 
 
@@ -55,6 +58,9 @@ class Controller:
         self.searches = SearchLedger(run)
         #: --wam-decide: cases skipped because every gate was decided (not missing)
         self.early = EarlyStop(run.thresholds, run.options.alpha) if run.options.decide else None
+        interval = (DEFAULT_INTERVAL_S if run.options.progress is None
+                    else run.options.progress)
+        self.progress = Progress(interval, partial(_write_line, config))
         self.decided_skips: set[str] = set()
         if self.early is not None:
             config.stash[EARLY_STOP_KEY] = self.early
@@ -87,6 +93,7 @@ class Controller:
     def _collect(self, nodeids) -> None:
         nodeids = list(nodeids)
         self.collected.update(n for n in nodeids if episode_case_key(n) is not None)
+        self.progress.expect(key for n in nodeids if (key := episode_case_key(n)) is not None)
         self.searches.collect(nodeids)
         if self.early is not None:
             keys = ((n, episode_case_key(n)) for n in nodeids)
@@ -98,6 +105,9 @@ class Controller:
             return
         if has_result_properties(report.user_properties):
             result = EpisodeResult.from_properties(report.user_properties)
+            if report.nodeid not in self.results:
+                self.progress.record(result.key, result.success,
+                                     played=RESUMED_FROM not in result.extra)
             self.results[report.nodeid] = result
             self.unrecorded.pop(report.nodeid, None)
             if self.early is not None:
@@ -224,6 +234,18 @@ class Controller:
         return EpisodeResult(key=key, status=status, steps=0, params=params,
                              episode_seed=seed, policy=policy,
                              error=reason, error_kind=kind)
+
+
+def _write_line(config: pytest.Config, text: str) -> None:
+    """A line of its own between pytest's progress dots (xdist's dots too, which
+    `ensure_newline` does not see: it knows only the current test file's line)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    writer = getattr(reporter, "_tw", None)
+    if writer is not None and writer.width_of_current_line:
+        reporter.write("\n")
+    reporter.write_line(text)
 
 
 def explicit_reportchars(config: pytest.Config) -> str:

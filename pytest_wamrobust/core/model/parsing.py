@@ -44,6 +44,17 @@ def parse_number(text: object, convert: Callable[[str], Number]) -> Number | Non
         return None
 
 
+def parse_seconds_or_off(text: str, flag: str, what: str) -> float:
+    """A positive number of seconds, or 0 (`0`, `off`, `none`) for none."""
+    value = str(text).strip().lower()
+    if value in ("0", "off", "none"):
+        return 0.0
+    seconds = parse_number(value, float)
+    if seconds is None or not 0 < seconds < float("inf"):
+        raise UsageError(f"{flag} takes {what} (or 0 for none), got {text!r}")
+    return seconds
+
+
 def parse_key_value(text: str, flag: str) -> tuple[str, str]:
     """`KEY=VALUE` of a repeatable option (`--policy-arg`, `--suite-arg`)."""
     key, sep, value = str(text).partition("=")
