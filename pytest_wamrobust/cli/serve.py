@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import logging
 import os
 import sys
 
@@ -148,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
     wait = DEFAULT_WAIT_MS if args.batch_wait_ms is None else args.batch_wait_ms
     env_spec = registry.make_suite(args.suite, dict(args.suite_args)).env_spec
     ctx = PolicyContext(env_spec=env_spec, options=dict(args.policy_args), device=args.device)
+    # one line per connection (opened; closed with what it was served) and every warning:
+    # what an operator reads to match a client's run to the server
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # its own open/close twins
     raise_file_limit(args.max_connections)
     try:
         server = PolicyServer(lambda: registry.make_policy(args.policy, ctx), env_spec,

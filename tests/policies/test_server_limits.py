@@ -393,7 +393,28 @@ def test_a_serve_loop_that_dies_exits_non_zero_with_one_line(tabletop):
         with listening_socket_of(served.proc.pid, served.port) as listening:
             listening.shutdown(socket.SHUT_RDWR)
         assert served.proc.wait(timeout=15) == 1
-    lines = [line for line in served.stderr.splitlines() if line.strip()]
-    assert lines[-1] == ("wamrobust serve: error: the server stopped: accepting connections "
-                         "failed (OSError: [Errno 22] Invalid argument)")
+    errors = [line for line in served.stderr.splitlines() if "error" in line]
+    assert errors == ["wamrobust serve: error: the server stopped: accepting connections "
+                      "failed (OSError: [Errno 22] Invalid argument)"]  # among the log lines
     assert "Traceback" not in served.stderr
+
+
+def test_each_connection_is_one_line_when_it_opens_and_one_when_it_closes(tabletop):
+    """What an operator reads to match a client's run to the server: the peer, and the
+    episodes and chunks it was served."""
+    ctx = PolicyContext(tabletop.env_spec, {"api_key": KEY})
+    with wamrobust_serve() as served:
+        client = connect_policy(served.url, ctx)
+        try:
+            for seed in (0, 1):
+                client.reset("lift_cube", seed)
+                for _ in range(3):
+                    client.infer(observation())
+        finally:
+            client.close()
+        assert wait_for(lambda: "chunks served" in served.stderr)
+    lines = served.stderr.splitlines()
+    assert len(lines) == 2, served.stderr  # nothing else: websockets' own lines are off
+    assert lines[0].startswith("policy server: 127.0.0.1:") and lines[0].endswith(" connected")
+    assert lines[1].endswith(" closed: 2 episodes, 6 chunks served")
+    assert lines[0].split()[2] == lines[1].split()[2].rstrip(":")  # the same peer

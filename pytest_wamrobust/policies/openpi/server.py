@@ -451,6 +451,9 @@ class PolicyServer:
         from websockets.frames import CloseCode
 
         ledger: _Ledger | None = getattr(websocket, "ledger", None)
+        peer = _peer(getattr(websocket, "remote_address", None))
+        served = _Served()
+        log.info("policy server: %s connected", peer)
         try:
             policy: Policy = self.shared or self._factory()
             episode = self.shared.new_episode("", 0) if self.shared is not None else None
@@ -460,7 +463,7 @@ class PolicyServer:
                 try:  # the frame's only reference is _answer's: it drops it once parsed
                     previous_total_ms, episode = self._answer(
                         websocket, _receive(websocket, ledger), policy, episode,
-                        previous_total_ms)
+                        previous_total_ms, served)
                 finally:
                     if ledger is not None:
                         ledger.answered()
@@ -476,9 +479,12 @@ class PolicyServer:
                 pass
             finally:  # the batcher's frames in the traceback hold the request: free it now
                 _drop_tracebacks(exc)
+        finally:
+            log.info("policy server: %s closed: %d episodes, %d chunks served", peer,
+                     served.episodes, served.chunks)
 
     def _answer(self, websocket: Any, request: Any, policy: Policy, episode: Any,
-                previous_total_ms: float | None) -> tuple[float | None, Any]:
+                previous_total_ms: float | None, served: _Served) -> tuple[float | None, Any]:
         """Reply to one request; the reply's total time and the episode state after it."""
         started = time.monotonic()
         try:
@@ -490,6 +496,7 @@ class PolicyServer:
             return previous_total_ms, episode
         del request
         if reset is not None:
+            served.episodes += 1
             if self.shared is not None:
                 episode = self.shared.new_episode(*reset)
             else:
@@ -506,6 +513,7 @@ class PolicyServer:
         reply = {"actions": actions, "server_timing": server_timing,
                  "policy_timing": {"infer_ms": infer_ms, "batch_size": batch}}
         websocket.send(msgpack_numpy.packb(reply))
+        served.chunks += 1
         return (time.monotonic() - started) * 1000.0, episode
 
     def _check_request(self, connection: Any, request: Any) -> Any:
@@ -652,6 +660,14 @@ class _Ledger:
 
 
 @functools.lru_cache(maxsize=1)
+@dataclass
+class _Served:
+    """What one connection was served, for its closing log line."""
+
+    episodes: int = 0
+    chunks: int = 0
+
+
 def _connection_class() -> type:
     """websockets' ServerConnection, counting data frames against an `InFlightBudget` and
     reading no further while a frame waits for room (built on first use: websockets is
