@@ -87,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_wamrobust.core.model.protocols import PolicyContext
     from pytest_wamrobust.plugin.resume import PLUGIN_NAME as RECORD
     from pytest_wamrobust.plugin.resume import RunRecord
-    from pytest_wamrobust.plugin.run import WamRun
+    from pytest_wamrobust.plugin.run import SERVED_NAME, WamRun
     from pytest_wamrobust.plugin.session import Controller
 
     try:
@@ -97,6 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[RUN_KEY] = run
+    run.served_name = getattr(config, "workerinput", {}).get(SERVED_NAME, "")
     for line in getattr(run.suite, "quiet_warnings", ()):  # a -W of the user's still wins
         config.addinivalue_line("filterwarnings", line)
     config.stash[SIGTERM_KEY] = _interrupt_on_sigterm()
@@ -112,6 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 config.stash[CHUNKING_KEY] = registry.preflight(
                     run.policy_spec,
                     PolicyContext.from_options(run.suite.env_spec, run.options.policy_args))
+                run.served_name = getattr(config.stash[CHUNKING_KEY], "served_name", "")
                 # the run's identity and log; --wam-resume's files read and checked here
                 config.pluginmanager.register(RunRecord(run, config), RECORD)
         except UsageError as exc:

@@ -18,7 +18,12 @@ import pytest
 from pytest_wamrobust.core.cases.sharding import Shard, split_items
 from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.plugin.run import WamRun
-from pytest_wamrobust.records.node_ids import LATENCY_TEST, NODE_PREFIX, SEARCH_TEST
+from pytest_wamrobust.records.node_ids import (
+    LATENCY_TEST,
+    NODE_PREFIX,
+    SEARCH_TEST,
+    latency_case_id,
+)
 
 CASES_MODULE = "pytest_wamrobust.plugin.cases"
 
@@ -58,7 +63,8 @@ def parametrize(metafunc: pytest.Metafunc, run: WamRun) -> None:
         metafunc.parametrize("episode_spec", run.cases, indirect=True,
                              ids=[key.case_id for key in run.cases])
     if metafunc.definition.name == LATENCY_TEST and metafunc.module.__name__ == CASES_MODULE:
-        metafunc.parametrize("policy_name", [run.policy_short_name], ids=[run.policy_short_name])
+        metafunc.parametrize("policy_name", [run.policy_short_name],
+                             ids=[latency_case_id(run.policy_short_name)])
     if metafunc.definition.name == SEARCH_TEST and metafunc.module.__name__ == CASES_MODULE:
         metafunc.parametrize("search_result", run.searches or [None], indirect=True,
                              ids=[key.case_id for key in run.searches] or ["none"])

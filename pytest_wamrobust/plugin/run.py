@@ -25,12 +25,14 @@ from pytest_wamrobust.core.search.breaking_point import SearchKey, search_keys
 from pytest_wamrobust.core.search.replay import case_spec, replay_specs
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RunOptions
 from pytest_wamrobust.plugin.placement import simulator_python
-from pytest_wamrobust.records.node_ids import latency_case_id
+from pytest_wamrobust.records.node_ids import short_policy_name
 from pytest_wamrobust.records.video import check_artifacts_dir
 
 #: The most cases one session lists: a larger matrix would take minutes and gigabytes
 #: to collect, and sharding or sampling it still lists it whole first.
 MAX_CASES = 1_000_000
+#: workerinput key of the served policy's name (WamRun.served_name).
+SERVED_NAME = "wamrobust_served_name"
 
 
 
@@ -47,6 +49,9 @@ class WamRun:
     replays: dict[CaseKey, EpisodeSpec] = field(default_factory=dict)
     #: the Python that plays the episodes when it is not this one (plugin/placement.py)
     simulator: SimulatorPython | None = None
+    #: the name a policy server gives the policy it serves, learned by the controller's
+    #: preflight and handed to the workers (SERVED_NAME) before they collect
+    served_name: str = ""
 
     @classmethod
     def build(cls, options: RunOptions, rootdir: Path, *, controller: bool = True,
@@ -94,9 +99,10 @@ class WamRun:
 
     @property
     def policy_short_name(self) -> str:
-        """The policy spec shortened to a readable name: the latency case's id, and the
-        policy of a case whose policy never reported its own name."""
-        return latency_case_id(self.policy_spec)
+        """The served policy's own name, else the policy spec shortened to a readable
+        name: the latency case's policy, and that of a case whose policy never reported
+        its own name."""
+        return self.served_name or short_policy_name(self.policy_spec)
 
 
 def check_early_verdicts(options: RunOptions, thresholds: gates.Thresholds) -> None:

@@ -30,7 +30,7 @@ from pytest_wamrobust.plugin.baseline_gate import Baseline
 from pytest_wamrobust.plugin.baseline_gate import summary_lines as baseline_lines
 from pytest_wamrobust.plugin.early_stop import DECIDED, EARLY_STOP_KEY, STOP_FILE, EarlyStop
 from pytest_wamrobust.plugin.progress import DEFAULT_INTERVAL_S, Progress
-from pytest_wamrobust.plugin.run import WamRun
+from pytest_wamrobust.plugin.run import SERVED_NAME, WamRun
 from pytest_wamrobust.plugin.search import SearchLedger
 from pytest_wamrobust.records import junit
 from pytest_wamrobust.records.earlier_run import RESUMED_FROM
@@ -73,7 +73,9 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:
-        """xdist: each worker learns where the --wam-decide stop file is."""
+        """xdist: each worker learns the served policy's name (for its latency case) and
+        where the --wam-decide stop file is."""
+        node.workerinput[SERVED_NAME] = self.run.served_name
         if self.early is not None:
             node.workerinput[STOP_FILE] = str(self.early.stop_file)
 

@@ -28,9 +28,19 @@ def case_name(test: str, case_id: str) -> str:
     return f"{test}[{case_id}]"
 
 
-def latency_case_id(policy_spec: str) -> str:
-    """The id of the latency case: the policy spec, shortened to a readable name."""
-    return re.sub(r"[^\w.-]+", "_", policy_spec.split(":")[-1].split("/")[-1]) or "policy"
+def latency_case_id(policy_name: str) -> str:
+    """The id of the latency case: the policy's name, readable in a node id."""
+    return re.sub(r"[^\w.-]+", "_", policy_name) or "policy"
+
+
+def short_policy_name(policy_spec: str) -> str:
+    """A `--policy` value as a readable name, where the policy has not named itself:
+    `ckpt` of lerobot:/runs/ckpt, `make` of module:make, `127.0.0.1_8000` of
+    ws://127.0.0.1:8000 (a server's address, not just its port)."""
+    scheme, sep, rest = policy_spec.partition("://")
+    if sep and scheme.isalpha():
+        return latency_case_id(rest.rstrip("/"))
+    return latency_case_id(policy_spec.split(":")[-1].split("/")[-1])
 
 
 def episode_case_key(nodeid: str) -> CaseKey | None:

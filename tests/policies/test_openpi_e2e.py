@@ -11,6 +11,8 @@ import sys
 import pytest
 from junitparser import Error, JUnitXml
 
+from pytest_wamrobust.cli import main
+
 SELECT = ("--suite=tabletop", "--tasks=lift_cube", "--levels=2", "--seeds=1")
 
 
@@ -90,3 +92,32 @@ def test_replan_steps_is_applied_by_the_client_or_refused_before_any_episode(
                            f"server at {url} sends ")
     assert "`wamrobust serve ... --policy-arg chunk_length=10000" in line
     assert "test_episode" not in refused.stdout.str()
+
+
+def test_the_served_policy_names_its_latency_case_and_report_row(
+        pytester, run_plugin, junit_episodes, served_oracle, capsys):
+    """`--policy=ws://127.0.0.1:PORT`: the latency case is `test_latency[scripted]`, the
+    served policy's own name, the same on xdist workers and alone, and the report's
+    latency rows sit beside the episodes' under that name (not under the port)."""
+    url, _ = served_oracle
+    host_port = url.removeprefix("ws://").replace(":", "_")
+    listed = run_plugin(f"--policy={url}", *SELECT, "--axes=clean", "--collect-only", "-q")
+    listed.stdout.fnmatch_lines([f"wamrobust::test_latency[[]{host_port}[]]"])  # no server asked
+
+    alone = run_plugin(f"--policy={url}", *SELECT, "--axes=clean", "-p", "no:xdist",
+                       "--benchmark-json=latency.json", junit="alone.xml")
+    alone.assert_outcomes(passed=2)
+    alone.stdout.no_fnmatch_line(f"*{host_port}*")
+    workers = run_plugin(f"--policy={url}", *SELECT, "--axes=clean", "-n", "2",
+                         junit="workers.xml")
+    workers.assert_outcomes(passed=1, skipped=1)
+    for junit in ("alone.xml", "workers.xml"):
+        names = [case.name for suite in JUnitXml.fromfile(str(pytester.path / junit))
+                 for case in suite]
+        assert [n for n in names if n.startswith("test_latency")] == ["test_latency[scripted]"]
+
+    code = main(["report", str(pytester.path / "alone.xml"),
+                 "--benchmark-json", str(pytester.path / "latency.json")])
+    out = capsys.readouterr().out
+    table = out[out.index("Inference latency"):].split("\n\n")[1].splitlines()[2:]
+    assert code == 0 and [row.split("|")[1].strip() for row in table] == ["scripted"] * 2, out

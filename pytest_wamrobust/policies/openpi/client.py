@@ -128,7 +128,9 @@ def preflight(url: str, ctx: PolicyContext, preset: str | None = None) -> Chunki
     policy = connect_policy(url, ctx, preset)
     policy.close()
     meta = policy.metadata
-    return Chunking.of(meta.chunk_length, meta.replan_steps, ctx.options, served=policy.native)
+    return dataclasses.replace(
+        Chunking.of(meta.chunk_length, meta.replan_steps, ctx.options, served=policy.native),
+        served_name=meta.name)
 
 
 def _check_url(url: str) -> None:
