@@ -1,6 +1,7 @@
 """A real `module:callable` suite that misbehaves on chosen tasks, for the reliability
 tests: the MuJoCo tabletop suite, whose scene fails where `$WAMROBUST_SUITE_FAULTS`
-says (`lift_cube=step,cube_on_plate=build`: task -> build | step | success | observe).
+says (`lift_cube=step,cube_on_plate=build`: task -> build | step | success | observe |
+unavailable, the last a case whose asset is not installed, which is skipped).
 An environment variable, not an option, because a suite factory takes no arguments and
 xdist workers inherit the environment.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from pytest_wamrobust.core.model.errors import CaseUnavailableError
 from pytest_wamrobust.sims.tabletop.suite import TabletopSuite, make_suite
 
 FAULTS_ENV = "WAMROBUST_SUITE_FAULTS"
@@ -49,6 +51,9 @@ class FaultySuite(TabletopSuite):
         fault = _faults().get(spec.task.name, "")
         if fault == "build":
             raise FileNotFoundError("assets/cube.xml")
+        if fault == "unavailable":
+            raise CaseUnavailableError(f"{spec.task.name}: its table texture is not installed "
+                                       f"(pip install tabletop-textures)")
         env = super().make_env(spec)
         return FaultyEnv(env, fault) if fault else env
 

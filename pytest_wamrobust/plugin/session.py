@@ -179,7 +179,8 @@ class Controller:
                                   max_error_rate=self.run.thresholds.max_error_rate or 0.0,
                                   decided_early=self.early.reason() if self.early else "",
                                   fail_inconclusive=bool(self.baseline
-                                                         and self.baseline.fail_inconclusive))
+                                                         and self.baseline.fail_inconclusive),
+                                  skipped=len(self.skipped))
             session.exitstatus = pytest.ExitCode(self.verdict.exit_status)
         xmlpath = getattr(session.config.option, "xmlpath", None)
         if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):

@@ -2,7 +2,8 @@
 
 Users read the exit status as the answer to "can this model ship?", so the rule is
 written once, here, and printed as the last line of the run:
-- an incomplete run (a case never ran, or failed before its episode) never passes;
+- an incomplete run (a case never ran, or failed before its episode) never passes, nor
+  does one whose every episode was skipped (a missing asset): it measured nothing;
 - an episode that errored fails the run whatever the gates say, unless the gates
   allow that share of errors (`max_error_rate`): a rate over episodes that crashed
   measures the harness, not the policy;
@@ -39,20 +40,25 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
            comparison: Comparison | None, *, gates_configured: bool, incomplete: int,
            other_failures: int, broken_searches: int = 0, searches: int = 0,
            max_error_rate: float = 0.0, decided_early: str = "",
-           fail_inconclusive: bool = False) -> RunVerdict:
+           fail_inconclusive: bool = False, skipped: int = 0) -> RunVerdict:
     """`incomplete`: cases without an episode result (or a search without an outcome);
     `other_failures`: failed tests that are not episodes (the latency case, the project's
     own tests); `broken_searches`: --wam-search cases that found a failure, which fail
     the run when no gate judges them; `searches`: the search cases collected;
     `max_error_rate`: the share of episodes the gates allow to end in error;
     `decided_early`: how far a --wam-decide run got before its gates were decided;
-    `fail_inconclusive`: a baseline drop too few cases can judge fails the run."""
+    `fail_inconclusive`: a baseline drop too few cases can judge fails the run;
+    `skipped`: episodes that were collected but skipped (their reasons are listed)."""
     if incomplete:
         missing = ("episodes never ran or failed before their episode started" if not searches
                    else "cases (episodes and breaking-point searches) never ran or could not "
                         "be judged")
         return RunVerdict(False, f"{incomplete} of {len(results) + searches} {missing}; an "
                                  f"incomplete run cannot pass")
+    if skipped and not results:
+        return RunVerdict(False, f"no episode played: all {skipped} collected episodes were "
+                                 f"skipped (reasons above); a run that measured nothing "
+                                 f"cannot pass")
     others = [f"{other_failures} other test{'s' if other_failures != 1 else ''} failed"
               ] if other_failures else []
     if gates_configured or comparison is not None:
