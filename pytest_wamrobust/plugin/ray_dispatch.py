@@ -17,6 +17,7 @@ from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.distributed.episodes import EpisodeJob, Outcome
 from pytest_wamrobust.distributed.ray_executor import RayExecutor
+from pytest_wamrobust.plugin.early_stop import stop_reason
 from pytest_wamrobust.plugin.options import DEFAULT_ARTIFACTS, RAY_LOCAL
 from pytest_wamrobust.plugin.resume import carried_result
 from pytest_wamrobust.plugin.run import WamRun
@@ -70,8 +71,12 @@ class RayDispatch:
             for outcome in outcomes:
                 self.outcomes[outcome.key] = outcome
                 _run_one(session, unrun, dispatched[outcome.key])
+                if stop_reason(session.config):  # --wam-decide: every gate is decided
+                    break
         finally:
-            outcomes.close()  # on -x or Ctrl-C: the actors go, the rest is `not_run`
+            outcomes.close()  # on -x, Ctrl-C or a decided run: the actors go
+        for item in list(unrun.values()):  # skipped with the decision's reason
+            _run_one(session, unrun, item)
         return True
 
     def pytest_sessionfinish(self) -> None:

@@ -114,7 +114,6 @@ def check_early_verdicts(options: RunOptions, thresholds: gates.Thresholds) -> N
                          "[tool.wamrobust.thresholds] or in --wam-thresholds FILE)")
     refused = {"--wam-shard": (options.shard is not None,
                                "a shard sees only its part of each gate's population"),
-               "--wam-ray": (bool(options.ray), "Ray's driver does not stop submitting yet"),
                "--wam-baseline": (bool(options.baseline),
                                   "the paired comparison is judged on the full run only"),
                "--wam-replay": (bool(options.replay),

@@ -70,3 +70,20 @@ def test_bad_early_verdict_input_is_one_line(run_plugin, pytester, args, line):
     assert result.ret in (2, 4)
     result.stderr.fnmatch_lines([line])
     assert "test_episode" not in result.stdout.str()
+
+
+@pytest.mark.slow  # a Ray runtime and 24 episodes (~60 s on 2 cores)
+def test_under_ray_the_session_stops_submitting_once_decided(run_plugin, pytester):
+    """The Ray driver's actors go once every gate is decided; the cases not played are
+    skipped with the decision's reason, and the verdict is the full run's."""
+    pytester.makefile(".toml", gates="clean = 0.3\noverall = 0.3\n")
+    early = run_plugin("--policy=scripted", *ONE_TASK, "--wam-thresholds=gates.toml",
+                       "--wam-decide", "--wam-ray", timeout=600)
+    assert early.ret == 0, early.stdout.str()[-3000:]
+    early.stdout.fnmatch_lines([
+        f"wamrobust verdict: *all 2 held (decided early: * of {CASES} episodes played in play "
+        f"order) -> exit 0"])
+    cases = episode_cases(pytester)
+    skipped = [c for c in cases if c.result and isinstance(c.result[0], Skipped)]
+    assert len(cases) == CASES and skipped
+    assert all(c.result[0].message.startswith("gate verdict decided after ") for c in skipped)
