@@ -54,11 +54,8 @@ def play_there(config: pytest.Config, run_options: RunOptions,
                simulator: interpreters.SimulatorPython) -> None:
     """Start the xdist workers (one when no -n was given) on the simulator's Python."""
     where = f"the episodes play in {simulator.python}"
-    if run_options.ray:
-        raise UsageError(f"--wam-ray: {where} (this Python cannot import the suite's "
-                         f"simulator), and Ray actors start on the driver's Python: run "
-                         f"pytest with {simulator.python} -m pytest, or drop --wam-ray "
-                         f"and use -n N")
+    if run_options.ray:  # its actors start on that Python (ray_dispatch.py)
+        return
     workers = config.getoption("numprocesses", None)
     if config.option.collectonly and not workers:  # listing cases plays nothing
         return

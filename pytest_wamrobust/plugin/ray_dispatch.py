@@ -45,8 +45,11 @@ class RayDispatch:
                          shared_policy=options.ray_policy == "shared",
                          replays=dict(self.run.replays))
         address = None if options.ray == RAY_LOCAL else options.ray
+        # a suite whose simulator lives in another Python: its actors start there
+        runtime_env = ({"py_executable": str(self.run.simulator.python)}
+                       if self.run.simulator is not None else None)
         try:
-            self.executor = RayExecutor(job, address, options.ray_cpus or 1.0)
+            self.executor = RayExecutor(job, address, options.ray_cpus or 1.0, runtime_env)
         except UsageError as exc:
             raise pytest.UsageError(str(exc)) from None
 
