@@ -20,6 +20,7 @@ from pytest_wamrobust.plugin.options import RunOptions
 
 XDIST_HINT = "pip install pytest-xdist"
 VIDEO_HINT = "pip install 'pytest-wamrobust[reports]'"
+RAY_HINT = "pip install 'pytest-wamrobust[ray]'"
 
 
 def simulator_python(suite: Suite, options: RunOptions, rootdir: Path,
@@ -40,7 +41,7 @@ def simulator_python(suite: Suite, options: RunOptions, rootdir: Path,
             raise UsageError(f"--wam-sim-python={options.sim_python}: no such interpreter")
     if python.absolute() == Path(sys.executable).absolute():  # not resolved: a venv's
         return None  # python is a link to its base interpreter's
-    needs = [("xdist", XDIST_HINT)]
+    needs = [("ray", RAY_HINT)] if options.ray else [("xdist", XDIST_HINT)]
     if options.video not in (None, "none"):
         needs.append(("imageio_ffmpeg", VIDEO_HINT))
     found = interpreters.check(python, suite.name, home, policy=options.policy or "",
