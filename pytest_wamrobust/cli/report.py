@@ -15,10 +15,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from pytest_wamrobust import installed_version
+from pytest_wamrobust import versions_text
 from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.identity import VERSIONS
 from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.search.breaking_point import SearchResult
 from pytest_wamrobust.report.aggregate import (
@@ -184,38 +185,51 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Whose versions an HTML report records: the tools that made the results and the page.
-RECORDED_PACKAGES = ("pytest-wamrobust", "pytest", "pytest-xdist", "pytest-benchmark",
-                     "hypothesis", "numpy", "junitparser", "matplotlib")
+#: Whose versions the HTML page records for itself: the tools that read the files and
+#: drew the page (the run's own versions come from its JUnit file).
+REPORT_PACKAGES = ("pytest-wamrobust", "junitparser", "numpy", "matplotlib")
 
 
 def provenance(results: Sequence[str], argv: Sequence[str]) -> list[tuple[str, str]]:
-    """What the HTML page records about how it was made: when, from which runs, with
-    which package versions, by which command."""
-    dates = run_dates(results)
+    """What the HTML page records about how it was made: when, from which runs, in which
+    environment each run played and the page was written, by which command."""
+    headers = [run_header(path) for path in results]
+    dates = [_readable(date) for date, _ in headers if date]
     return [
         ("Report written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")),
         ("Runs started", ", ".join(sorted(set(dates))) or "not recorded in the JUnit files"),
-        ("Versions", ", ".join(f"{name} {installed_version(name)}" for name in RECORDED_PACKAGES)
-         + f", Python {sys.version.split()[0]}"),
+        ("Run versions, as recorded by the run", _run_versions(results, headers)),
+        ("Report versions (wamrobust report)", versions_text(REPORT_PACKAGES)),
         ("Command", shlex.join(["wamrobust", *argv])),
     ]
 
 
-def run_dates(paths: Sequence[str]) -> list[str]:
-    """The `timestamp` pytest writes on each file's first <testsuite> (when the run
-    started), read without parsing the whole file."""
-    dates = []
-    for path in paths:
-        try:
-            for _, element in ET.iterparse(path, events=("start",)):
-                if element.tag == "testsuite":
-                    if element.get("timestamp"):
-                        dates.append(_readable(element.get("timestamp", "")))
-                    break
-        except (OSError, ET.ParseError):  # read_results already vouched for the file
-            continue
-    return dates
+def _run_versions(paths: Sequence[str], headers: Sequence[tuple[str, str]]) -> str:
+    """One line when every run recorded the same versions, else one per file."""
+    recorded = {path: versions for path, (_, versions) in zip(paths, headers, strict=True)}
+    if len(set(recorded.values())) == 1:
+        return next(iter(recorded.values())) or "not recorded in the JUnit files"
+    return "; ".join(f"{path}: {versions or 'not recorded'}"
+                     for path, versions in recorded.items())
+
+
+def run_header(path: str) -> tuple[str, str]:
+    """The `timestamp` pytest writes on a file's first <testsuite> (when the run started)
+    and the versions the run recorded among its properties ("" where missing), read
+    without parsing the whole file."""
+    timestamp: str | None = None
+    versions = ""
+    try:
+        for _, element in ET.iterparse(path, events=("start",)):
+            if element.tag == "testsuite" and timestamp is None:
+                timestamp = element.get("timestamp", "")
+            elif element.tag == "property" and element.get("name") == VERSIONS:
+                versions = element.get("value", "")
+            elif element.tag == "testcase":  # the suite's own properties come first
+                break
+    except (OSError, ET.ParseError):  # read_results already vouched for the file
+        pass
+    return timestamp or "", versions
 
 
 def _readable(timestamp: str) -> str:

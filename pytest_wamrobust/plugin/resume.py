@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from _pytest.junitxml import xml_key
 
-from pytest_wamrobust import __version__
+from pytest_wamrobust import RUN_PACKAGES, __version__, versions_text
 from pytest_wamrobust.core.model import registry
-from pytest_wamrobust.core.model.identity import RunIdentity, policy_fingerprint
+from pytest_wamrobust.core.model.identity import VERSIONS, RunIdentity, policy_fingerprint
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.results import EpisodeResult, has_result_properties
 from pytest_wamrobust.core.model.types import CaseKey
@@ -73,7 +73,8 @@ class RunRecord:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         logxml = session.config.stash.get(xml_key, None)
         if logxml is not None:
-            for name, value in self.identity.properties():
+            for name, value in [*self.identity.properties(),
+                                (VERSIONS, versions_text(RUN_PACKAGES))]:
                 logxml.add_global_property(name, value)
         if self.xmlpath:
             self.log = ResultsLog(log_path(self.xmlpath), self.identity)

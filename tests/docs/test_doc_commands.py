@@ -413,6 +413,28 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         by="tests/policies/test_batched_serving.py::"
            "test_same_outcome_per_case_batched_unbatched_and_in_process",
         runs='"--max-batch=2", "--batch-wait-ms=200"'),
+    "wamrobust serve --policy=tiny-vla-libero --suite=libero_plus --device cuda --max-batch 64 "
+    "--host 0.0.0.0 --port 8000": Elsewhere(
+        "a GPU, and a port on every interface; the batching server on CPU is tested",
+        by="tests/policies/test_batched_serving.py::"
+           "test_same_outcome_per_case_batched_unbatched_and_in_process",
+        runs='"--max-batch=2", "--batch-wait-ms=200"'),
+    # --- docs/reports.md: the LIBERO-Plus workflow's commands, by hand ---
+    "pytest -n auto --suite=libero_plus --suite-arg variants=runnable --policy=pi05 "
+    "--policy-arg server=ws://gpu-box:8000 --wam-shard=1/16 --wam-video=failures "
+    "--junitxml=shard-1.xml": Elsewhere(
+        f"a placeholder GPU host and ~440 LIBERO episodes; {LIBERO_VENV}; the workflow's "
+        "episode step with these options collects its shard from the main environment there",
+        by="tests/test_workflow.py::test_the_libero_episode_step_collects_its_cases_from_the_"
+           "main_environment", runs='"--wam-shard=1/16"'),
+    "pytest -n auto --suite=libero_plus --suite-arg variants=runnable --policy=pi05 "
+    "--policy-arg server=ws://gpu-box:8000 --wam-sample=2 "
+    "--wam-thresholds=wamrobust-gates-libero.toml --wam-decide --wam-video=failures "
+    "--junitxml=sample.xml": Elsewhere(
+        f"a placeholder GPU host and 50 LIBERO episodes; {LIBERO_VENV}; the workflow's "
+        "episode step with these options collects its sample from the main environment there",
+        by="tests/test_workflow.py::test_the_libero_episode_step_collects_its_cases_from_the_"
+           "main_environment", runs='"--wam-decide"'),
     "pytest --suite=tabletop --policy=tiny-wam --wam-ray=auto --wam-ray-policy=shared": Elsewhere(
         "needs a running ray start cluster on this machine (auto); the shared policy host on a "
         "local runtime is tested against -n 2",

@@ -4,6 +4,7 @@ involved and the command that produced it."""
 
 from __future__ import annotations
 
+import platform
 import re
 import shlex
 import subprocess
@@ -12,6 +13,8 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 
 import pytest
+
+from pytest_wamrobust.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +45,49 @@ def test_report_says_what_it_wrote_and_the_page_records_its_making(real_run):
         "wrote out/report.html (1 case, 1 policy)",
     ]
     page = (real_run / "out" / "report.html").read_text()
-    made = dict(re.findall(r"<tr><th>([^<]+)</th><td><code>([^<]*)</code></td></tr>",
-                           page[page.index("<h3>Provenance</h3>"):]))
+    made = provenance_of(page)
     written = datetime.strptime(made["Report written"], "%Y-%m-%d %H:%M:%S UTC")
     assert before <= written.replace(tzinfo=timezone.utc) <= datetime.now(timezone.utc)
     started = re.search(r'timestamp="([^"]+)"', (real_run / "run.xml").read_text()).group(1)
     assert made["Runs started"].startswith(started.replace("T", " ")[:19])
-    for name in ("pytest-wamrobust", "pytest", "numpy", "junitparser", "matplotlib"):
-        assert f"{name} {version(name)}" in made["Versions"]
-    assert f"Python {sys.version.split()[0]}" in made["Versions"]
+    recorded = made["Run versions, as recorded by the run"]
+    for name in ("pytest-wamrobust", "pytest", "numpy", "torch", "mujoco", "hypothesis"):
+        assert f"{name} {version(name)}" in recorded
+    for name in ("pytest-wamrobust", "numpy", "junitparser", "matplotlib"):
+        assert f"{name} {version(name)}" in made["Report versions (wamrobust report)"]
+    for versions in (recorded, made["Report versions (wamrobust report)"]):
+        assert versions.endswith(f"Python {platform.python_version()}")
     assert made["Command"] == shlex.join(["wamrobust", *argv])
+
+
+def provenance_of(page: str) -> dict[str, str]:
+    return dict(re.findall(r"<tr><th>([^<]+)</th><td><code>([^<]*)</code></td></tr>",
+                           page[page.index("<h3>Provenance</h3>"):]))
+
+
+def test_the_page_shows_the_versions_the_run_recorded_not_the_reports(real_run, capsys):
+    """The run played on a GPU host with other packages than the laptop that writes the
+    report: the page shows the run's, from its JUnit file; files of runs in different
+    environments are listed each, and a file from before runs recorded them says so."""
+    text = (real_run / "run.xml").read_text()
+    line = re.search(r'<property name="wam.run.versions" value="([^"]+)"', text)
+    assert line is not None and f"torch {version('torch')}" in line[1]
+    gpu_host = line[1].replace(f"torch {version('torch')}", "torch 2.5.1+cu124")
+    (real_run / "gpu.xml").write_text(text.replace(line[1], gpu_host))
+    (real_run / "old.xml").write_text(text.replace(line[0], "<property name=\"x\" value=\"\""))
+    row = "Run versions, as recorded by the run"
+
+    def shown(*argv: str) -> str:
+        html = real_run / "page.html"
+        assert main(["report", *argv, "--html", str(html)]) == 0
+        capsys.readouterr()
+        return provenance_of(html.read_text())[row]
+
+    assert shown(str(real_run / "gpu.xml")) == gpu_host and "torch 2.5.1+cu124" in gpu_host
+    here, gpu = real_run / "run.xml", real_run / "gpu.xml"
+    assert shown(f"--label=here={here}", f"--label=gpu={gpu}") == (
+        f"{here}: {line[1]}; {gpu}: {gpu_host}")
+    assert shown(str(real_run / "old.xml")) == "not recorded in the JUnit files"
 
 
 def test_markdown_on_stdout_stays_clean(real_run):

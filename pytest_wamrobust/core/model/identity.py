@@ -20,6 +20,9 @@ from typing import Any, TypeVar
 
 #: Prefix of the run's identity among the test suite's properties.
 PREFIX = "wam.run."
+#: Beside the identity, not part of it: the versions of the run's environment (a torch
+#: upgrade does not stop a resume), which the HTML report shows as the run recorded them.
+VERSIONS = PREFIX + "versions"
 #: Attribute of a policy factory that fingerprints what it would build (see `fingerprinted`).
 ATTRIBUTE = "wamrobust_fingerprint"
 #: Files up to this size are hashed whole; larger ones (multi-GB checkpoints) by their
