@@ -70,4 +70,5 @@ runnable = c.runnable_counts()
 print(f"LIBERO-Plus ready: {len(c.variants)} variants, {sum(runnable.values())} runnable "
       f"with these assets: {runnable}")
 EOF
-echo "Run it with: $VENV/bin/pytest --suite=libero_plus ..."
+echo "Run it from your own environment: pytest --suite=libero_plus ... (the episodes play in"\
+     "$VENV/bin/python; docs/libero_plus.md), or with $VENV/bin/pytest --suite=libero_plus ..."
