@@ -110,6 +110,9 @@ CHECKS: dict[str, Flags | Collects | Elsewhere] = {
     "wamrobust compare baseline/results.xml report/results.xml --alpha 0.05 --min-effect 5 "
     "--markdown report/compare.md": Flags(),
     "pip install junitparser numpy matplotlib": REPORT_TOOLS,
+    'wamrobust report --history "${args[@]}" --label "this run=report/results.xml" --title '
+    '"Robustness of $POLICY on $SUITE, run by run" --markdown report/history.md '
+    "--html report/history.html --png report/trend.png": Flags(),
     # --- robustness-gate-libero.yml: LIBERO-Plus against a served policy ---
     "bash scripts/install.sh": Elsewhere(
         "apt packages and torch (root, network); .ci/run runs it"),
@@ -247,3 +250,38 @@ def test_the_libero_episode_step_collects_its_cases_from_the_main_environment(si
     if "--wam-decide" not in given.passes:
         assert "--wam-decide" not in argv
 
+
+def test_the_gate_job_puts_the_trend_of_the_last_baselines_into_the_job_summary(tmp_path):
+    """The trend step as written, with `gh` answering from two stored baselines (the
+    golden scripted run twice) and this run the golden random one: three rows oldest
+    first, this run's drop marked, the chart in report/."""
+    [step] = [s for s in run_steps(TABLETOP) if s.name.startswith("Trend")]
+    fixtures = REPO / "fixtures" / "junit"
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "gh").write_text(  # `run list` after its --jq (newest first, reversed), `run download`
+        '#!/bin/bash\nif [ "$1 $2" = "run list" ]; then\n'
+        '  printf "11 7 aaaaaaaaaa\\n12 8 bbbbbbbbbb\\n"\n'
+        f'elif [ "$1 $2" = "run download" ]; then mkdir -p "${{@: -1}}" && '
+        f'cp "{fixtures}/tabletop_scripted.xml" "${{@: -1}}/results.xml"\nelse exit 1; fi\n')
+    (shim / "gh").chmod(0o755)
+    workspace = tmp_path / "workspace"
+    (workspace / "report").mkdir(parents=True)
+    (workspace / "report" / "results.xml").write_bytes(
+        (fixtures / "tabletop_random.xml").read_bytes())
+    summary = tmp_path / "summary.md"
+    context = {"github": {"event.repository.default_branch": "main", "token": "-"}}
+    env = {**os.environ, **{k: resolve(v, context) for k, v in step.env.items()},
+           "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "GITHUB_REPOSITORY": "o/r",
+           "GITHUB_STEP_SUMMARY": str(summary)}
+    script = tmp_path / "step.sh"
+    script.write_text(resolve(step.script, context))
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                          cwd=workspace, env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line.split("|")[1].strip() for line in summary.read_text().splitlines()
+            if line.startswith("| ")]
+    assert rows == ["Run", "#7 aaaaaaaa", "#8 bbbbbbbb", "this run"]
+    assert "| 0.0 ▼ " in summary.read_text() and "### Success rate" not in summary.read_text()
+    assert (workspace / "report" / "trend.png").stat().st_size > 10_000

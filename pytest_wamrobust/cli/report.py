@@ -29,6 +29,7 @@ from pytest_wamrobust.report.aggregate import (
     latency_rows,
     success_table,
 )
+from pytest_wamrobust.report.history import History, HistoryRun, history, history_table
 from pytest_wamrobust.report.tables import (
     Table,
     breaking_point_table,
@@ -50,13 +51,23 @@ def add_parser(sub: argparse.ArgumentParser) -> None:
                           "by its policy: two runs of one policy side by side (repeatable; "
                           "one NAME on several files merges them as shards)")
     sub.add_argument("--by", choices=BREAKDOWNS,
-                     help="also break each policy's table down by task or by level")
+                     help="also break each policy's table down by task or by level, "
+                          "drawn as a heatmap per policy in --png and --html")
+    sub.add_argument("--history", action="store_true",
+                     help="the files are successive runs of one policy: each RESULTS file "
+                          "a run named by its file name, each --label a run (its files "
+                          "merged as shards); adds a table with a row per run, marks where "
+                          "the paired comparison with the run before (as wamrobust compare) "
+                          "judges a drop significant, and a trend chart per setting; ordered "
+                          "by the start time the files record, else as given")
     sub.add_argument("--benchmark-json", action="append", default=[], metavar="FILE",
                      help="pytest-benchmark --benchmark-json output to fold into the "
                           "latency table (repeatable)")
     sub.add_argument("--markdown", metavar="FILE", help="write Markdown here (default: stdout)")
     sub.add_argument("--html", metavar="FILE", help="write a self-contained HTML page here")
-    sub.add_argument("--png", metavar="FILE", help="write the heatmap PNG here")
+    sub.add_argument("--png", metavar="FILE",
+                     help="write the figures here as one PNG: the trend (--history), the "
+                          "heatmaps per policy (--by), the success heatmap")
     sub.add_argument("--merged-xml", metavar="FILE",
                      help="write all results as one JUnit file (e.g. the next baseline)")
     sub.add_argument("--title", default="Robustness report", help="page and document title")
@@ -120,6 +131,48 @@ def read_runs(args: argparse.Namespace) -> tuple[list[EpisodeResult], list[Searc
     return results, searches
 
 
+def history_runs(args: argparse.Namespace) -> list[HistoryRun]:
+    """--history: each RESULTS file one run named by its file name (its path where two
+    share a name), each --label one run; by when each started if every file says so."""
+    from pytest_wamrobust.records.junit import read_results
+
+    stems = [Path(path).stem for path in args.results]
+    files: dict[str, list[str]] = {}
+    for name, path in [*((stem if stems.count(stem) == 1 else path, path)
+                         for stem, path in zip(stems, args.results, strict=True)),
+                       *args.labels]:
+        files.setdefault(name, []).append(path)
+    if not files:
+        raise UsageError("--history needs the JUnit files of the runs, oldest first "
+                         "(RESULTS or --label NAME=FILE)")
+    runs, started = [], {}
+    for name, paths in files.items():
+        results = read_results(paths)
+        policies = sorted({r.policy for r in results})
+        if len(policies) > 1:
+            raise UsageError(f"--history: run {name!r} holds results of {len(policies)} policies "
+                             f"({', '.join(policies)}); a history follows one policy, give "
+                             f"the files of its runs")
+        started[name] = min((run_header(path)[0] for path in paths), default="")
+        runs.append(HistoryRun(name, _readable(started[name]) if started[name] else "",
+                               tuple(labelled(results, name))))
+    if all(started.values()):
+        runs.sort(key=lambda run: started[run.name])
+    return runs
+
+
+def report_figures(table: SuccessTable, past: History | None) -> list[tuple[str, bytes]]:
+    """(alt text, PNG) of the trend (--history) and each policy's breakdown (--by)."""
+    from pytest_wamrobust.report.heatmap import breakdown_figure, figure_png
+    from pytest_wamrobust.report.trend import trend_figure
+
+    figures = [("success trend per setting", figure_png(trend_figure(past)))] if past else []
+    if table.by:
+        figures += [(f"{policy}: success per {table.by} heatmap",
+                     figure_png(breakdown_figure(table, policy))) for policy in table.policies]
+    return figures
+
+
 def gate_table(results: Sequence[EpisodeResult],
                thresholds: gates.Thresholds) -> tuple[Table, bool]:
     """One row per (policy, gate): observed, threshold, verdict; and whether any failed."""
@@ -141,11 +194,15 @@ def run(args: argparse.Namespace) -> int:
     from pytest_wamrobust.report.benchmark import read_benchmark_json
 
     thresholds = gates.load_thresholds_file(args.thresholds) if args.thresholds else None
-    results, searches = read_runs(args)
+    runs = history_runs(args) if args.history else None
+    results, searches = ([r for run in runs for r in run.results], []) if runs else read_runs(args)
+    past = history(runs) if runs else None
     files = [*args.results, *(path for _, path in args.labels)]
     benchmarks = [row for f in args.benchmark_json for row in read_benchmark_json(f)]
     table = success_table(results, args.by)
     tables = build_tables(results, args.by, benchmarks, table) if results else []
+    if past:
+        tables.insert(0, history_table(past))
     if searches:
         tables.append(breaking_point_table(searches))
     gate_failed = False
@@ -163,17 +220,19 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(markdown, end="")
     if args.html or args.png:
-        from pytest_wamrobust.report.heatmap import breaking_png, heatmap_png
+        from pytest_wamrobust.report.heatmap import breaking_png, heatmap_png, stack_pngs
         from pytest_wamrobust.report.html import page
 
         png = heatmap_png(table) if results else None  # its cells without a breakdown group
         broken = breaking_png(searches) if searches else None
+        figures = report_figures(table, past)
         if args.png:
-            written.append(_write(args.png, png or broken or b""))
+            shown = [data for _, data in figures] + [x for x in (png or broken,) if x]
+            written.append(_write(args.png, stack_pngs(shown) if shown else b""))
         if args.html:
             written.append(_write(args.html, page(
                 args.title, tables, png, [*files, *args.benchmark_json],
-                provenance(files, getattr(args, "_argv", sys.argv[1:])), broken)))
+                provenance(files, getattr(args, "_argv", sys.argv[1:])), broken, figures)))
     if args.merged_xml:
         write_results(results, args.merged_xml)
         written.append(args.merged_xml)

@@ -32,11 +32,14 @@ def table_html(table: Table) -> str:
 
 def page(title: str, tables: Sequence[Table], png: bytes | None = None,
          sources: Sequence[str] = (), provenance: Sequence[tuple[str, str]] = (),
-         breaking_png: bytes | None = None) -> str:
-    """The page; `provenance` rows (what, value) - date, versions, command - end it."""
+         breaking_png: bytes | None = None,
+         figures: Sequence[tuple[str, bytes]] = ()) -> str:
+    """The page; `provenance` rows (what, value) - date, versions, command - end it.
+    `figures` (alt text, PNG) - the history's trend, the breakdown heatmaps - come first."""
     image = "".join(
-        f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}">\n'
-        for alt, data in (("success heatmap", png), ("breaking-point heatmap", breaking_png))
+        f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">\n'
+        for alt, data in (*figures, ("success heatmap", png),
+                          ("breaking-point heatmap", breaking_png))
         if data)
     listed = "".join(f"<li><code>{escape(s)}</code></li>" for s in sources)
     made = "".join(f"<tr><th>{escape(what)}</th><td><code>{escape(value)}</code></td></tr>"

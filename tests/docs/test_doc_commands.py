@@ -339,6 +339,12 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
         files={"pi05.xml": SCRIPTED_RUN, "wam.xml": RANDOM_RUN}, creates="heatmap.png"),
     "wamrobust report fixtures/junit/tabletop_scripted.xml fixtures/junit/tabletop_random.xml":
         Run(r"^### Inference latency per action chunk"),
+    "wamrobust report tiny-vla.xml tiny-wam.xml --by task --html report.html --png heatmaps.png":
+        Run(r"^wrote heatmaps\.png \(384 cases, 2 policies\)", creates="heatmaps.png",
+            files={"tiny-vla.xml": SCRIPTED_RUN, "tiny-wam.xml": RANDOM_RUN}),
+    "wamrobust report --history fixtures/junit/tabletop_random.xml "
+    "fixtures/junit/tabletop_scripted.xml --label again=fixtures/junit/tabletop_scripted.xml":
+        Run(r"^\| tabletop_random +\| .* \| regressed \(Clean, Camera,"),
     LATENCY_JSON: Run(r"^test_latency\[tiny-vla\] ", creates="latency.json"),
     "python -m pytest --policy=tiny-vla --suite=tabletop -n 2 --junitxml=vla.xml": Elsewhere(
         "run with the other two lines of its block (narrowed to one case)", by=TEST_DOCS),
