@@ -26,6 +26,7 @@ from _pytest.junitxml import xml_key
 
 from pytest_wamrobust import RUN_PACKAGES, __version__, versions_text
 from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.identity import VERSIONS, RunIdentity, policy_fingerprint
 from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.results import EpisodeResult, has_result_properties
@@ -62,8 +63,8 @@ class RunRecord:
         #: UsageError before any episode when a file is another run's or unreadable
         self.carried = carried_over(self.resumed, self.identity) if self.resumed else {}
         config.stash[CARRIED_KEY] = self.carried
-        self.xmlpath: str | None = getattr(config.option, "xmlpath", None)
-        self.log: ResultsLog | None = None
+        xmlpath: str | None = getattr(config.option, "xmlpath", None)
+        self.log = open_log(log_path(xmlpath)) if xmlpath else None
         self.logged: set[str] = set()
         self.folder = Path(tempfile.mkdtemp(prefix="wamrobust-resume-"))
         self.carried_file = self.folder / "carried.json"
@@ -76,8 +77,8 @@ class RunRecord:
             for name, value in [*self.identity.properties(),
                                 (VERSIONS, versions_text(RUN_PACKAGES))]:
                 logxml.add_global_property(name, value)
-        if self.xmlpath:
-            self.log = ResultsLog(log_path(self.xmlpath), self.identity)
+        if self.log is not None:
+            self.log.begin(self.identity)
 
     def pytest_report_header(self) -> list[str]:
         if not self.resumed:
@@ -106,6 +107,15 @@ class RunRecord:
         if self.log is not None:
             self.log.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def open_log(path: Path) -> ResultsLog:
+    """This run's log, a writable path checked before any episode."""
+    try:
+        return ResultsLog(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the results log {path} beside --junitxml "
+                         f"({exc.strerror or exc}); choose a writable --junitxml path") from None
 
 
 def carried_result(config: pytest.Config, key: CaseKey) -> EpisodeResult | None:

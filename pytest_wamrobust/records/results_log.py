@@ -30,12 +30,18 @@ def log_path(junit_path: str | Path) -> Path:
 
 
 class ResultsLog:
-    """A new log for this run: it replaces any older log at the path from the start."""
+    """This run's log. Opened (and so checked writable) at start-up without touching what
+    an older run left at the path; `begin` replaces that once the session starts, so a
+    run refused at start-up never costs the log a resume needs."""
 
-    def __init__(self, path: Path, identity: RunIdentity) -> None:
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file: IO[str] | None = path.open("w", encoding="utf-8")
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+
+    def begin(self, identity: RunIdentity) -> None:
+        if self._file is not None:
+            self._file.truncate(0)
         self._write({FORMAT: 1, "run": identity.values()})
 
     def append(self, nodeid: str, properties: Iterable[tuple[str, str]]) -> None:

@@ -47,7 +47,10 @@ def result(seed: int) -> EpisodeResult:
 
 def test_a_log_cut_short_by_a_kill_reads_to_its_last_whole_line(tmp_path):
     path = tmp_path / "report.xml.wamlog.jsonl"
-    log = ResultsLog(path, RUN)
+    path.write_text("an older run's log\n")
+    log = ResultsLog(path)
+    assert path.read_text() == "an older run's log\n"  # kept until the session starts
+    log.begin(RUN)
     for seed in range(3):
         log.append(f"wamrobust::test_episode[{result(seed).key.case_id}]",
                    result(seed).to_properties())
