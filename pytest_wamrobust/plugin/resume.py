@@ -32,7 +32,7 @@ from pytest_wamrobust.core.model.protocols import PolicyContext
 from pytest_wamrobust.core.model.results import EpisodeResult, has_result_properties
 from pytest_wamrobust.core.model.types import CaseKey
 from pytest_wamrobust.plugin.run import WamRun
-from pytest_wamrobust.records.earlier_run import carried_over
+from pytest_wamrobust.records.earlier_run import RESUMED_FROM, carried_over
 from pytest_wamrobust.records.node_ids import episode_case_key
 from pytest_wamrobust.records.results_log import ResultsLog, log_path
 
@@ -83,7 +83,7 @@ class RunRecord:
     def pytest_report_header(self) -> list[str]:
         if not self.resumed:
             return []
-        sources = sorted({r.extra.get("resumed_from", "") for r in self.carried.values()})
+        sources = sorted({r.extra.get(RESUMED_FROM, "") for r in self.carried.values()})
         return [f"wamrobust: --wam-resume carries over {len(self.carried):,} cases with a final "
                 f"outcome from {', '.join(sources) or ', '.join(self.resumed)}; the other "
                 f"cases play (errors play again)"]
