@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pytest_wamrobust.core.model import policy_args
+from pytest_wamrobust.core.model import policy_args, registry
 from pytest_wamrobust.core.model.chunking import Chunking, check_replanning
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 from pytest_wamrobust.core.model.identity import files_digest
@@ -144,7 +145,11 @@ def load_lerobot_policy(path: str, ctx: PolicyContext) -> LeRobotPolicy:
     except Exception as exc:  # noqa: BLE001 - any load fault is one line about the checkpoint
         raise UsageError(
             f"cannot read the LeRobot config in {directory}: {one_line(exc)}") from None
-    cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
+    try:
+        cameras, shapes, has_state = _map_features(config, ctx.env_spec, directory)
+    except UsageError as exc:
+        raise UsageError(f"{exc}{registry.suite_hint(partial(_fits, config, directory))}") \
+            from None
     config.device = device
     try:
         model = get_policy_class(config.type).from_pretrained(directory, config=config,
@@ -241,6 +246,14 @@ def _map_features(config: Any, spec: EnvSpec,
         raise UsageError(f"checkpoint {directory} outputs actions of shape {shape} but suite "
                          f"{spec.suite!r} takes ({spec.action_dim},): {spec.action_semantics}")
     return cameras, images, state is not None
+
+
+def _fits(config: Any, directory: Path, spec: EnvSpec) -> bool:
+    try:
+        _map_features(config, spec, directory)
+    except UsageError:
+        return False
+    return True
 
 
 def _image_tensor(image: np.ndarray, shape: tuple[int, ...]) -> Any:

@@ -54,7 +54,7 @@ from pytest_wamrobust.core.model.errors import UsageError
 from pytest_wamrobust.core.model.protocols import BatchPolicy, PolicyContext
 from pytest_wamrobust.core.model.types import Observation
 
-checkpoint, broken = sys.argv[1], sys.argv[2]
+checkpoint, broken = sys.argv[1], sys.argv[2:]
 spec = registry.make_suite("tabletop").env_spec
 policy = registry.make_policy("lerobot:" + checkpoint, PolicyContext(spec, {"threads": "1"}))
 rng = np.random.default_rng(0)
@@ -84,10 +84,11 @@ others = [Observation({c: rng.integers(0, 255, (128, 128, 3), dtype=np.uint8)
 batch = policy.infer_batch([obs, *others], [policy.new_episode("lift_cube", s) for s in range(3)])
 alone = [chunk, *(policy.infer(o) for o in others)]
 errors = []
-try:
-    registry.make_policy("lerobot:" + broken, PolicyContext(spec))
-except UsageError as exc:
-    errors.append(str(exc))
+for path in broken:
+    try:
+        registry.make_policy("lerobot:" + path, PolicyContext(spec))
+    except UsageError as exc:
+        errors.append(str(exc))
 print(json.dumps({"meta": [policy.metadata.name, policy.metadata.chunk_length,
                            policy.metadata.replan_steps],
                   "shape": list(chunk.shape),
@@ -158,7 +159,16 @@ def test_act_checkpoint_chunks_match_lerobots_own_path_batched_or_not_and_bad_sh
     config = json.loads((broken / "config.json").read_text())
     config["output_features"]["action"]["shape"] = [6]
     (broken / "config.json").write_text(json.dumps(config))
-    done = subprocess.run([str(PYTHON), "-c", CHECK, str(checkpoint), str(broken)],
+    two_arms = tmp_path / "two_arms"  # trained on robotwin_plus's cameras, state and actions
+    shutil.copytree(checkpoint, two_arms)
+    image = config["input_features"]["observation.images.front"]
+    config["input_features"] = {
+        **{f"observation.images.{cam}": image for cam in ("head", "left_wrist", "right_wrist")},
+        "observation.state": {**config["input_features"]["observation.state"], "shape": [20]}}
+    config["output_features"]["action"]["shape"] = [10]
+    (two_arms / "config.json").write_text(json.dumps(config))
+    done = subprocess.run([str(PYTHON), "-c", CHECK, str(checkpoint), str(broken),
+                           str(two_arms)],
                           check=False, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
@@ -171,7 +181,10 @@ def test_act_checkpoint_chunks_match_lerobots_own_path_batched_or_not_and_bad_sh
     assert report["errors"] == [(
         f"checkpoint {broken} outputs actions of shape (6,) but suite 'tabletop' takes (7,): "
         "delta_eef_pos_xyz(3, x0.05 m) delta_eef_axis_angle(3, x0.5 rad) gripper(1, -1 open "
-        "+1 close); LIBERO OSC_POSE convention")]
+        "+1 close); LIBERO OSC_POSE convention"), (
+        f"checkpoint {two_arms} reads 3 cameras (observation.images.head, "
+        f"observation.images.left_wrist, observation.images.right_wrist) but suite 'tabletop' "
+        f"has 2 (agentview, wrist); pass --suite=robotwin_plus, whose observations it reads")]
 
 
 def test_replan_steps_sets_how_often_the_checkpoint_is_called_or_is_refused_at_start_up(

@@ -139,8 +139,7 @@ def make_suite(spec: str, options: Mapping[str, str] | None = None) -> Suite:
 
 
 def suites_fitting(fits: Callable[[EnvSpec], bool]) -> list[str]:
-    """The registered suites whose observations and actions `fits` accepts: what a
-    policy made for another suite's cameras names as the `--suite` to pass. A suite
+    """The registered suites whose observations and actions `fits` accepts. A suite
     that cannot be built here fits nothing."""
     fitting = []
     for name in entry_points.available(entry_points.SUITES):
@@ -151,6 +150,13 @@ def suites_fitting(fits: Callable[[EnvSpec], bool]) -> list[str]:
         if fits(spec):
             fitting.append(name)
     return fitting
+
+
+def suite_hint(fits: Callable[[EnvSpec], bool]) -> str:
+    """How a policy's line refusing a suite ends: the `--suite` whose cameras, state and
+    actions it reads (`; pass --suite=libero_plus, ...`), or nothing if none does."""
+    fitting = suites_fitting(fits)
+    return f"; pass --suite={fitting[0]}, whose observations it reads" if fitting else ""
 
 
 def takes_suite_args(factory: Callable[..., Any]) -> bool:

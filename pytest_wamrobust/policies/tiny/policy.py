@@ -58,14 +58,12 @@ class TinyPolicy(EpisodeInOne):
 
         cfg = checkpoint.config
         if not _fits(cfg, env_spec):
-            fitting = registry.suites_fitting(lambda spec: _fits(cfg, spec))
             raise UsageError(
                 f"{name} was trained on suites with cameras {list(cfg.cameras)}, "
                 f"state 8, action {cfg.action_dim}; suite {env_spec.suite!r} has cameras "
                 f"{list(env_spec.camera_names)}, state {env_spec.state_dim}, "
                 f"action {env_spec.action_dim}"
-                + (f"; pass --suite={fitting[0]}, whose observations it reads" if fitting
-                   else ""))
+                + registry.suite_hint(lambda spec: _fits(cfg, spec)))
         torch.set_num_threads(threads)
         self._torch = torch
         self._device = torch.device(device)
