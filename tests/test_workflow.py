@@ -210,12 +210,7 @@ def resolve(value: str, context: dict[str, dict[str, str]]) -> str:
 
 @pytest.mark.skipif(not LIBERO_PYTHON.exists(), reason=(
     "no .venv-libero here: bash scripts/install_libero_plus.sh builds it"))
-@pytest.mark.parametrize("situation", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=(
-        "pytest --collect-only with gates exits 1: plugin/session.py judges the gates on "
-        "the episodes a listing never plays ('gates configured, but none could be "
-        "judged'); drop this mark when it exits 0"))) if "gates" in name.split(", ") else name
-    for name in SITUATIONS])
+@pytest.mark.parametrize("situation", list(SITUATIONS))
 def test_the_libero_episode_step_collects_its_cases_from_the_main_environment(situation,
                                                                              tmp_path):
     given = SITUATIONS[situation]

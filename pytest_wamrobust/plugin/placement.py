@@ -18,9 +18,9 @@ from pytest_wamrobust.core.model.protocols import Suite
 from pytest_wamrobust.core.running import interpreters
 from pytest_wamrobust.plugin.options import RunOptions
 
-XDIST_HINT = "pip install pytest-xdist"
-VIDEO_HINT = "pip install 'pytest-wamrobust[reports]'"
-RAY_HINT = "pip install 'pytest-wamrobust[ray]'"
+XDIST_HINT = "install it there: pip install pytest-xdist"
+VIDEO_HINT = "install it there: pip install 'pytest-wamrobust[reports]'"
+RAY_HINT = "install it there: pip install 'pytest-wamrobust[ray]'"
 
 
 def simulator_python(suite: Suite, options: RunOptions, rootdir: Path,
@@ -44,6 +44,8 @@ def simulator_python(suite: Suite, options: RunOptions, rootdir: Path,
     needs = [("ray", RAY_HINT)] if options.ray else [("xdist", XDIST_HINT)]
     if options.video not in (None, "none"):
         needs.append(("imageio_ffmpeg", VIDEO_HINT))
+    if home is not None:  # its install script installs what the run needs there
+        needs = [(module, f"rebuild it with `{home.install}`") for module, _ in needs]
     found = interpreters.check(python, suite.name, home, policy=options.policy or "",
                                also_needs=needs, import_paths=import_paths, how_chosen=how)
     if not importable and hasattr(suite, "simulator_found_at"):

@@ -167,7 +167,9 @@ class Controller:
         self.verdicts += self.searches.verdicts()
         if self.baseline is not None and results:
             self.comparison = self.baseline.compare(results)
-        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        collecting = session.config.option.collectonly  # nothing was to be judged
+        if session.exitstatus in (pytest.ExitCode.OK,
+                                  pytest.ExitCode.TESTS_FAILED) and not collecting:
             incomplete = len(self.not_run) + sum(kind == HARNESS_ERROR
                                                  for kind, _ in self.unrecorded.values())
             self.verdict = decide(results, self.verdicts, self.comparison,

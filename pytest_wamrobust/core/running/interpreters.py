@@ -127,12 +127,12 @@ def check(python: Path, suite: str, home: SimulatorHome | None, *, policy: str =
     """Ask `python` what it has; every shortfall is one UsageError line naming the fix.
 
     `home`: the suite's declaration (None: a suite that declares none, played elsewhere
-    because the user asked). `also_needs`: (module, install hint) pairs the run needs
-    there too (pytest-xdist to host the workers, imageio-ffmpeg for --wam-video).
+    because the user asked). `also_needs`: (module, how to get it there) pairs the run
+    needs there too (pytest-xdist to host the workers, imageio-ffmpeg for --wam-video).
     `import_paths`: what a worker there puts first on sys.path (its working directory,
     the ini file's `pythonpath`), so the policy is looked for where it will be."""
     install = home.install if home else "pip install pytest-wamrobust"
-    needs = [(home.module, home.install)] if home else []
+    needs = [(home.module, f"rebuild it with `{home.install}`")] if home else []
     needs += list(also_needs)
     try:
         done = subprocess.run(
@@ -162,7 +162,7 @@ def check(python: Path, suite: str, home: SimulatorHome | None, *, policy: str =
     for name, hint in needs:
         if report["modules"].get(name) is None:
             raise UsageError(f"the {suite} suite's Python {python} cannot import {name}; "
-                             f"install it there: {hint}")
+                             f"{hint}")
     if "policy_error" in report:
         raise UsageError(
             f"{report['policy_error']} (in {python}, where the {suite} suite's episodes "
