@@ -124,7 +124,7 @@ def _read_file(path: Path, warn: Warn) -> list[EpisodeResult]:
     if not results:
         raise UsageError(
             f"{path} has no wamrobust results (no test case carries wam.* properties); write it "
-            f"with pytest --suite=... --junitxml={path.name} and junit_family=xunit1")
+            f"with pytest --suite=... --junitxml={path.name}")
     return results
 
 
