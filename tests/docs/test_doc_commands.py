@@ -21,7 +21,9 @@ with its text as read from the doc): add that exact text as a key of COMMANDS wi
   network, hours of CPU); the reason is the review.
 A command whose output the docs show (a `$ ` transcript) needs a Run as written, which
 checks the transcript line by line (times and milliseconds masked, `...` skips lines)
-and the exit status a `$ echo $?` after it shows.
+and the exit status a `$ echo $?` after it shows. A learned policy's run on another CPU
+or renderer may end a few episodes the other way: `tolerance=EPISODES_ACROSS_MACHINES`
+lets each count of its transcript differ by that many (doc_commands.same_line).
 """
 
 from __future__ import annotations
@@ -38,7 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from doc_commands import REPO, block_after, documented_commands, missing_from
+from doc_commands import (
+    EPISODES_ACROSS_MACHINES,
+    REPO,
+    block_after,
+    cells_apart,
+    documented_commands,
+    missing_from,
+)
 
 THIS = "tests/docs/test_doc_commands.py"
 LINKED = ("benchmarks", "examples", "fixtures", "scripts", "suites")
@@ -61,6 +70,7 @@ class Run:
     pythonpath: bool = False
     creates: str = ""
     timeout: int = 300
+    tolerance: int = 0  # episodes whose outcome may differ on another machine
 
     @property
     def as_written(self) -> bool:
@@ -118,8 +128,8 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     "bash scripts/install.sh": Elsewhere(
         "installs apt packages and torch (root, network); CI's first step", by=".ci/run"),
     "python -m pytest --policy=tiny-vla --suite=tabletop -n 2 --junitxml=report.xml": Run(
-        r"^wamrobust verdict: no gates or baseline: 75 unsolved episodes fail the run",
-        exit=(1,), slow=True),
+        r"^wamrobust verdict: no gates or baseline: \d+ unsolved episodes fail the run",
+        exit=(1,), slow=True, tolerance=EPISODES_ACROSS_MACHINES),
     "bash .ci/run": Elsewhere("is CI itself"),
     "pytest --suite=tabletop --policy=tiny-vla --tasks=lift_cube,push_to_region "
     "--axes=camera,light,language --wam-search=8 -k test_search --junitxml=search.xml": (
@@ -480,8 +490,10 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     "pytest --policy=scripted --suite=tabletop -n 2 --junitxml=report.xml": Run(
         r"^=+ 192 passed, 1 skipped in ", slow=True),
     # --- docs/tiny_policies.md ---
-    TINY_VLA: Run(r"^=+ 75 failed, 117 passed, 1 skipped in ", exit=(1,), slow=True),
-    TINY_WAM: Run(r"^=+ 93 failed, 99 passed, 1 skipped in ", exit=(1,), slow=True),
+    TINY_VLA: Run(r"^=+ \d+ failed, \d+ passed, 1 skipped in ", exit=(1,), slow=True,
+                  tolerance=EPISODES_ACROSS_MACHINES),
+    TINY_WAM: Run(r"^=+ \d+ failed, \d+ passed, 1 skipped in ", exit=(1,), slow=True,
+                  tolerance=EPISODES_ACROSS_MACHINES),
     "wamrobust report vla.xml wam.xml": Run(
         r"^\| tiny-wam ", after=(TINY_VLA, TINY_WAM), slow=True),
     RECORD: Run(r"lift_cube", extra=NARROW_RECORD, why=WHY_RECORD,
@@ -631,7 +643,7 @@ def check(command: str, index: int, root: Path) -> None:
         assert list(folder.glob(entry.creates)), f"wrote no {entry.creates}; {context}"
     if entry.as_written:
         for transcript in FOUND[command].transcripts:
-            missing = missing_from(transcript, printed)
+            missing = missing_from(transcript, printed, entry.tolerance)
             assert not missing, f"the doc shows lines this run did not print: {missing}; {context}"
         for status in FOUND[command].exit_shown:
             assert done.returncode == status, f"the doc shows exit status {status}; {context}"
@@ -660,11 +672,15 @@ def success_columns(markdown: str) -> dict[str, list[str]]:
 @pytest.mark.slow
 def test_readme_policy_table_is_what_the_report_of_both_runs_prints(tmp_path_factory):
     """README's tiny-vla / tiny-wam table (success %, Clean..Total) is `wamrobust report
-    vla.xml wam.xml` over the two default runs of docs/tiny_policies.md."""
+    vla.xml wam.xml` over the two default runs of docs/tiny_policies.md, each cell within
+    the episodes another CPU or renderer may end the other way."""
     command = "wamrobust report vla.xml wam.xml"
     entry = next(e for e in entries(command) if isinstance(e, Run) and e.slow)
     _, done = run(command, entry, tmp_path_factory.getbasetemp() / "doc-commands-slow")
     assert done.returncode == 0, done.stderr[-2000:]
     readme = success_columns((REPO / "README.md").read_text())
-    assert set(readme) == {"tiny-vla", "tiny-wam"}
-    assert success_columns(done.stdout) == readme, done.stdout[:1500]
+    printed = success_columns(done.stdout)
+    assert set(readme) == set(printed) == {"tiny-vla", "tiny-wam"}, done.stdout[:1500]
+    apart = {policy: cells_apart(readme[policy], printed[policy], EPISODES_ACROSS_MACHINES)
+             for policy in readme}
+    assert not any(apart.values()), f"{apart}; printed:\n{done.stdout[:1500]}"
