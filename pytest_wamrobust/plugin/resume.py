@@ -59,6 +59,9 @@ class RunRecord:
 
     def __init__(self, run: WamRun, config: pytest.Config) -> None:
         self.identity = run_identity(run)
+        #: the versions of the Python that plays the episodes (the simulator's, when not this)
+        self.versions = (run.simulator.versions_text if run.simulator is not None
+                         else versions_text(RUN_PACKAGES))
         self.resumed = tuple(run.options.resume or ())
         #: UsageError before any episode when a file is another run's or unreadable
         self.carried = carried_over(self.resumed, self.identity) if self.resumed else {}
@@ -75,7 +78,7 @@ class RunRecord:
         logxml = session.config.stash.get(xml_key, None)
         if logxml is not None:
             for name, value in [*self.identity.properties(),
-                                (VERSIONS, versions_text(RUN_PACKAGES))]:
+                                (VERSIONS, self.versions)]:
                 logxml.add_global_property(name, value)
         if self.log is not None:
             self.log.begin(self.identity)

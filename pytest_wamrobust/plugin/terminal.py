@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pytest_wamrobust import installed_version
+from pytest_wamrobust import RUN_PACKAGES, versions_text
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.model.chunking import Chunking, unknown_text
 from pytest_wamrobust.core.model.results import ERROR, FAILURE, EpisodeResult
@@ -53,11 +53,8 @@ def _versions_line(run: WamRun) -> str:
     """The versions that decide what an episode does: those of the Python that plays
     the episodes when that is not this one."""
     if run.simulator is not None:
-        return (f"wamrobust: episodes' Python {run.simulator.python}: "
-                + ", ".join(f"{name} {version}" for name, version in run.simulator.versions))
-    return "wamrobust: " + ", ".join(f"{pkg} {installed_version(pkg)}" for pkg in
-                                     ("pytest-wamrobust", "mujoco", "sapien", "torch",
-                                      "hypothesis"))
+        return f"wamrobust: episodes' Python {run.simulator.python}: {run.simulator.versions_text}"
+    return f"wamrobust: {versions_text(RUN_PACKAGES)}"
 
 
 def _task_list(tasks: Sequence[TaskSpec], verbose: bool) -> str:

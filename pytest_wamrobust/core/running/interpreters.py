@@ -22,17 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest_wamrobust
+from pytest_wamrobust import RUN_PACKAGES
 from pytest_wamrobust.core.model.errors import UsageError, one_line
 
 #: Seconds the check may take: importing the package and resolving a policy there.
 PROBE_TIMEOUT_S = 120.0
 
-#: Distributions whose versions the run header names (they decide what an episode does).
-VERSIONED = ("pytest-wamrobust", "mujoco", "sapien", "torch", "numpy", "hypothesis")
-
 #: Run by the other interpreter: what it has, as one JSON line.
 _PROBE = r"""
-import importlib.metadata, importlib.util, json, sys
+import importlib.metadata, importlib.util, json, platform, sys
 modules, policy = json.loads(sys.argv[1]), sys.argv[2]
 sys.path[:0] = json.loads(sys.argv[3])
 versions = {}
@@ -41,6 +39,7 @@ for name in json.loads(sys.argv[4]):
         versions[name] = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         versions[name] = "not installed"
+versions["Python"] = platform.python_version()
 found = {}
 for name in modules:
     spec = importlib.util.find_spec(name)
@@ -88,8 +87,13 @@ class SimulatorPython:
     module_locations: tuple[Path, ...]
     package_path: str = ""
     how_chosen: str = ""
-    #: distribution -> version there (VERSIONED)
+    #: distribution -> version there (RUN_PACKAGES, and Python)
     versions: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def versions_text(self) -> str:
+        """`pytest-wamrobust 0.1.0, numpy 1.26.4, ..., Python 3.11.7` as it has them."""
+        return ", ".join(f"{name} {version}" for name, version in self.versions)
 
 
 def importable_here(home: SimulatorHome) -> bool:
@@ -137,7 +141,7 @@ def check(python: Path, suite: str, home: SimulatorHome | None, *, policy: str =
     try:
         done = subprocess.run(
             [str(python), "-c", _PROBE, json.dumps([name for name, _ in needs]), policy,
-             json.dumps(list(import_paths)), json.dumps(VERSIONED)],
+             json.dumps(list(import_paths)), json.dumps(RUN_PACKAGES)],
             capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
             env={**os.environ, "PYTHONWARNINGS": "ignore"}, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
