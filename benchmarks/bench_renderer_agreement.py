@@ -95,7 +95,8 @@ def rate(results: list[EpisodeResult]) -> str:
 
 
 def agreement(folder: Path, policy: str) -> bool:
-    """Print one policy's pairing; True when the comparison says no significant change."""
+    """Print one policy's pairing; True when `wamrobust compare` says no significant
+    change and the gated run (if this call made it) passed its baseline."""
     files = {renderer: run_file(folder, policy, renderer) for renderer in RENDERERS}
     runs = {renderer: {r.key: r for r in read_results([xml])} for renderer, xml in files.items()}
     first, second = (runs[renderer] for renderer in RENDERERS)
@@ -107,7 +108,7 @@ def agreement(folder: Path, policy: str) -> bool:
           f"({100 * (len(paired) - len(differ)) / len(paired):.1f}%)")
     for key in differ:
         print(f"  differs: {key.case_id}: "
-              + ", ".join(f"{renderer} {'solved' if runs[renderer][key].success else 'not'}"
+              + ", ".join(f"{renderer} {'solved' if runs[renderer][key].success else 'unsolved'}"
                           for renderer in RENDERERS))
     for renderer in RENDERERS:
         print(f"  overall under {renderer}: {rate(list(runs[renderer].values()))}")
@@ -120,7 +121,8 @@ def agreement(folder: Path, policy: str) -> bool:
     gated = verdict_line(folder, policy, RENDERERS[1])
     if gated:
         print(f"  {RENDERERS[1]} run with --wam-baseline={files[RENDERERS[0]].name}: {gated}")
-    return compare.returncode == 0 and bool(said) and NO_CHANGE in said[-1].lower()
+    compared_same = compare.returncode == 0 and bool(said) and NO_CHANGE in said[-1].lower()
+    return compared_same and (not gated or gated.endswith("exit 0"))
 
 
 def main() -> int:
