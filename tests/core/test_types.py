@@ -21,3 +21,10 @@ def test_parse_is_the_inverse_of_case_id(key):
                                   "tabletop/lift_cube/camera/L3", "test_episode[x]"])
 def test_what_is_not_a_case_id_parses_to_none(text):
     assert CaseKey.parse(text) is None
+
+
+def test_a_suite_reading_the_old_selection_name_keeps_working_with_a_warning():
+    from pytest_wamrobust.core.model.protocols import CaseSelection
+
+    with pytest.warns(DeprecationWarning, match="CaseSelection.axes is now"):
+        assert CaseSelection(settings=("clean", "camera")).axes == ("clean", "camera")

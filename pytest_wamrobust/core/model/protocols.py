@@ -9,6 +9,7 @@ change to add one.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload, runtime_checkable
@@ -124,6 +125,14 @@ class CaseSelection:
     settings: Sequence[str] | None = None
     levels: Sequence[int] | None = None
     seeds: int | None = None
+
+    @property
+    def axes(self) -> Sequence[str] | None:
+        """Its earlier name (it held clean too): a third-party suite that reads it
+        keeps working, with a warning naming the new one."""
+        warnings.warn("CaseSelection.axes is now CaseSelection.settings (clean and the "
+                      "seven axes)", DeprecationWarning, stacklevel=2)
+        return self.settings
 
 
 @runtime_checkable
