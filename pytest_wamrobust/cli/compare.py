@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         markdown += f"\n{protocols}\n"
     passed, verdict = comparison.verdict_text(args.inconclusive)
     overall = comparison.overall
+    # a regressed or inconclusive verdict names its rows; "no regression" adds the total's
     markdown += (f"\nVerdict: {verdict}"
-                 + (f" (overall: {overall.verdict})" if overall else "") + ".\n")
+                 + (f" (overall: {overall.verdict})" if overall and passed
+                    and not comparison.inconclusive_drops else "") + ".\n")
     print(markdown, end="")
     if args.markdown:
         target = Path(args.markdown)

@@ -347,6 +347,12 @@ COMMANDS: dict[str, Run | Elsewhere | tuple[Run | Elsewhere, ...]] = {
     "--markdown report.md --benchmark-json latency.json --merged-xml results.xml": Run(
         r"^wrote report\.html \(384 cases, 2 policies\)", after=(LATENCY_JSON,),
         files={"pi05.xml": SCRIPTED_RUN, "wam.xml": RANDOM_RUN}, creates="heatmap.png"),
+    "wamrobust report --label before=main.xml --label after=branch-1.xml "
+    "--label after=branch-2.xml": Elsewhere(
+        "placeholder file names; the same labels on real JUnit files (two runs of one "
+        "policy, one of them in two shards)",
+        by="tests/report/test_run_labels.py::test_shards_of_a_labelled_run_merge_and_plain_"
+           "files_keep_their_policy"),
     "wamrobust report fixtures/junit/tabletop_scripted.xml fixtures/junit/tabletop_random.xml":
         Run(r"^### Inference latency per action chunk"),
     "wamrobust report tiny-vla.xml tiny-wam.xml --by task --html report.html --png heatmaps.png":
