@@ -55,10 +55,6 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
                         "be judged")
         return RunVerdict(False, f"{incomplete} of {len(results) + searches} {missing}; an "
                                  f"incomplete run cannot pass")
-    if skipped and not results:
-        return RunVerdict(False, f"no episode played: all {skipped} collected episodes were "
-                                 f"skipped (reasons above); a run that measured nothing "
-                                 f"cannot pass")
     others = [f"{other_failures} other test{'s' if other_failures != 1 else ''} failed"
               ] if other_failures else []
     if gates_configured or comparison is not None:
@@ -87,6 +83,10 @@ def decide(results: Sequence[EpisodeResult], verdicts: Sequence[Verdict],
             parts.append(f"baseline: {why}")
             held = held and passed
         return RunVerdict(held, "; ".join(parts + others))
+    if skipped and not results:  # with gates: "none could be judged" above says it
+        return RunVerdict(False, f"no episode played: all {skipped} collected episodes were "
+                                 f"skipped (reasons above); a run that measured nothing "
+                                 f"cannot pass")
     unsolved = sum(not r.success for r in results)
     if unsolved or broken_searches:
         what = [f"{unsolved} unsolved episode{'s' if unsolved != 1 else ''}"] if unsolved else []
