@@ -29,10 +29,16 @@ import ipaddress
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.model.errors import UsageError
-from pytest_wamrobust.core.model.parsing import parse_number, parse_policy_arg, parse_suite_arg
+from pytest_wamrobust.core.model.parsing import (
+    Number,
+    parse_number,
+    parse_policy_arg,
+    parse_suite_arg,
+)
 from pytest_wamrobust.policies.openpi.client import API_KEY_ENV
 
 #: How long a batch waits for more requests unless told (ms).
@@ -44,44 +50,39 @@ DEFAULT_HANDSHAKE_TIMEOUT_S = 5.0
 DEFAULT_MAX_INFLIGHT_MB = 128
 
 
-def parse_port(text: str) -> int:
-    """A TCP port to listen on, 0 meaning any free one; anything else is one usage line."""
-    value = parse_number(text, int)
-    if value is None or not 0 <= value <= 65535:
-        raise UsageError(f"{text!r} is not a TCP port; give 1-65535 (or 0 for any free port)")
+def _checked(text: str, convert: Callable[[str], Number], ok: Callable[[Number], bool],
+             what: str) -> Number:
+    """`text` as a number `ok` accepts, else one usage line: "'x' is not <what>"."""
+    value = parse_number(text, convert)
+    if value is None or not ok(value):
+        raise UsageError(f"{text!r} is not {what}")
     return value
+
+
+def parse_port(text: str) -> int:
+    """A TCP port to listen on, 0 meaning any free one."""
+    return _checked(text, int, lambda port: 0 <= port <= 65535,
+                    "a TCP port; give 1-65535 (or 0 for any free port)")
 
 
 def parse_max_batch(text: str) -> int:
-    """How many requests one batch may hold: an integer >= 1."""
-    value = parse_number(text, int)
-    if value is None or value < 1:
-        raise UsageError(f"{text!r} is not a batch size; give an integer >= 1")
-    return value
+    """How many requests one batch may hold."""
+    return _checked(text, int, lambda size: size >= 1, "a batch size; give an integer >= 1")
 
 
 def parse_wait_ms(text: str) -> float:
-    """How long a batch waits for more requests, in ms: a number >= 0."""
-    value = parse_number(text, float)
-    if value is None or not 0 <= value < float("inf"):
-        raise UsageError(f"{text!r} is not a wait in milliseconds; give a number >= 0")
-    return value
+    """How long a batch waits for more requests, in ms."""
+    return _checked(text, float, lambda ms: 0 <= ms < float("inf"),
+                    "a wait in milliseconds; give a number >= 0")
 
 
 def parse_positive_int(text: str) -> int:
-    """An integer >= 1."""
-    value = parse_number(text, int)
-    if value is None or value < 1:
-        raise UsageError(f"{text!r} is not an integer >= 1")
-    return value
+    return _checked(text, int, lambda value: value >= 1, "an integer >= 1")
 
 
 def parse_seconds(text: str) -> float:
-    """A positive, finite number of seconds."""
-    value = parse_number(text, float)
-    if value is None or not 0 < value < float("inf"):
-        raise UsageError(f"{text!r} is not a number of seconds > 0")
-    return value
+    return _checked(text, float, lambda seconds: 0 < seconds < float("inf"),
+                    "a number of seconds > 0")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
