@@ -28,6 +28,7 @@ import errno
 import ipaddress
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -155,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)  # its own open/close twins
     raise_file_limit(args.max_connections)
+    # Ctrl-C / SIGINT stops it cleanly even when started where SIGINT is ignored (a
+    # background job of a non-interactive shell inherits SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server = PolicyServer(lambda: registry.make_policy(args.policy, ctx), env_spec,
                               host=args.host, port=args.port, api_key=args.api_key,
