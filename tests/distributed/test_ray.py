@@ -88,8 +88,9 @@ def test_an_actor_that_dies_is_replaced_and_its_case_retried_once(
     (("--wam-ray", "tests/"), "a path after a bare --wam-ray is read as its address"),
     (("--wam-ray-cpus=0",), "--wam-ray-cpus takes a number of CPUs per actor above 0"),
     (("--wam-ray-policy=shared",), "add --wam-ray"),
-    (("--wam-ray", "--wam-ray-policy=shared"),
-     "--wam-ray-policy=shared needs a policy with infer_batch"),
+    pytest.param(("--wam-ray", "--wam-ray-policy=shared"),
+                 "--wam-ray-policy=shared needs a policy with infer_batch",
+                 marks=pytest.mark.slow),  # it starts a Ray runtime (~40 s) to say it
 ])
 def test_bad_ray_options_are_one_line(run_plugin, args, message):
     result = run_plugin("--suite=tabletop", "--policy=scripted", *args, junit=None)
