@@ -64,7 +64,11 @@ def venv_with(tmp_path_factory):
     """`venv_with(package_dir)` -> the python of a fresh venv that sees this environment
     and has the package installed, as a third party's user would have it."""
 
+    built: dict[Path, Path] = {}  # one venv per package for the whole session
+
     def make(package: Path) -> Path:
+        if package in built:
+            return built[package]
         venv = tmp_path_factory.mktemp(package.name) / "venv"
         # no pip of its own: its bundled setuptools would shadow the system one
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip",
@@ -73,6 +77,7 @@ def venv_with(tmp_path_factory):
         subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
                         "--no-deps", "--no-build-isolation", str(package)], check=True,
                        timeout=300, capture_output=True)
+        built[package] = python
         return python
 
     return make

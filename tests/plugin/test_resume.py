@@ -174,6 +174,7 @@ def test_resumed_outcomes_feed_early_verdicts_in_play_order(run_plugin, pytester
     assert carried.isdisjoint(played(pytester.path / "report.xml"))
 
 
+@pytest.mark.slow  # a Ray runtime; the resume itself is the fast tests' above
 def test_under_ray_the_driver_submits_only_the_cases_not_carried_over(run_plugin, pytester):
     pytest.importorskip("ray", reason="pip install 'pytest-wamrobust[ray]'")
     clean = ("--policy=scripted", "--suite=tabletop", "--tasks=lift_cube", "--axes=clean",
