@@ -45,12 +45,10 @@ for name in modules:
     spec = importlib.util.find_spec(name)
     found[name] = None if spec is None else (
         list(spec.submodule_search_locations or []) or [spec.origin])
-report = {"executable": sys.executable, "modules": found, "package": None,
-          "versions": versions}
+report = {"modules": found, "package": None, "versions": versions}
 try:
     import pytest_wamrobust
     report["package"] = pytest_wamrobust.__version__
-    report["package_path"] = pytest_wamrobust.__path__[0]
 except Exception as exc:
     report["package_error"] = f"{type(exc).__name__}: {exc}"
 if policy and report["package"]:
@@ -85,7 +83,6 @@ class SimulatorPython:
     python: Path
     #: the simulator module's package directories there (to read its data files here)
     module_locations: tuple[Path, ...]
-    package_path: str = ""
     how_chosen: str = ""
     #: distribution -> version there (RUN_PACKAGES, and Python)
     versions: tuple[tuple[str, str], ...] = ()
@@ -174,6 +171,5 @@ def check(python: Path, suite: str, home: SimulatorHome | None, *, policy: str =
             f"--policy={policy} --suite={suite} --port 8000`) and pass "
             f"--policy=ws://HOST:8000")
     locations = report["modules"][home.module] if home else []
-    return SimulatorPython(python, tuple(Path(p) for p in locations),
-                           report.get("package_path", ""), how_chosen,
+    return SimulatorPython(python, tuple(Path(p) for p in locations), how_chosen,
                            tuple(report.get("versions", {}).items()))
