@@ -7,6 +7,7 @@ line before any episode."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,12 +90,25 @@ def run_killed_half_way(folder: Path, args: list[str], cases: int, how: str = "S
     return logged_lines(log) - 1, wall
 
 
-def test_resuming_a_finished_run_plays_nothing(run_plugin, pytester):
-    first = run_plugin(*SELECTION)
-    assert first.ret == 0, first.stdout.str()[-2000:]
-    assert (pytester.path / "report.xml.wamlog.jsonl").is_file()
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The folder of one uninterrupted run of SELECTION: its JUnit file and results log,
+    what every resume here must end in. Played once for the module: a case's outcome does
+    not depend on -n (tests/policies/test_tiny_policies.py), so it serves both."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-o", "junit_family=xunit1", "--junitxml=report.xml", *SELECTION],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert len(episodes(folder / "report.xml")) == CASES
+    return folder
+
+
+def test_resuming_a_finished_run_plays_nothing(run_plugin, pytester, uninterrupted):
+    for name in ("report.xml", "report.xml.wamlog.jsonl"):
+        shutil.copy(uninterrupted / name, pytester.path / name)
     before = comparable(pytester.path / "report.xml")
-    assert len(before) == CASES
 
     again = run_plugin(*SELECTION, "--wam-resume=report.xml")
     assert again.ret == 0, again.stdout.str()[-2000:]
@@ -115,10 +129,8 @@ def test_resuming_a_finished_run_plays_nothing(run_plugin, pytester):
                          ids=["SIGKILL of the process group, -n 2",
                               "SIGTERM of pytest, the isolated worker"])
 def test_a_run_killed_half_way_resumes_to_the_uninterrupted_runs_junit(
-        run_plugin, pytester, how, distribute):
-    full = run_plugin(*SELECTION, *distribute, junit="full.xml")
-    assert full.ret == 0, full.stdout.str()[-2000:]
-
+        run_plugin, pytester, uninterrupted, how, distribute):
+    full = uninterrupted / "report.xml"
     logged, _ = run_killed_half_way(pytester.path, [*SELECTION, *distribute], CASES, how)
     assert logged < CASES, "the run finished before it was killed"
     log = (pytester.path / "report.xml.wamlog.jsonl").read_text()
@@ -127,9 +139,8 @@ def test_a_run_killed_half_way_resumes_to_the_uninterrupted_runs_junit(
 
     resumed = run_plugin(*SELECTION, *distribute, "--wam-resume=report.xml")
     assert resumed.ret == 0, resumed.stdout.str()[-2000:]
-    assert played(pytester.path / "report.xml") == set(episodes(pytester.path / "full.xml")) \
-        - finished
-    assert comparable(pytester.path / "report.xml") == comparable(pytester.path / "full.xml")
+    assert played(pytester.path / "report.xml") == set(episodes(full)) - finished
+    assert comparable(pytester.path / "report.xml") == comparable(full)
 
 
 def test_another_policys_run_is_one_line_and_nothing_plays(run_plugin, pytester):
