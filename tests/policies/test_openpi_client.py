@@ -16,6 +16,7 @@ from policy_servers import serving
 from pytest_wamrobust.core.model import registry
 from pytest_wamrobust.core.model.errors import EpisodeError, UsageError
 from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
+from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.core.running.episode import run_episode
 from pytest_wamrobust.policies.openpi.client import connect_policy
@@ -24,6 +25,16 @@ from pytest_wamrobust.policies.openpi.client import connect_policy
 @pytest.fixture
 def ctx(tabletop):
     return PolicyContext(tabletop.env_spec, options={"connect_timeout": "2"})
+
+
+def play(suite, spec, policy) -> EpisodeResult:
+    """One episode in a fresh scene, closed at the end: its renderer's GL context is freed
+    here, not by the garbage collector later on whatever thread runs it."""
+    env = suite.make_env(spec)
+    try:
+        return run_episode(env, policy, spec)
+    finally:
+        env.close()
 
 
 def in_process(name: str, tabletop):
@@ -83,11 +94,11 @@ def test_scripted_oracle_served_with_its_privileged_state_solves_like_in_process
     clean = CaseSelection(tasks=["lift_cube"], settings=["clean"], seeds=1)
     key = next(iter(tabletop.cases(clean)))
     spec = tabletop.episode_spec(key)
-    local = run_episode(tabletop.make_env(spec), in_process("scripted", tabletop), spec)
+    local = play(tabletop, spec, in_process("scripted", tabletop))
     with serving(lambda: in_process("scripted", tabletop), tabletop.env_spec) as (url, _):
         remote_policy = connect_policy(url, ctx)
         assert remote_policy.metadata.privileged
-        remote = run_episode(tabletop.make_env(spec), remote_policy, spec)
+        remote = play(tabletop, spec, remote_policy)
     assert local.status == remote.status == "success"
     assert remote.steps == local.steps and len(remote.chunk_latencies_ms) == len(
         local.chunk_latencies_ms)
@@ -187,11 +198,11 @@ def test_a_server_gone_mid_run_errors_the_remaining_episodes_quickly(tabletop, c
     spec = tabletop.episode_spec(key)
     with serving(lambda: in_process("scripted", tabletop), tabletop.env_spec) as (url, srv):
         policy = connect_policy(url, ctx)
-        first = run_episode(tabletop.make_env(spec), policy, spec)
+        first = play(tabletop, spec, policy)
         srv.shutdown()  # closes the open connection too
-        second = run_episode(tabletop.make_env(spec), policy, spec)
+        second = play(tabletop, spec, policy)
     started = time.monotonic()
-    third = run_episode(tabletop.make_env(spec), policy, spec)
+    third = play(tabletop, spec, policy)
     assert first.status == "success"
     assert second.status == third.status == "error"
     assert second.error.startswith(f"policy server {url} ")  # closed, or already unreachable
@@ -246,7 +257,7 @@ def test_replanning_sooner_than_the_servers_chunk_is_applied_by_the_client(table
         for options in ({}, {"replan_steps": "2"}, {"replan_steps": "8", "chunk_length": "8"}):
             ctx = PolicyContext(tabletop.env_spec, options)
             chunking = registry.preflight(url, ctx)
-            result = run_episode(tabletop.make_env(spec), connect_policy(url, ctx), spec)
+            result = play(tabletop, spec, connect_policy(url, ctx))
             props = dict(result.to_properties())
             assert (props["wam.steps"], props["wam.chunk_length"]) == ("24", "8")
             calls[chunking.text()] = (props["wam.chunks"], props["wam.replan_steps"])
