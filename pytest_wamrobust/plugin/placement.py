@@ -33,12 +33,7 @@ def simulator_python(suite: Suite, options: RunOptions, rootdir: Path,
     importable = home is None or interpreters.importable_here(home)
     if importable and not options.sim_python:
         return None
-    if home is not None:
-        python, how = interpreters.locate(home, suite.name, options.sim_python, rootdir)
-    else:
-        python, how = Path(options.sim_python or "").expanduser(), "--wam-sim-python"
-        if not python.is_file():
-            raise UsageError(f"--wam-sim-python={options.sim_python}: no such interpreter")
+    python, how = interpreters.locate(home, suite.name, options.sim_python, rootdir)
     if python.absolute() == Path(sys.executable).absolute():  # not resolved: a venv's
         return None  # python is a link to its base interpreter's
     needs = [("ray", RAY_HINT)] if options.ray else [("xdist", XDIST_HINT)]

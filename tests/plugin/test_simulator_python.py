@@ -164,6 +164,13 @@ def test_a_wrong_simulator_python_is_one_line(tmp_path, make, extra, message):
     assert error_line(done).startswith(expected)
 
 
+def test_a_missing_sim_python_for_a_suite_without_a_home_is_one_line(tmp_path):
+    """tabletop declares no simulator home: only --wam-sim-python sends it elsewhere."""
+    done = session("--suite=tabletop", "--policy=scripted", "--wam-sim-python=/no/such/python",
+                   cwd=tmp_path)
+    assert error_line(done) == "--wam-sim-python=/no/such/python: no such interpreter"
+
+
 @needs_libero_venv
 def test_a_policy_the_simulators_python_cannot_import_names_serve_as_the_fix(tmp_path):
     """A policy written for numpy 2 (`numpy.strings`), found through the ini file's

@@ -97,19 +97,24 @@ def importable_here(home: SimulatorHome) -> bool:
     return importlib.util.find_spec(home.module) is not None
 
 
-def locate(home: SimulatorHome, suite: str, chosen: str | None,
+def locate(home: SimulatorHome | None, suite: str, chosen: str | None,
            project_root: Path) -> tuple[Path, str]:
     """The interpreter to use and how it was chosen: `chosen` (--wam-sim-python or its
     ini key), the suite's environment variable, then `<venv>/bin/python` in the project
-    root, the working directory or this package's checkout."""
-    for given, how in ((chosen, "--wam-sim-python"),
-                       (os.environ.get(home.python_variable), home.python_variable)):
+    root, the working directory or this package's checkout. A suite that declares no home
+    (`home` None) plays elsewhere only where `chosen` says."""
+    given_by = [(chosen, "--wam-sim-python")]
+    if home is not None:
+        given_by.append((os.environ.get(home.python_variable), home.python_variable))
+    for given, how in given_by:
         if given:
             path = Path(given).expanduser()
             if not path.is_file():
-                raise UsageError(f"{how}={given}: no such interpreter; run `{home.install}` "
-                                 f"or point {how} at the Python that has {home.module}")
+                fix = (f"; run `{home.install}` or point {how} at the Python that has "
+                       f"{home.module}") if home is not None else ""
+                raise UsageError(f"{how}={given}: no such interpreter{fix}")
             return path, how
+    assert home is not None, "a suite without a simulator home is placed by --wam-sim-python"
     checkout = Path(pytest_wamrobust.__path__[0]).parent
     for base in dict.fromkeys((project_root, Path.cwd(), checkout)):
         candidate = base / home.venv / "bin" / "python"
