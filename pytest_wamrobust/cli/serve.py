@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from pytest_wamrobust.cli.arguments import argument_type
 from pytest_wamrobust.core.model.errors import UsageError
+from pytest_wamrobust.core.model.identity import policy_fingerprint
 from pytest_wamrobust.core.model.parsing import (
     Number,
     parse_number,
@@ -165,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
                               debug=args.debug, max_batch=args.max_batch or 1,
                               batch_wait_ms=wait, max_connections=args.max_connections,
                               handshake_timeout=args.handshake_timeout,
-                              max_inflight_bytes=args.max_inflight_mb * 2**20)
+                              max_inflight_bytes=args.max_inflight_mb * 2**20,
+                              fingerprint=policy_fingerprint(
+                                  registry.policy_factory(args.policy), ctx))
     except OSError as exc:  # socket.create_server appends "(while attempting to bind ...)"
         reason = str(exc.strerror or exc).split(" (while attempting")[0]
         fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "check --host"

@@ -19,7 +19,7 @@ from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
 from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.core.running.episode import run_episode
-from pytest_wamrobust.policies.openpi.client import connect_policy
+from pytest_wamrobust.policies.openpi.client import connect_policy, server_fingerprint
 
 
 @pytest.fixture
@@ -309,3 +309,13 @@ def test_a_chunk_shorter_than_replan_steps_is_the_episodes_error_not_a_silent_ea
             policy.infer(observation())
         policy.close()
         server.shutdown()
+
+
+def test_the_servers_weights_fingerprint_is_part_of_the_served_policys_identity(tabletop):
+    """Served under the same name, other weights are another policy for --wam-resume."""
+    seen = []
+    for weights in ("digest-a", "digest-b", "digest-a"):
+        with serving(lambda: in_process("random", tabletop), tabletop.env_spec,
+                     fingerprint=weights) as (url, _):
+            seen.append(server_fingerprint(url, PolicyContext(tabletop.env_spec)))
+    assert seen[0] == seen[2] != seen[1]

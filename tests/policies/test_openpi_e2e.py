@@ -12,6 +12,11 @@ import pytest
 from junitparser import Error, JUnitXml
 
 from pytest_wamrobust.cli import main
+from pytest_wamrobust.core.model import registry
+from pytest_wamrobust.core.model.identity import policy_fingerprint
+from pytest_wamrobust.core.model.protocols import PolicyContext
+from pytest_wamrobust.policies.openpi.client import WAMROBUST_METADATA
+from pytest_wamrobust.policies.openpi.connection import Connection
 
 SELECT = ("--suite=tabletop", "--tasks=lift_cube", "--levels=2", "--seeds=1")
 
@@ -121,3 +126,23 @@ def test_the_served_policy_names_its_latency_case_and_report_row(
     out = capsys.readouterr().out
     table = out[out.index("Inference latency"):].split("\n\n")[1].splitlines()[2:]
     assert code == 0 and [row.split("|")[1].strip() for row in table] == ["scripted"] * 2, out
+
+
+def test_wamrobust_serve_sends_the_fingerprint_of_the_weights_it_serves():
+    """What `--wam-resume` compares for a served policy includes its weights' digest."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_wamrobust", "serve", "--policy=tiny-vla",
+         "--suite=tabletop", "--host=127.0.0.1", "--port=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stdout.readline()
+        url = banner.split(" on ")[1].split()[0]
+        connection = Connection(url, connect_timeout=10)
+        metadata = connection.open()[WAMROBUST_METADATA]
+        connection.close()
+    finally:
+        proc.kill()
+        proc.wait(10)
+    ctx = PolicyContext(registry.make_suite("tabletop").env_spec)
+    weights = policy_fingerprint(registry.policy_factory("tiny-vla"), ctx)
+    assert weights and metadata["fingerprint"] == weights

@@ -153,7 +153,9 @@ class PolicyServer:
     at most that long for them, into one `infer_batch` (a BatchPolicy only);
     `max_connections`, `handshake_timeout`, `max_inflight_bytes`, `budget_wait_s`: the
     limits in the module's docstring (`max_connections` is lowered to fit the
-    file-handle limit: see `self.max_connections`).
+    file-handle limit: see `self.max_connections`);
+    `fingerprint`: what the policy computes with (its weights' digest), sent in the
+    metadata so that a client's identity changes when the weights do.
     """
 
     def __init__(self, factory: Callable[[], Policy], env_spec: EnvSpec,
@@ -162,7 +164,7 @@ class PolicyServer:
                  max_connections: int = DEFAULT_MAX_CONNECTIONS,
                  handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
                  max_inflight_bytes: int = DEFAULT_MAX_INFLIGHT_MB * 2**20,
-                 budget_wait_s: float = DEFAULT_BUDGET_WAIT_S) -> None:
+                 budget_wait_s: float = DEFAULT_BUDGET_WAIT_S, fingerprint: str = "") -> None:
         from websockets.sync.server import serve
 
         if max_connections < 1 or not handshake_timeout > 0 or max_inflight_bytes < 1:
@@ -183,6 +185,9 @@ class PolicyServer:
             "policy": meta.name, "family": meta.family, "suite": env_spec.suite,
             "action_dim": env_spec.action_dim, "chunk_length": meta.chunk_length,
             "replan_steps": meta.replan_steps, "privileged": meta.privileged,
+            # what it computes with (core/model/identity.py): a client's --wam-resume tells
+            # retrained weights served under the same name from the ones it ran before
+            "fingerprint": fingerprint,
         }}
         #: The connection limit in force: `max_connections`, or fewer where the
         #: file-handle limit (ulimit -n) cannot hold that many.
