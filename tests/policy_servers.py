@@ -1,7 +1,10 @@
-"""A `PolicyServer` for tests that talk to one over a real websocket."""
+"""A policy server for tests that talk to one over a real websocket: a `PolicyServer` in
+a thread, or `wamrobust serve` in a process of its own."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,3 +27,21 @@ def serving(factory: Callable, env_spec: EnvSpec,
     finally:
         server.shutdown()
         thread.join(5)
+
+
+@contextmanager
+def wamrobust_serve(*options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`wamrobust serve <options>` in a subprocess on a free port of 127.0.0.1; yields
+    its URL and process (stdout after the banner is the test's to read), killed after."""
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust", "serve", "--port=0",
+                             "--host=127.0.0.1", *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stdout.readline()
+        while banner and " on ws://127.0.0.1:" not in banner:  # torch may print first
+            banner = proc.stdout.readline()
+        assert banner, f"wamrobust serve did not start: {proc.stderr.read()}"
+        yield banner.split(" on ")[1].split()[0], proc
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -11,12 +11,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from policy_servers import serving
+from policy_servers import serving, wamrobust_serve
 
 from pytest_wamrobust.core.model import registry
 from pytest_wamrobust.core.model.errors import EpisodeError
@@ -129,20 +127,6 @@ def test_a_policy_without_infer_batch_gets_an_instance_per_connection(tabletop):
     assert len(built) == 3  # the one that told the metadata, then one per connection
 
 
-@contextmanager
-def served(*options: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`wamrobust serve` in a subprocess on a free port; yields its URL and process."""
-    proc = subprocess.Popen([sys.executable, "-m", "pytest_wamrobust", "serve", "--port=0",
-                             *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    banner = proc.stdout.readline()
-    assert " on ws://127.0.0.1:" in banner, banner + (proc.stderr.read() if proc.poll() else "")
-    try:
-        yield banner.split(" on ")[1].split()[0], proc
-    finally:
-        proc.kill()
-        proc.wait(10)
-
-
 def stop(proc: subprocess.Popen, url: str) -> tuple[str, str]:
     """Interrupt the server as Ctrl-C would, once it serves; its stdout after the banner,
     and stderr."""
@@ -171,11 +155,11 @@ def test_same_outcome_per_case_batched_unbatched_and_in_process(
     plain server and a batching one - every case the same status and step count."""
     select = (*SELECT, f"--seeds={seeds}")
     run_plugin(f"--policy={name}", *select, "-p", "no:xdist", junit="local.xml")
-    with served(f"--policy={name}") as (url, proc):
+    with wamrobust_serve(f"--policy={name}") as (url, proc):
         run_plugin(f"--policy={url}", *select, "-n", "2", junit="plain.xml")
         assert "one request at a time" in proc.stdout.readline()
         assert "(largest 1)" in stop(proc, url)[0]
-    with served(f"--policy={name}", "--max-batch=2", "--batch-wait-ms=200") as (url, proc):
+    with wamrobust_serve(f"--policy={name}", "--max-batch=2", "--batch-wait-ms=200") as (url, proc):
         run_plugin(f"--policy={url}", *select, "-n", "2", junit="batched.xml")
         assert "batches of up to 2" in proc.stdout.readline()
         assert "(largest 2)" in stop(proc, url)[0]  # the workers' requests did share batches
@@ -199,7 +183,7 @@ def test_serve_batch_options_are_checked_in_one_line():
 
 
 def test_serve_says_batching_is_off_for_a_policy_without_infer_batch():
-    with served("--policy=scripted", "--max-batch=8") as (url, proc):
+    with wamrobust_serve("--policy=scripted", "--max-batch=8") as (url, proc):
         out, err = stop(proc, url)
     assert ("batching is off: 'scripted' has no infer_batch; each connection gets its own "
             "instance, one request at a time") in err

@@ -5,11 +5,10 @@ server killed mid-run turns the remaining cases into errors while the run comple
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
 import pytest
 from junitparser import Error, JUnitXml
+from policy_servers import wamrobust_serve
 
 from pytest_wamrobust.cli import main
 from pytest_wamrobust.core.model import registry
@@ -23,17 +22,8 @@ SELECT = ("--suite=tabletop", "--tasks=lift_cube", "--levels=2", "--seeds=1")
 
 @pytest.fixture
 def served_oracle():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_wamrobust", "serve", "--policy=scripted",
-         "--suite=tabletop", "--host=127.0.0.1", "--port=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    banner = proc.stdout.readline()
-    assert "serving 'scripted' for suite 'tabletop' on ws://127.0.0.1:" in banner, (
-        banner + proc.stderr.read() if proc.poll() is not None else banner)
-    url = banner.split(" on ")[1].split()[0]
-    yield url, proc
-    proc.kill()
-    proc.wait(10)
+    with wamrobust_serve("--policy=scripted", "--suite=tabletop") as served:
+        yield served
 
 
 def test_two_workers_share_one_served_oracle(pytester, run_plugin, junit_episodes, served_oracle):
@@ -130,19 +120,10 @@ def test_the_served_policy_names_its_latency_case_and_report_row(
 
 def test_wamrobust_serve_sends_the_fingerprint_of_the_weights_it_serves():
     """What `--wam-resume` compares for a served policy includes its weights' digest."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_wamrobust", "serve", "--policy=tiny-vla",
-         "--suite=tabletop", "--host=127.0.0.1", "--port=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        banner = proc.stdout.readline()
-        url = banner.split(" on ")[1].split()[0]
+    with wamrobust_serve("--policy=tiny-vla", "--suite=tabletop") as (url, _):
         connection = Connection(url, connect_timeout=10)
         metadata = connection.open()[WAMROBUST_METADATA]
         connection.close()
-    finally:
-        proc.kill()
-        proc.wait(10)
     ctx = PolicyContext(registry.make_suite("tabletop").env_spec)
     weights = policy_fingerprint(registry.policy_factory("tiny-vla"), ctx)
     assert weights and metadata["fingerprint"] == weights

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from policy_servers import wamrobust_serve
 
 from pytest_wamrobust.core.model import registry
 from pytest_wamrobust.core.model.errors import EpisodeError
@@ -145,26 +146,14 @@ def test_openpis_own_client_gets_chunks_from_wamrobust_serve(openpi_python, tmp_
     WebsocketClientPolicy (its msgpack codec, metadata frame, request/reply)."""
     import json
 
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pytest_wamrobust", "serve", "--policy=tiny-vla",
-         "--suite=tabletop", "--host=127.0.0.1", "--port=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        banner = server.stdout.readline()
-        while banner and "serving 'tiny-vla'" not in banner:  # torch may print first
-            banner = server.stdout.readline()
-        assert "serving 'tiny-vla'" in banner, server.stderr.read()
-        port = banner.split("ws://127.0.0.1:")[1].split()[0]
+    with wamrobust_serve("--policy=tiny-vla", "--suite=tabletop") as (url, _):
         script = tmp_path / "ask_wamrobust_serve.py"
         script.write_text(CLIENT)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        done = subprocess.run([str(openpi_python), str(script), port], env=env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run([str(openpi_python), str(script), url.rsplit(":", 1)[1]],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, done.stderr[-2000:]
         reply = json.loads(done.stdout.strip().splitlines()[-1])
-    finally:
-        server.kill()
-        server.wait(10)
     assert reply["metadata"]["wamrobust"]["policy"] == "tiny-vla"
     assert reply["shape"] == [10, 7] and reply["finite"] and reply["bounded"]
     assert reply["server_ms"] > 0
