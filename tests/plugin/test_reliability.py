@@ -357,8 +357,14 @@ def test_sigterm_keeps_every_case_and_leaves_no_process(placement, tmp_path):
          "--axes=clean", "--levels=1", "--seeds=2", *placement],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
-    time.sleep(15)  # start-up and the lift_cube cases; stack_cubes then hangs for good
-    assert proc.poll() is None, proc.communicate()[0][-3000:]
+    # the lift_cube cases are played (their results logged after the run's identity), and
+    # stack_cubes then hangs for good: interrupted with cases played, in play and to play
+    log = tmp_path / "report.xml.wamlog.jsonl"
+    deadline = time.monotonic() + 120
+    while (log.read_text().count("\n") if log.is_file() else 0) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            proc.communicate()[0][-3000:] if proc.poll() is not None else "no results logged")
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, output[-3000:]
