@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests" / "plugin")]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "plugin")]
 
-# Importable only once tests/plugin is on sys.path (above).
+# Importable only once tests/ and tests/plugin are on sys.path (above).
 from test_resume import comparable, episodes, played, run_killed_half_way  # noqa: E402
 
 CASES = 192  # the default tabletop matrix: 4 tasks x (clean + 7 axes) x 3 levels x 2 seeds

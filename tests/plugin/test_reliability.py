@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml, Properties
+from results_logs import wait_until_logged
 
 HERE = Path(__file__).parents[1]  # the helper modules beside conftest.py
 #: Two tasks x two settings = 4 cases: lift_cube takes the fault, cube_on_plate is the
@@ -359,12 +360,9 @@ def test_sigterm_keeps_every_case_and_leaves_no_process(placement, tmp_path):
         start_new_session=True)
     # the lift_cube cases are played (their results logged after the run's identity), and
     # stack_cubes then hangs for good: interrupted with cases played, in play and to play
-    log = tmp_path / "report.xml.wamlog.jsonl"
-    deadline = time.monotonic() + 120
-    while (log.read_text().count("\n") if log.is_file() else 0) < 3:
-        assert proc.poll() is None and time.monotonic() < deadline, (
-            proc.communicate()[0][-3000:] if proc.poll() is not None else "no results logged")
-        time.sleep(0.1)
+    if not wait_until_logged(tmp_path / "report.xml.wamlog.jsonl", 2, proc, timeout_s=120):
+        raise AssertionError(proc.communicate()[0][-3000:] if proc.poll() is not None
+                             else "the lift_cube results were not logged within 120 s")
     os.killpg(proc.pid, signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2, output[-3000:]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from junitparser import JUnitXml, Properties
+from results_logs import logged_results, wait_until_logged
 
 SELECTION = ("--suite=tabletop", "--policy=tiny-vla", "--tasks=lift_cube",
              "--axes=clean,camera", "--seeds=2")
@@ -52,11 +53,11 @@ def verdict_line(result: pytest.RunResult) -> str:
     return next(line for line in result.stdout.lines if line.startswith("wamrobust verdict:"))
 
 
-def logged_lines(log: Path) -> int:
-    try:
-        return log.read_text().count("\n")
-    except FileNotFoundError:
-        return 0
+def pytest_command(*args: str) -> list[str]:
+    """A run as these tests start it themselves: its JUnit file is report.xml, and so its
+    results log report.xml.wamlog.jsonl."""
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            "-o", "junit_family=xunit1", "--junitxml=report.xml", *args]
 
 
 def run_killed_half_way(folder: Path, args: list[str], cases: int, how: str = "SIGKILL",
@@ -66,17 +67,13 @@ def run_killed_half_way(folder: Path, args: list[str], cases: int, how: str = "S
     its xdist workers), or SIGTERM to pytest alone. Returns the cases logged by then and
     the wall time until the kill."""
     log = folder / "report.xml.wamlog.jsonl"
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "-o", "junit_family=xunit1", "--junitxml=report.xml", *args]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=folder, start_new_session=True,
+    process = subprocess.Popen(pytest_command(*args), cwd=folder, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while logged_lines(log) - 1 < cases // 2:
-            if process.poll() is not None or time.perf_counter() - start > timeout_s:
-                raise AssertionError(f"the run ended (status {process.returncode}) before "
-                                     f"half of its {cases} cases were logged")
-            time.sleep(0.02)
+        if not wait_until_logged(log, cases // 2, process, timeout_s):
+            raise AssertionError(f"the run ended (status {process.returncode}) before "
+                                 f"half of its {cases} cases were logged")
         if how == "SIGKILL":
             os.killpg(process.pid, signal.SIGKILL)
         else:
@@ -87,7 +84,7 @@ def run_killed_half_way(folder: Path, args: list[str], cases: int, how: str = "S
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    return logged_lines(log) - 1, wall
+    return logged_results(log), wall
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +94,8 @@ def uninterrupted(tmp_path_factory) -> Path:
     not depend on -n (tests/policies/test_tiny_policies.py), so it serves both."""
     folder = tmp_path_factory.mktemp("uninterrupted")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "-o", "junit_family=xunit1", "--junitxml=report.xml", *SELECTION],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(pytest_command(*SELECTION), cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert len(episodes(folder / "report.xml")) == CASES
     return folder

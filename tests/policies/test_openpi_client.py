@@ -19,6 +19,7 @@ from pytest_wamrobust.core.model.protocols import CaseSelection, PolicyContext
 from pytest_wamrobust.core.model.results import EpisodeResult
 from pytest_wamrobust.core.model.types import Observation, PolicyMetadata
 from pytest_wamrobust.core.running.episode import run_episode
+from pytest_wamrobust.core.running.player import PolicySlot, play_case
 from pytest_wamrobust.policies.openpi.client import connect_policy, server_fingerprint
 
 
@@ -28,13 +29,10 @@ def ctx(tabletop):
 
 
 def play(suite, spec, policy) -> EpisodeResult:
-    """One episode in a fresh scene, closed at the end: its renderer's GL context is freed
-    here, not by the garbage collector later on whatever thread runs it."""
-    env = suite.make_env(spec)
-    try:
-        return run_episode(env, policy, spec)
-    finally:
-        env.close()
+    """One episode of `policy` as the plugin plays a case: in a fresh scene, closed at the
+    end (its renderer's GL context freed then, not later by the garbage collector)."""
+    return play_case(suite, PolicySlot(policy.metadata.name, suite, {}, build=lambda: policy),
+                     spec)
 
 
 def in_process(name: str, tabletop):
