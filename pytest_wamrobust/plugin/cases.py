@@ -19,14 +19,14 @@ from pytest_wamrobust.core.model.types import CLEAN, CaseKey
 from pytest_wamrobust.core.running.deadline import InferTimeout, call_with_deadline
 from pytest_wamrobust.core.running.player import PolicySlot
 from pytest_wamrobust.core.search.breaking_point import SearchResult, breaking_failure
-from pytest_wamrobust.plugin.episode_fixtures import current_policy, describe
+from pytest_wamrobust.plugin.episode_fixtures import current_policy
 from pytest_wamrobust.plugin.run import WamRun
 from pytest_wamrobust.plugin.search import search_result  # noqa: F401 - its fixture
 
 
 def test_episode(episode_result: EpisodeResult) -> None:
     if not episode_result.success:
-        pytest.fail(f"task not solved ({describe(episode_result)})", pytrace=False)
+        pytest.fail(f"task not solved ({episode_result.describe()})", pytrace=False)
 
 
 def test_search(search_result: SearchResult,  # noqa: F811 - the fixture imported above

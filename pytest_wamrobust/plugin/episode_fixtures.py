@@ -161,12 +161,6 @@ def episode_result(request: pytest.FixtureRequest, episode_spec: EpisodeSpec) ->
     else:
         result = request.getfixturevalue("run_episode")(episode_spec)
     if result.errored:
-        pytest.fail(f"episode error ({describe(result)}): {result.error}", pytrace=False)
+        pytest.fail(f"episode error ({result.describe()}): {result.error}", pytrace=False)
     return result
 
-
-def describe(result: EpisodeResult) -> str:
-    """Task, setting, level, seed and steps: enough to re-run and read the case."""
-    key = result.key
-    return (f"task={key.task} setting={key.setting} level={key.level} seed=s{key.seed_index:02d} "
-            f"episode_seed={result.episode_seed} steps={result.steps}")

@@ -188,9 +188,8 @@ class Controller:
         if xmlpath and Path(xmlpath).is_file() and (results or self.junit_family == "xunit2"):
             compared = ((self.baseline.path, self.comparison)
                         if self.baseline is not None and self.comparison else None)
-            junit.amend(xmlpath, self.rows, self.verdicts if results else (),
-                        {nodeid: self.results[nodeid] for nodeid in self.unrecorded},
-                        self.not_run, compared, xunit2=self.junit_family == "xunit2")
+            junit.amend(xmlpath, self.rows, self.verdicts if results else (), self.results,
+                        compared, xunit2=self.junit_family == "xunit2")
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int):

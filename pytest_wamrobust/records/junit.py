@@ -25,11 +25,12 @@ from junitparser import (
     TestCase,
     TestSuite,
 )
+from junitparser.junitparser import FinalResult
 
 from pytest_wamrobust.core.judging import gates
 from pytest_wamrobust.core.judging.compare import REGRESSED, Comparison
 from pytest_wamrobust.core.model.errors import UsageError
-from pytest_wamrobust.core.model.results import FAILURE, STATUSES, EpisodeResult, result_values
+from pytest_wamrobust.core.model.results import STATUSES, EpisodeResult, result_values
 from pytest_wamrobust.core.model.types import CLEAN, LEVELS, SETTINGS, CaseKey
 from pytest_wamrobust.core.search.breaking_point import SearchResult
 from pytest_wamrobust.records.node_ids import EPISODE_TEST, case_name
@@ -221,10 +222,7 @@ def write_results(results: Iterable[EpisodeResult], path: str | Path,
         case = TestCase(case_name(EPISODE_TEST, result.key.case_id),
                         f"wamrobust.{result.policy or 'policy'}", result.wall_time_s)
         case.append(_as_properties(result.to_properties()))
-        if result.status == FAILURE:
-            case.result = [Failure(f"task not solved in {result.steps} steps")]
-        elif result.errored:
-            case.result = [Error(result.error or "episode error", result.error_kind or None)]
+        case.result = _outcome(result)
         if result.video:
             case.system_out = attachment_line(result.video)
         cases.append(case)
@@ -273,18 +271,18 @@ GATES_SUITE = "wamrobust.gates"
 
 
 def amend(path: str | Path, rows: Sequence[gates.Row], verdicts: Sequence[gates.Verdict],
-          unrecorded: Mapping[str, EpisodeResult], not_run: Mapping[str, EpisodeResult],
+          results: Mapping[str, EpisodeResult],
           baseline: tuple[str, Comparison] | None = None, *, xunit2: bool = False) -> None:
     """What the controller adds to pytest's file after the session, in one read and one
-    write: properties of crashed cases, cases that never ran, the gates, video links, and
-    for a file declared xunit2 the properties moved where its schema allows them."""
+    write: every case of `results` (node id -> result) that pytest did not write whole,
+    the gates, video links, and for a file declared xunit2 the properties moved where its
+    schema allows them."""
     xml = JUnitXml.fromfile(str(path))
     if isinstance(xml, TestSuite):  # a bare <testsuite> root: wrap it
         wrapped = JUnitXml()
         wrapped.add_testsuite(xml)
         xml = wrapped
-    _complete_properties(xml, unrecorded)
-    _add_not_run(xml, not_run)
+    _complete_cases(xml, results)
     if verdicts or baseline is not None:
         xml.add_testsuite(_gates_suite(rows, verdicts, baseline))
     _link_videos(xml)
@@ -336,34 +334,39 @@ def _baseline_case(path: str, comparison: Comparison) -> TestCase:
     return case
 
 
-def _add_not_run(xml: JUnitXml, not_run: Mapping[str, EpisodeResult]) -> None:
-    """pytest writes nothing for a case without a report; the verdict still covers it."""
-    if not not_run:
+def _complete_cases(xml: JUnitXml, results: Mapping[str, EpisodeResult]) -> None:
+    """Every case with a result is in the file, with its properties and its outcome.
+    pytest writes a case on its first report and its properties on its teardown report:
+    a crashed worker's case has no teardown report, a session interrupted between a
+    case's reports (SIGTERM) can leave it without properties or out of the file, and a
+    case that never ran has no report at all."""
+    missing = {nodeid.split("::")[-1]: (nodeid, result) for nodeid, result in results.items()}
+    for each in xml:
+        for case in each:
+            found = missing.pop(case.name, None)
+            if found is None or case.child(Properties) is not None:
+                continue
+            outcome = case.result or _outcome(found[1])
+            case.result = []  # re-added after, so <properties> comes first, as pytest writes it
+            case.append(_as_properties(found[1].to_properties()))
+            case.result = outcome
+    if not missing:
         return
     suite = next(iter(xml), None)
     if suite is None:
         suite = TestSuite("pytest")
         xml.add_testsuite(suite)
-    for nodeid, result in not_run.items():
+    for nodeid, result in missing.values():
         path, _, name = nodeid.rpartition("::")
         case = TestCase(name, path.replace("/", ".").removesuffix(".py"), 0.0)
         case.append(_as_properties(result.to_properties()))
-        case.result = [Error(result.error, result.error_kind)]
+        case.result = _outcome(result)
         suite.add_testcase(case)
     suite.update_statistics()
 
 
-def _complete_properties(xml: JUnitXml, unrecorded: Mapping[str, EpisodeResult]) -> None:
-    """pytest writes properties only from a teardown report, which a crashed test never has."""
-    if not unrecorded:
-        return
-    by_name = {nodeid.split("::")[-1]: result for nodeid, result in unrecorded.items()}
-    for suite in xml:
-        for case in suite:
-            result = by_name.get(case.name)
-            if result is None or case.child(Properties) is not None:
-                continue
-            outcome = case.result
-            case.result = []  # re-added after, so <properties> comes first, as pytest writes it
-            case.append(_as_properties(result.to_properties()))
-            case.result = outcome
+def _outcome(result: EpisodeResult) -> list[FinalResult]:
+    """The outcome its test_episode case reports (plugin/cases.py)."""
+    if result.errored:
+        return [Error(result.error or "episode error", result.error_kind or None)]
+    return [] if result.success else [Failure(f"task not solved ({result.describe()})")]

@@ -64,6 +64,12 @@ class EpisodeResult:
     def errored(self) -> bool:
         return self.status in (ERROR, NOT_RUN)
 
+    def describe(self) -> str:
+        """Task, setting, level, seed and steps: enough to re-run and read the case."""
+        key = self.key
+        return (f"task={key.task} setting={key.setting} level={key.level} "
+                f"seed=s{key.seed_index:02d} episode_seed={self.episode_seed} steps={self.steps}")
+
     def latency_percentile(self, q: float) -> float:
         """Latency percentile in ms over this episode's chunks (NaN if none ran)."""
         if not self.chunk_latencies_ms:
