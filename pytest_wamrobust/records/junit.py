@@ -338,10 +338,16 @@ def _complete_cases(xml: JUnitXml, results: Mapping[str, EpisodeResult]) -> None
     """Every case with a result is in the file, with its properties and its outcome.
     pytest writes a case on its first report and its properties on its teardown report:
     a crashed worker's case has no teardown report, a session interrupted between a
-    case's reports (SIGTERM) can leave it without properties or out of the file, and a
-    case that never ran has no report at all."""
+    case's reports (SIGTERM) can leave it without properties, out of the file or as a
+    <testcase/> with no name at all (dropped here: the case is written whole below), and
+    a case that never ran has no report at all."""
     missing = {nodeid.split("::")[-1]: (nodeid, result) for nodeid, result in results.items()}
     for each in xml:
+        nameless = [case for case in each if case.name is None]
+        for case in nameless:
+            each.remove_testcase(case)
+        if nameless:
+            each.update_statistics()
         for case in each:
             found = missing.pop(case.name, None)
             if found is None or case.child(Properties) is not None:
